@@ -1,0 +1,3 @@
+from alignrec.cli import main
+
+main()

@@ -1,0 +1,52 @@
+"""Write benchmark records as JSON plus a Markdown table beside it."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def markdown_table(records: list[dict]) -> str:
+    """A Markdown table with one row per record and the union of keys as columns."""
+    columns: list[str] = []
+    for record in records:
+        columns += [key for key in record if key not in columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for record in records:
+        cells = []
+        for key in columns:
+            value = record.get(key, "")
+            cells.append(f"{value:.4f}" if isinstance(value, float) else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(area: str, records: list[dict], title: str | None = None, notes: str = "") -> Path:
+    """Write ``results/<area>.json`` and ``results/<area>.md``; returns the JSON path.
+
+    Every record must carry ``model``, ``dataset`` and ``protocol``; metric keys are lowercase.
+    """
+    for record in records:
+        missing = {"model", "dataset", "protocol"} - set(record)
+        if missing:
+            raise ValueError(f"benchmark record {record} lacks {sorted(missing)}")
+        upper = [key for key in record if key != key.lower()]
+        if upper:
+            raise ValueError(f"benchmark record keys must be lowercase: {upper}")
+    json_path = RESULTS_DIR / f"{area}.json"
+    _atomic_write(json_path, json.dumps(records, indent=2) + "\n")
+    header = f"# {title or area}\n\n" + (notes.strip() + "\n\n" if notes else "")
+    _atomic_write(RESULTS_DIR / f"{area}.md", header + markdown_table(records))
+    return json_path
