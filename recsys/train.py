@@ -1,0 +1,212 @@
+"""One training loop for every torch embedding model in ``recsys.models``.
+
+The loop knows nothing about the model beyond ``loss(users, pos, neg)`` and ``scores(users)``.
+Each epoch shuffles the training events, draws ``num_negatives`` items per event that the user has
+not interacted with (vectorised rejection sampling), and steps Adam. Every ``eval_every`` epochs it
+evaluates on the validation split (full ranking, train items masked), keeps the best parameters,
+writes an atomic checkpoint that ``resume=True`` continues from, and stops after ``patience``
+evaluations without improvement. Logging (MLflow, ...) attaches through callbacks.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from recsys.data import Interactions
+from recsys.evaluate import evaluate_scores
+
+
+class Callback(Protocol):
+    def on_fit_start(self, params: dict[str, object]) -> None: ...
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None: ...
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_score: float
+    epochs_run: int
+    seconds_per_epoch: float
+    stopped_early: bool
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def sample_negatives(
+    users: np.ndarray,
+    num_items: int,
+    num_negatives: int,
+    positive_keys: np.ndarray,
+    rng: np.random.Generator,
+    max_rounds: int = 20,
+) -> np.ndarray:
+    """(N, num_negatives) items drawn uniformly among those each user has not interacted with.
+
+    positive_keys: sorted array of user * num_items + item for every training event.
+    """
+    negatives = rng.integers(num_items, size=(len(users), num_negatives))  # (N, n)
+    keys = users[:, None] * num_items + negatives
+    for _ in range(max_rounds):
+        pos = np.searchsorted(positive_keys, keys)
+        clash = positive_keys[np.minimum(pos, len(positive_keys) - 1)] == keys
+        if not clash.any():
+            break
+        negatives[clash] = rng.integers(num_items, size=int(clash.sum()))
+        keys = users[:, None] * num_items + negatives
+    return negatives
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def fit(
+    model: nn.Module,
+    train: Interactions,
+    *,
+    valid: Interactions | None = None,
+    epochs: int = 100,
+    batch_size: int = 2048,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    num_negatives: int = 1,
+    eval_every: int = 1,
+    patience: int = 10,
+    valid_metric: str = "ndcg@10",
+    seed: int = 2026,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+) -> FitResult:
+    """Train ``model`` in place and leave it holding the best validation parameters.
+
+    Args:
+        model: an nn.Module with ``loss(users, pos, neg)`` and ``scores(users)``.
+        train: training events (repeated pairs are fine; they count as more positives).
+        valid: validation events for early stopping; None trains for ``epochs`` epochs.
+        patience: evaluations without improvement of ``valid_metric`` before stopping (0 = never stop).
+        checkpoint_dir: where ``last.pt`` (for resume) and ``best.pt`` are written atomically.
+        resume: continue from ``checkpoint_dir/last.pt`` when it exists.
+    """
+    torch.manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    known = train.to_csr()
+    positive_keys = np.unique(train.users * train.num_items + train.items)
+    users_all = torch.from_numpy(train.users)
+    items_all = torch.from_numpy(train.items)
+    history: list[dict[str, float]] = []
+    best_score, best_epoch, bad_evals, start_epoch = -np.inf, 0, 0, 0
+    best_state = copy.deepcopy(model.state_dict())
+    last_path = checkpoint_dir / "last.pt" if checkpoint_dir else None
+    if resume and last_path is not None and last_path.exists():
+        state = torch.load(last_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        best_state, best_score = state["best_model"], state["best_score"]
+        best_epoch, bad_evals, history = state["best_epoch"], state["bad_evals"], state["history"]
+        start_epoch = state["epoch"] + 1
+    params = {
+        "model": type(model).__name__,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "num_negatives": num_negatives,
+        "patience": patience,
+        "valid_metric": valid_metric,
+        "seed": seed,
+        "threads": torch.get_num_threads(),
+        **{k: v for k, v in vars(model).items() if isinstance(v, int | float | str | bool) and not k.startswith("_")},
+    }
+    for callback in callbacks:
+        callback.on_fit_start(params)
+    train_seconds = 0.0
+    stopped_early = False
+    epoch = start_epoch - 1
+    bar = tqdm(range(start_epoch, epochs), desc=type(model).__name__, disable=not progress, leave=False)
+    for epoch in bar:
+        rng = np.random.default_rng([seed, epoch])
+        start = time.perf_counter()
+        model.train()
+        order = torch.from_numpy(rng.permutation(len(train)))
+        negatives = torch.from_numpy(
+            sample_negatives(train.users, train.num_items, num_negatives, positive_keys, rng)
+        )
+        total = 0.0
+        for begin in range(0, len(order), batch_size):
+            batch = order[begin : begin + batch_size]
+            loss = model.loss(users_all[batch], items_all[batch], negatives[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(batch)
+        epoch_seconds = time.perf_counter() - start
+        train_seconds += epoch_seconds
+        logs = {"loss": total / len(order), "epoch_seconds": epoch_seconds}
+        if valid is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
+            model.eval()
+            with torch.no_grad():
+                result = evaluate_scores(
+                    lambda u: model.scores(torch.from_numpy(u)), valid, known, ks=(10, 20)
+                )
+            logs.update({f"valid_{k}": v for k, v in result.metrics.items() if "@" in k})
+            score = result.metrics[valid_metric]
+            if score > best_score:
+                best_score, best_epoch, bad_evals = score, epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+                if checkpoint_dir is not None:
+                    _atomic_save(best_state, checkpoint_dir / "best.pt")
+            else:
+                bad_evals += 1
+        history.append({"epoch": epoch, **logs})
+        bar.set_postfix(loss=f"{logs['loss']:.4f}", best=f"{best_score:.4f}")
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs)
+        if last_path is not None:
+            _atomic_save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "best_model": best_state,
+                    "best_score": best_score,
+                    "best_epoch": best_epoch,
+                    "bad_evals": bad_evals,
+                    "history": history,
+                    "epoch": epoch,
+                },
+                last_path,
+            )
+        if valid is not None and patience and bad_evals >= patience:
+            stopped_early = True
+            break
+    if valid is not None:
+        model.load_state_dict(best_state)
+    else:
+        best_epoch = epoch
+    model.eval()
+    epochs_run = epoch + 1 - start_epoch
+    return FitResult(
+        best_epoch=best_epoch,
+        best_score=float(best_score),
+        epochs_run=epoch + 1,
+        seconds_per_epoch=train_seconds / max(epochs_run, 1),
+        stopped_early=stopped_early,
+        history=history,
+    )
