@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from alignrec.commands import demo
+from alignrec.commands import demo, recsys
 
 app = typer.Typer(
     name="alignrec",
@@ -13,6 +13,9 @@ app = typer.Typer(
     add_completion=False,
 )
 
+app.command("train")(recsys.train)
+app.command("evaluate")(recsys.evaluate)
+app.command("recommend")(recsys.recommend)
 app.command("demo")(demo.demo)
 
 

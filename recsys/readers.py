@@ -249,7 +249,7 @@ def read_mmrec_inter(path: str | Path) -> Interactions:
     return _to_interactions(read_table(path, columns, sep="\t"))
 
 
-READERS = {
+READERS = {  # format name -> reader, for the CLI and the benchmarks
     "movielens-100k": read_movielens_100k,
     "movielens-1m": read_movielens_1m,
     "movielens-latest": read_movielens_latest,

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from recsys.data import Interactions
+from recsys.storage import atomic_path
 
 
 @dataclass(frozen=True)
@@ -142,10 +141,8 @@ def save_split(split: Split, path: str | Path) -> Path:
         arrays["user_ids"] = split.train.user_ids.astype(str)
     if split.train.item_ids is not None:
         arrays["item_ids"] = split.train.item_ids.astype(str)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    with os.fdopen(fd, "wb") as handle:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, **arrays)
-    os.replace(tmp, path)
     return path
 
 
@@ -177,3 +174,19 @@ def load_split(path: str | Path) -> Split:
 def with_protocol(split: Split, **extra: object) -> Split:
     """The same split with more protocol facts recorded (data set name, filters, ...)."""
     return replace(split, protocol={**split.protocol, **extra})
+
+
+def make_split(
+    data: Interactions,
+    kind: str = "random",
+    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 2026,
+) -> Split:
+    """Split by protocol name: ``random``, ``loo`` or ``temporal``."""
+    if kind == "random":
+        return random_split(data, ratios, seed)
+    if kind == "loo":
+        return leave_one_out_split(data, seed)
+    if kind == "temporal":
+        return temporal_split(data, ratios, seed)
+    raise ValueError(f"unknown split {kind!r}; choose random, loo or temporal")

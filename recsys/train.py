@@ -11,8 +11,6 @@ evaluations without improvement. Logging (MLflow, ...) attaches through callback
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from tqdm.auto import tqdm
 
 from recsys.data import Interactions
 from recsys.evaluate import evaluate_scores
+from recsys.storage import torch_save_atomic
 
 
 class Callback(Protocol):
@@ -68,14 +67,6 @@ def sample_negatives(
     return negatives
 
 
-def _atomic_save(obj: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def fit(
     model: nn.Module,
     train: Interactions,
@@ -106,7 +97,7 @@ def fit(
         resume: continue from ``checkpoint_dir/last.pt`` when it exists.
     """
     torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     known = train.to_csr()
     positive_keys = np.unique(train.users * train.num_items + train.items)
     users_all = torch.from_numpy(train.users)
@@ -133,14 +124,16 @@ def fit(
         "valid_metric": valid_metric,
         "seed": seed,
         "threads": torch.get_num_threads(),
-        **{k: v for k, v in vars(model).items() if isinstance(v, int | float | str | bool) and not k.startswith("_")},
+        **{k: v for k, v in vars(model).items() if isinstance(v, int | float | str | bool) and k[0] != "_"},
     }
     for callback in callbacks:
         callback.on_fit_start(params)
     train_seconds = 0.0
     stopped_early = False
     epoch = start_epoch - 1
-    bar = tqdm(range(start_epoch, epochs), desc=type(model).__name__, disable=not progress, leave=False)
+    bar = tqdm(
+        range(start_epoch, epochs), desc=type(model).__name__, disable=not progress, leave=False, mininterval=1.0
+    )
     for epoch in bar:
         rng = np.random.default_rng([seed, epoch])
         start = time.perf_counter()
@@ -172,7 +165,7 @@ def fit(
                 best_score, best_epoch, bad_evals = score, epoch, 0
                 best_state = copy.deepcopy(model.state_dict())
                 if checkpoint_dir is not None:
-                    _atomic_save(best_state, checkpoint_dir / "best.pt")
+                    torch_save_atomic(best_state, checkpoint_dir / "best.pt")
             else:
                 bad_evals += 1
         history.append({"epoch": epoch, **logs})
@@ -180,7 +173,7 @@ def fit(
         for callback in callbacks:
             callback.on_epoch_end(epoch, logs)
         if last_path is not None:
-            _atomic_save(
+            torch_save_atomic(
                 {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),

@@ -4,9 +4,11 @@ Embeddings are propagated over the symmetrically normalised user–item graph,
 E^(k+1) = D^-1/2 A D^-1/2 E^(k), and averaged over layers 0..K; trained with BPR plus L2 on the
 layer-0 embeddings of the batch (the library's ``recommendation_loss``).
 
-Speed: the normalised adjacency is built once as a torch sparse CSR matrix and handed to the
-library with ``normalize=False``, so each step is K sparse-dense products instead of recomputing
-the normalisation from an edge list.
+Speed: the library keeps the embedding table, the layer weights alpha and the BPR loss; the
+propagation itself runs here. The normalised adjacency is built once as a torch sparse CSR matrix,
+and because it is symmetric the backward pass of each layer is the same product (A^T G = A G),
+which a small autograd function exploits: about 6x faster per step on CPU than autograd through
+``torch.sparse.mm`` (which transposes the CSR matrix on every backward pass).
 """
 
 from __future__ import annotations
@@ -42,6 +44,19 @@ def normalized_adjacency(train_csr: sp.csr_matrix) -> torch.Tensor:
         )
 
 
+class _SymmetricSpmm(torch.autograd.Function):
+    """y = A x for a symmetric sparse A; the gradient with respect to x is A g."""
+
+    @staticmethod
+    def forward(ctx, adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.adjacency = adjacency
+        return adjacency @ x  # (N, d)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor]:  # type: ignore[override]
+        return None, ctx.adjacency @ grad
+
+
 class LightGCN(nn.Module):
     metric = "ip"
 
@@ -69,7 +84,11 @@ class LightGCN(nn.Module):
 
     def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Final user (U, d) and item (I, d) embeddings after layer averaging."""
-        out = self.gcn.get_embedding(self.adjacency)  # (U+I, d)
+        x = self.gcn.embedding.weight  # (U+I, d)
+        out = x * self.gcn.alpha[0]
+        for layer in range(self.gcn.num_layers):
+            x = _SymmetricSpmm.apply(self.adjacency, x)  # (U+I, d)
+            out = out + x * self.gcn.alpha[layer + 1]
         return out[: self.num_users], out[self.num_users :]
 
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:

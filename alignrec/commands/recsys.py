@@ -1,0 +1,211 @@
+"""``alignrec train / evaluate / recommend``: recommenders from interaction logs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recsys.data import Interactions, k_core, to_implicit
+from recsys.experiment import MODEL_NAMES, TORCH_MODELS, ExperimentResult, TrainConfig, run_experiment
+from recsys.readers import READERS, read_interactions
+from recsys.splits import load_split, make_split, save_split, with_protocol
+from recsys.synthetic import make_interactions
+
+console = Console()
+
+Model = Enum("Model", {name: name for name in MODEL_NAMES}, type=str)  # type: ignore[misc]
+Format = Enum("Format", {name: name for name in ("auto", *READERS)}, type=str)  # type: ignore[misc]
+
+
+class SplitKind(StrEnum):
+    random = "random"
+    loo = "loo"
+    temporal = "temporal"
+
+
+def load_log(
+    data: Path | None,
+    fmt: str,
+    user_col: str,
+    item_col: str,
+    rating_col: str | None,
+    time_col: str | None,
+    synthetic_seed: int,
+) -> tuple[Interactions, str]:
+    """The log and a name for it: a file through a reader or a column mapping, or synthetic data."""
+    if data is None:
+        return make_interactions(seed=synthetic_seed)[0], f"synthetic(seed={synthetic_seed})"
+    if fmt != "auto":
+        return READERS[fmt](data), data.name
+    columns = {"user": user_col, "item": item_col}
+    if rating_col:
+        columns["rating"] = rating_col
+    if time_col:
+        columns["timestamp"] = time_col
+    return read_interactions(data, columns), data.name
+
+
+def print_results(results: list[ExperimentResult], ks: tuple[int, ...] = (10, 20)) -> None:
+    table = Table(title="Test metrics (full ranking over all items, train+valid masked)")
+    table.add_column("model")
+    keys = [f"{m}@{k}" for k in ks for m in ("recall", "ndcg")]
+    for key in keys:
+        table.add_column(key, justify="right")
+    table.add_column("epochs", justify="right")
+    table.add_column("s/epoch", justify="right")
+    table.add_column("fit s", justify="right")
+    for r in results:
+        table.add_row(
+            r.model,
+            *[f"{r.metrics[k]:.4f}" for k in keys],
+            str(r.epochs_run or "-"),
+            f"{r.seconds_per_epoch:.3f}" if r.epochs_run else "-",
+            f"{r.fit_seconds:.1f}",
+        )
+    console.print(table)
+
+
+def train(
+    data: Annotated[Path | None, typer.Option(help="Interaction log (CSV/TSV/Parquet/JSONL). Omit for synthetic data.")] = None,
+    format: Annotated[Format, typer.Option("--format", help="Reader for a public format, or 'auto' to use the column options.")] = Format.auto,  # noqa: A002,B008
+    user_col: Annotated[str, typer.Option(help="User column (format auto).")] = "user_id",
+    item_col: Annotated[str, typer.Option(help="Item column (format auto).")] = "item_id",
+    rating_col: Annotated[str | None, typer.Option(help="Rating column, if any (format auto).")] = None,
+    time_col: Annotated[str | None, typer.Option(help="Timestamp column, if any (format auto).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Keep events with rating >= this (implicit feedback).")] = None,
+    min_user: Annotated[int, typer.Option(help="k-core: minimum events per user (0 = no filter).")] = 0,
+    min_item: Annotated[int, typer.Option(help="k-core: minimum events per item (0 = no filter).")] = 0,
+    split: Annotated[SplitKind, typer.Option(help="random: per-user ratio; loo: leave-one-out by time; temporal: global time cut.")] = SplitKind.random,
+    ratios: Annotated[str, typer.Option(help="train,valid,test fractions for random/temporal splits.")] = "0.8,0.1,0.1",
+    split_file: Annotated[Path | None, typer.Option(help="Reuse a saved split (.npz) instead of splitting.")] = None,
+    model: Annotated[list[Model], typer.Option("--model", "-m", help="Model(s) to train; repeat for several.")] = [Model.bpr],  # noqa: B006,B008
+    dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 100,
+    batch_size: Annotated[int, typer.Option(help="Training events per step.")] = 2048,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    reg: Annotated[float, typer.Option(help="L2 weight on batch embeddings (BPR, LightGCN).")] = 1e-4,
+    negatives: Annotated[int | None, typer.Option(help="Negatives per event (default 1; CML 10).")] = None,
+    layers: Annotated[int, typer.Option(help="LightGCN propagation layers.")] = 3,
+    patience: Annotated[int, typer.Option(help="Evaluations without validation NDCG@10 gain before stopping (0: never).")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed for the split, initialisation and sampling.")] = 2026,
+    threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's choice).")] = None,
+    out: Annotated[Path, typer.Option(help="Run folder: split, models, metrics.")] = Path(".alignrec/runs/latest"),
+    resume: Annotated[bool, typer.Option(help="Continue torch models from their last checkpoint.")] = False,
+    track: Annotated[bool, typer.Option(help="Log runs to MLflow.")] = True,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "alignrec",
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default sqlite under .alignrec).")] = None,
+    register: Annotated[str | None, typer.Option(help="Register each trained model in MLflow under NAME-<model>.")] = None,
+) -> None:
+    """Train recommenders on a log, evaluate them with full ranking and save them under OUT."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    if split_file is not None:
+        parts = load_split(split_file)
+        console.print(f"Loaded {parts.describe()}")
+    else:
+        log, name = load_log(data, format.value, user_col, item_col, rating_col, time_col, seed)
+        log = to_implicit(log, threshold)
+        if min_user or min_item:
+            log = k_core(log, min_user, min_item)
+        fractions = tuple(float(x) for x in ratios.split(","))
+        if len(fractions) != 3:
+            raise typer.BadParameter(f"--ratios needs three numbers, got {ratios!r}")
+        parts = make_split(log, split.value, fractions, seed)  # type: ignore[arg-type]
+        parts = with_protocol(
+            parts, dataset=name, threshold=threshold, k_core=[min_user, min_item], drops=log.stats
+        )
+        console.print(f"Data {name}: {log.stats}")
+        console.print(parts.describe())
+    save_split(parts, out / "split.npz")
+    results = []
+    for chosen in model:
+        config = TrainConfig(
+            model=chosen.value, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg,
+            num_negatives=negatives, num_layers=layers, patience=patience, seed=seed,
+        )
+        callbacks = []
+        if track:
+            from recsys.tracking import MlflowCallback
+
+            tracker = MlflowCallback(
+                experiment, run_name=chosen.value, tracking_uri=tracking_uri,
+                register_as=f"{register}-{chosen.value}" if register else None,
+            )
+            callbacks.append(tracker)
+            if chosen.value not in TORCH_MODELS:
+                tracker.on_fit_start(asdict(config))
+        result = run_experiment(parts, config, out / chosen.value, callbacks=callbacks, resume=resume)
+        if track:
+            tracker.on_fit_end(result.metrics, _tags(result.protocol), out / chosen.value)
+            console.print(f"[dim]MLflow run {tracker.run_id} at {tracker.tracking_uri}[/dim]")
+        results.append(result)
+    print_results(results)
+    console.print(f"Saved split and models under {out}")
+
+
+def _tags(protocol: dict[str, object]) -> dict[str, str]:
+    return {f"protocol.{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in protocol.items()}
+
+
+def evaluate(
+    run: Annotated[Path, typer.Option(help="Run folder written by `alignrec train`.")] = Path(".alignrec/runs/latest"),
+    model: Annotated[Model, typer.Option("--model", "-m", help="Which trained model of the run.")] = Model.bpr,
+    ks: Annotated[str, typer.Option(help="Cut-offs, comma-separated.")] = "10,20,50",
+) -> None:
+    """Re-evaluate a saved model on its run's test split (full ranking, train+valid masked)."""
+    import torch
+
+    from recsys.evaluate import evaluate_scores
+    from recsys.recommender import Recommender
+
+    parts = load_split(run / "split.npz")
+    recommender = Recommender.load(run / model.value / "recommender.pt")
+    cutoffs = tuple(int(k) for k in ks.split(","))
+    with torch.no_grad():
+        result = evaluate_scores(
+            lambda u: recommender.model.scores(torch.from_numpy(u)),
+            parts.test,
+            recommender.known,
+            ks=cutoffs,
+            protocol={**parts.protocol, "split_checksum": parts.checksum},
+        )
+    table = Table(title=f"{model.value}: {result.num_users} test users, {result.seconds:.2f} s")
+    table.add_column("metric")
+    for k in cutoffs:
+        table.add_column(f"@{k}", justify="right")
+    for name in ("recall", "ndcg", "hit", "mrr", "precision", "coverage"):
+        table.add_row(name, *[f"{result.metrics[f'{name}@{k}']:.4f}" for k in cutoffs])
+    console.print(table)
+    console.print(f"protocol: {json.dumps(result.protocol, default=str)}")
+
+
+def recommend(
+    user: Annotated[str, typer.Option(help="Original user id.")],
+    k: Annotated[int, typer.Option("-k", help="Number of items.")] = 10,
+    run: Annotated[Path, typer.Option(help="Run folder written by `alignrec train`.")] = Path(".alignrec/runs/latest"),
+    model: Annotated[Model, typer.Option("--model", "-m", help="Which trained model of the run.")] = Model.bpr,
+) -> None:
+    """Top-k items for one user (items the user already has are excluded)."""
+    from recsys.recommender import Recommender
+
+    recommender = Recommender.load(run / model.value / "recommender.pt")
+    try:
+        items = recommender.recommend(user, k)
+    except KeyError as err:
+        raise typer.BadParameter(str(err.args[0])) from None
+    table = Table(title=f"Top {k} for user {user} ({model.value})")
+    table.add_column("rank", justify="right")
+    table.add_column("item")
+    table.add_column("score", justify="right")
+    for rank, (item, score) in enumerate(items, start=1):
+        table.add_row(str(rank), item, f"{score:.4f}")
+    console.print(table)
