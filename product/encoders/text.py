@@ -1,0 +1,73 @@
+"""Product text -> all-MiniLM-L6-v2 vectors (384-d), with a content-hash cache and a missing mask.
+
+Missing text (None, empty or whitespace only) is not embedded: its row is zeros and its mask is
+False, so a model can tell "no description" apart from "a description that embeds near zero".
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from product.encoders.cache import VectorCache, content_key
+from product.text_encoder import DIM, encode_texts
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+
+# Measured on the 2-core dev machine (benchmarks/multimodal.py, 10,000 product titles): one thread
+# and batches of 128 were fastest; see docs/multimodal.md for the table.
+DEFAULT_BATCH_SIZE = 128
+DEFAULT_THREADS = 1
+
+
+@contextmanager
+def torch_threads(threads: int):
+    """Run the block with ``torch.set_num_threads(threads)``, restoring the old count after."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def text_cache(root: Path) -> VectorCache:
+    """The text encoder's cache folder under ``root``."""
+    return VectorCache(Path(root) / MODEL_NAME, DIM)
+
+
+def encode_product_texts(
+    texts: list[str | None],
+    cache: VectorCache | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    threads: int = DEFAULT_THREADS,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embed product texts, reusing cached vectors.
+
+    Returns ``(vectors, mask)``: float32 (N, 384) unit rows (zeros where text is missing) and
+    bool (N,) that is True where the text was present.
+    """
+    cleaned = [text.strip() if isinstance(text, str) else "" for text in texts]
+    mask = np.array([bool(text) for text in cleaned], dtype=bool)
+    vectors = np.zeros((len(cleaned), DIM), dtype=np.float32)  # (N, 384)
+    present = np.flatnonzero(mask)
+    keys = [content_key(MODEL_NAME, cleaned[i]) for i in present]
+    cached = cache.get_many(keys) if cache is not None else {}
+    for pos, vector in cached.items():
+        vectors[present[pos]] = vector
+    todo = [pos for pos in range(len(present)) if pos not in cached]
+    # Encode in slices so the progress bar moves and the cache grows even if the run is stopped.
+    step = max(batch_size * 8, 1)
+    with torch_threads(threads):
+        for start in tqdm(range(0, len(todo), step), disable=not progress, desc="text", unit="chunk"):
+            part = todo[start : start + step]
+            new = encode_texts([cleaned[present[pos]] for pos in part], batch_size=batch_size)
+            vectors[present[part]] = new
+            if cache is not None:
+                cache.put_many([keys[pos] for pos in part], new)
+    return vectors, mask
