@@ -1,0 +1,22 @@
+import pytest
+
+from recsys.experiment import TrainConfig, run_experiment
+from recsys.recommender import Recommender
+
+
+def test_saved_recommender_answers_in_original_ids(tmp_path, planted_split):
+    config = TrainConfig(model="bpr", dim=8, epochs=3, batch_size=256, lr=0.05)
+    result = run_experiment(planted_split, config, tmp_path, progress=False)
+    assert set(result.protocol) >= {"split", "seed", "split_checksum", "candidates", "ks"}
+    recommender = Recommender.load(tmp_path / "recommender.pt")
+    user = planted_split.train.user_ids[0]
+    items = recommender.recommend(user, k=5)
+    assert len(items) == 5 and all(item.startswith("i") for item, _ in items)
+    seen = set(planted_split.train.item_ids[planted_split.train.items[planted_split.train.users == 0]])
+    assert not seen & {item for item, _ in items}
+    scores = [s for _, s in items]
+    assert scores == sorted(scores, reverse=True)
+    similar = recommender.similar_items("i0", k=3)
+    assert len(similar) == 3 and "i0" not in {i for i, _ in similar}
+    with pytest.raises(KeyError, match="unknown user"):
+        recommender.recommend("nobody")

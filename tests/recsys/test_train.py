@@ -1,0 +1,52 @@
+import numpy as np
+import torch
+
+from recsys.models.bpr import BPR
+from recsys.train import fit, sample_negatives
+
+
+def test_negatives_avoid_positives():
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(5), 8)
+    items = np.tile(np.arange(8), 5)  # every user has items 0..7 of 10
+    keys = np.unique(users * 10 + items)
+    neg = sample_negatives(users, 10, 3, keys, rng)
+    assert neg.shape == (40, 3)
+    assert set(np.unique(neg)) <= {8, 9}
+
+
+def test_early_stopping_restores_best_and_resume(tmp_path, planted_split):
+    train, valid = planted_split.train, planted_split.valid
+    model = BPR(train.num_users, train.num_items, dim=8)
+    result = fit(model, train, valid=valid, epochs=6, batch_size=256, lr=0.05, patience=2,
+                 checkpoint_dir=tmp_path, progress=False)
+    assert (tmp_path / "last.pt").exists() and (tmp_path / "best.pt").exists()
+    assert result.best_score == max(h["valid_ndcg@10"] for h in result.history)
+    best = torch.load(tmp_path / "best.pt")
+    assert torch.equal(best["user_embedding.weight"], model.user_embedding.weight)
+    # resume continues the epoch count from the checkpoint
+    again = BPR(train.num_users, train.num_items, dim=8)
+    resumed = fit(again, train, valid=valid, epochs=result.epochs_run + 2, batch_size=256, lr=0.05,
+                  patience=0, checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert resumed.history[0]["epoch"] == 0 and len(resumed.history) == result.epochs_run + 2
+
+
+class _Recorder:
+    def __init__(self):
+        self.params, self.epochs = None, []
+
+    def on_fit_start(self, params):
+        self.params = params
+
+    def on_epoch_end(self, epoch, logs):
+        self.epochs.append((epoch, logs))
+
+
+def test_callbacks_receive_params_and_epoch_logs(planted_split):
+    recorder = _Recorder()
+    model = BPR(planted_split.train.num_users, planted_split.train.num_items, dim=8)
+    fit(model, planted_split.train, valid=planted_split.valid, epochs=2, batch_size=512,
+        callbacks=[recorder], progress=False)
+    assert recorder.params["model"] == "BPR" and recorder.params["dim"] == 8
+    assert [e for e, _ in recorder.epochs] == [0, 1]
+    assert "valid_ndcg@10" in recorder.epochs[0][1] and "loss" in recorder.epochs[0][1]
