@@ -59,6 +59,7 @@ class ExperimentResult:
     epochs_run: int = 0
     best_epoch: int = 0
     seconds_per_epoch: float = 0.0
+    cpu_seconds_per_epoch: float = 0.0
     fit_seconds: float = 0.0
     eval_seconds: float = 0.0
     artifact: str | None = None
@@ -119,6 +120,7 @@ def run_experiment(
         )
         result.epochs_run, result.best_epoch = fitted.epochs_run, fitted.best_epoch
         result.seconds_per_epoch, result.history = fitted.seconds_per_epoch, fitted.history
+        result.cpu_seconds_per_epoch = fitted.cpu_seconds_per_epoch
     result.fit_seconds = time.perf_counter() - start
     known = (split.train.to_csr() + split.valid.to_csr()).tocsr()
     protocol = {

@@ -39,6 +39,7 @@ class FitResult:
     best_score: float
     epochs_run: int
     seconds_per_epoch: float
+    cpu_seconds_per_epoch: float
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
 
@@ -128,7 +129,7 @@ def fit(
     }
     for callback in callbacks:
         callback.on_fit_start(params)
-    train_seconds = 0.0
+    train_seconds = train_cpu_seconds = 0.0
     stopped_early = False
     epoch = start_epoch - 1
     bar = tqdm(
@@ -136,7 +137,7 @@ def fit(
     )
     for epoch in bar:
         rng = np.random.default_rng([seed, epoch])
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model.train()
         order = torch.from_numpy(rng.permutation(len(train)))
         negatives = torch.from_numpy(
@@ -152,6 +153,7 @@ def fit(
             total += float(loss.detach()) * len(batch)
         epoch_seconds = time.perf_counter() - start
         train_seconds += epoch_seconds
+        train_cpu_seconds += time.process_time() - cpu_start
         logs = {"loss": total / len(order), "epoch_seconds": epoch_seconds}
         if valid is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             model.eval()
@@ -200,6 +202,7 @@ def fit(
         best_score=float(best_score),
         epochs_run=epoch + 1,
         seconds_per_epoch=train_seconds / max(epochs_run, 1),
+        cpu_seconds_per_epoch=train_cpu_seconds / max(epochs_run, 1),
         stopped_early=stopped_early,
         history=history,
     )

@@ -1,0 +1,123 @@
+"""Recommender benchmark on MovieLens (real data from ALIGNREC_DATA_DIR; not a timed test).
+
+Protocols (both: full ranking over all items, the user's train and valid items masked, test metrics
+of the parameters with the best validation NDCG@10):
+  ml-100k  all ratings as implicit feedback, per-user random 80/10/10 split, seed 2026. Settings of
+           the RecBole reference: dim 64, batch 2048, Adam lr 1e-3, 1 negative, reg 1e-4, 100 epochs.
+  ml-1m    ratings >= 3 kept, per-user random 80/10/10, seed 2026, dim 64 (RecBole's published
+           table's protocol).
+
+Each (data set, model, threads) job runs in a fresh process so its peak memory (max RSS) is its own.
+
+    python -m benchmarks.recsys                      # both data sets, all models
+    python -m benchmarks.recsys --datasets ml-100k --models bpr,lightgcn --threads 1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import time
+from dataclasses import asdict
+
+from benchmarks.results_io import RESULTS_DIR, write_results
+
+# Hyperparameters per (data set, model): explicit, so every figure in the results file can be rerun.
+CONFIGS: dict[str, dict[str, dict[str, object]]] = {
+    "ml-100k": {
+        "pop": {},
+        "itemknn": {"knn_k": 100},
+        "bpr": {"lr": 1e-3, "batch_size": 2048, "epochs": 100, "patience": 0},
+        "lightgcn": {"lr": 1e-3, "batch_size": 2048, "epochs": 100, "patience": 0, "num_layers": 3},
+        "cml": {"lr": 1e-3, "batch_size": 2048, "epochs": 100, "patience": 0, "num_negatives": 10},
+    },
+    "ml-1m": {
+        "pop": {},
+        "itemknn": {"knn_k": 100},
+        "bpr": {"lr": 1e-3, "batch_size": 2048, "epochs": 100, "patience": 10},
+        "lightgcn": {"lr": 2e-3, "batch_size": 4096, "epochs": 100, "patience": 10, "num_layers": 3},
+        "cml": {"lr": 1e-3, "batch_size": 2048, "epochs": 60, "patience": 10, "num_negatives": 10},
+    },
+}
+
+PROTOCOLS = {
+    "ml-100k": "ml-100k all ratings implicit; per-user random 80/10/10 seed 2026; "
+    "full ranking, train+valid masked",
+    "ml-1m": "ml-1m rating>=3; per-user random 80/10/10 seed 2026; full ranking, train+valid masked",
+}
+
+
+def load_split(dataset: str):
+    from alignrec.settings import require_data
+    from recsys.data import to_implicit
+    from recsys.readers import read_movielens_1m, read_movielens_100k
+    from recsys.splits import random_split, with_protocol
+
+    if dataset == "ml-100k":
+        data = to_implicit(read_movielens_100k(require_data("ml-100k/u.data.gz")))
+    else:
+        data = to_implicit(read_movielens_1m(require_data("ml-1m/ratings_svdapprox.csv.gz")), threshold=3)
+    return with_protocol(random_split(data, (0.8, 0.1, 0.1), seed=2026), dataset=dataset)
+
+
+def job(dataset: str, model: str, threads: int, queue: mp.Queue) -> None:
+    import torch
+
+    from recsys.experiment import TrainConfig, run_experiment
+
+    torch.set_num_threads(threads)
+    split = load_split(dataset)
+    config = TrainConfig(model=model, dim=64, seed=2026, **CONFIGS[dataset][model])  # type: ignore[arg-type]
+    start = time.perf_counter()
+    result = run_experiment(split, config, out_dir=None, progress=False)
+    record = {
+        "model": model,
+        "dataset": dataset,
+        "protocol": PROTOCOLS[dataset],
+        "threads": threads,
+        **{k: round(v, 4) for k, v in result.metrics.items() if k.split("@")[1] in ("10", "20")},
+        "epochs": result.epochs_run,
+        "best_epoch": result.best_epoch + 1 if result.epochs_run else 0,
+        "seconds_per_epoch": round(result.seconds_per_epoch, 4),
+        "cpu_seconds_per_epoch": round(result.cpu_seconds_per_epoch, 4),
+        "fit_seconds": round(result.fit_seconds, 2),
+        "eval_seconds": round(result.eval_seconds, 3),
+        "seconds": round(time.perf_counter() - start, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "config": json.dumps({k: v for k, v in asdict(config).items() if k in CONFIGS[dataset][model] or k == "dim"}),
+        "split_checksum": split.checksum[:12],
+    }
+    queue.put(record)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="ml-100k,ml-1m")
+    parser.add_argument("--models", default="pop,itemknn,bpr,lightgcn,cml")
+    parser.add_argument("--threads", default="1", help="thread counts for torch models, e.g. 1,2")
+    parser.add_argument("--out", default="recsys", help="results name under benchmarks/results/")
+    args = parser.parse_args()
+    path = RESULTS_DIR / f"{args.out}.json"
+    records = json.loads(path.read_text()) if path.exists() else []
+    context = mp.get_context("spawn")
+    for dataset in args.datasets.split(","):
+        for model in args.models.split(","):
+            thread_counts = [int(t) for t in args.threads.split(",")] if model in ("bpr", "lightgcn", "cml") else [1]
+            for threads in thread_counts:
+                queue = context.Queue()
+                process = context.Process(target=job, args=(dataset, model, threads, queue))
+                process.start()
+                record = queue.get()
+                process.join()
+                print(json.dumps(record), flush=True)
+                key = (record["model"], record["dataset"], record["threads"])
+                records = [r for r in records if (r["model"], r["dataset"], r.get("threads")) != key]
+                records.append(record)
+                write_results(args.out, records, title="Recommenders on MovieLens (full ranking)",
+                              notes=__doc__.split("\n\n")[1])
+
+
+if __name__ == "__main__":
+    main()
