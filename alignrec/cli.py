@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.console import Console
 
 from alignrec.commands import demo, recsys
 
@@ -20,4 +21,10 @@ app.command("demo")(demo.demo)
 
 
 def main() -> None:
-    app()
+    """Entry point: bad input ends with one clear line (file, line, field) instead of a traceback."""
+    try:
+        app()
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        Console(stderr=True).print(f"[bold red]error:[/bold red] {message}", highlight=False)
+        raise SystemExit(2) from None
