@@ -199,6 +199,19 @@ def search(
     return np.where(kept, D, fill).astype(np.float32), np.where(kept, I, -1)
 
 
+def recall_against_exact(
+    index: faiss.Index, vectors: np.ndarray, queries: np.ndarray, k: int = 10, metric: str = "ip"
+) -> float:
+    """Mean fraction of the exact top-k (a Flat index over ``vectors``) that ``index`` returns.
+
+    ``index`` must hold ``vectors`` under row-position ids, as ``build_index`` without ``ids`` does.
+    """
+    _, exact = search(build_index(vectors, metric, "Flat", use_gpu=False), queries, k)
+    _, found = search(index, queries, k)
+    hits = [len(np.intersect1d(f[f >= 0], e[e >= 0])) for f, e in zip(found, exact, strict=True)]
+    return float(np.sum(hits) / max(1, int((exact >= 0).sum())))
+
+
 def save_index(index: faiss.Index, path: Path) -> None:
     """Write an index atomically (a GPU index is copied back to the CPU first)."""
     path = Path(path)
