@@ -6,8 +6,11 @@ import faiss
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from typer.testing import CliRunner
 
+from alignrec.cli import app
 from recsys.index import ItemIndex, build_index, load_index, save_index, search
+from recsys.recommender import Recommender
 
 
 @pytest.fixture(autouse=True)
@@ -176,3 +179,54 @@ def test_item_index_maps_back_to_original_ids(tmp_path, data):
     _, I = loaded.search(queries[:3], 4, exclude=[np.array([0]), np.array([]), np.array([1, 2])])
     _, exact = search(build_index(items[:500], "ip"), queries[:3], 4, exclude=[[0], [], [1, 2]])
     assert loaded.original_ids(I) == [[names[i] for i in row] for row in exact]
+
+
+def table_rows(output: str) -> list[list[str]]:
+    """Cells of the body rows of a rich table (query, rank, item, score)."""
+    lines = [line for line in output.splitlines() if line.startswith("│")]
+    return [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+
+
+def test_cli_build_and_search_from_vectors(tmp_path, data):
+    items, queries = data
+    np.save(tmp_path / "items.npy", items[:300])
+    np.save(tmp_path / "queries.npy", queries[:5])
+    (tmp_path / "ids.txt").write_text("\n".join(f"sku{i}" for i in range(300)))
+    out = tmp_path / "index"
+
+    def invoke(*args: str):
+        return CliRunner().invoke(app, ["index", *args], env={"COLUMNS": "200"})
+
+    built = invoke("build", "--vectors", str(tmp_path / "items.npy"), "--item-ids",
+                   str(tmp_path / "ids.txt"), "--metric", "l2", "--factory", "Flat", "--out", str(out))
+    assert built.exit_code == 0, built.output
+    assert "1.000" in built.output  # Flat is exact
+    found = invoke("search", str(out), "--queries", str(tmp_path / "queries.npy"), "--row", "2", "-k", "3")
+    assert found.exit_code == 0, found.output
+    expected = exact_top(items[:300], queries[2:3], "l2", 3)[0]
+    assert [cells[2] for cells in table_rows(found.output)] == [f"sku{i}" for i in expected]
+
+
+def test_cli_index_of_a_trained_model_answers_like_recommend(tmp_path):
+    run = tmp_path / "run"
+    trained = CliRunner().invoke(
+        app, ["train", "-m", "bpr", "--epochs", "1", "--dim", "8", "--no-track", "--out", str(run)]
+    )
+    assert trained.exit_code == 0, trained.output
+    recommender = Recommender.load(run / "bpr" / "recommender.pt")
+    user = str(recommender.user_ids[3])
+    built = CliRunner().invoke(app, ["index", "build", "--run", str(run), "-m", "bpr", "--factory", "Flat",
+                                     "--out", str(tmp_path / "index")])
+    assert built.exit_code == 0, built.output
+    item_index = ItemIndex.load(tmp_path / "index")
+    assert item_index.metric == recommender.model.metric
+    rows = [recommender.user_index(user)]
+    _, found = item_index.search(recommender.model.user_vectors().detach().numpy()[rows], 5,
+                                 exclude=recommender.known[rows])
+    assert item_index.original_ids(found)[0] == [item for item, _ in recommender.recommend(user, 5)]
+    searched = CliRunner().invoke(app, ["index", "search", str(tmp_path / "index"), "--run", str(run),
+                                        "-m", "bpr", "--user", user, "-k", "5"], env={"COLUMNS": "200"})
+    assert searched.exit_code == 0, searched.output
+    assert [cells[2] for cells in table_rows(searched.output)] == [
+        item for item, _ in recommender.recommend(user, 5)
+    ]
