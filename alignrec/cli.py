@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from alignrec.commands import data, index
+from alignrec.commands import data, encode, index
 from alignrec.commands import demo, recsys
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app.command("evaluate")(recsys.evaluate)
 app.command("recommend")(recsys.recommend)
 app.add_typer(index.app, name="index")
 app.add_typer(data.app, name="data")
+app.command("encode")(encode.encode)
 app.command("demo")(demo.demo)
 
 
