@@ -135,21 +135,28 @@ def build_index(
     return index
 
 
-def _exclusion_pairs(exclude: sp.spmatrix | list[np.ndarray], num_queries: int) -> tuple:
-    """(rows, ids) of every excluded (query, item) pair."""
+def _exclusion_keys(exclude: sp.spmatrix | list[np.ndarray], num_queries: int) -> tuple:
+    """Sorted keys ``row * width + id`` of every excluded (query, id) pair, ``width`` (one more
+    than the largest excluded id), and the number of excluded ids per query (Q,)."""
     if sp.issparse(exclude):
-        csr = sp.csr_array(exclude)
+        csr = sp.csr_array(exclude, copy=True)
         if csr.shape[0] != num_queries:
             raise ValueError(f"exclude: {csr.shape[0]} rows for {num_queries} queries")
-        csr.sum_duplicates()
+        csr.sum_duplicates()  # canonical form: ids sorted and distinct within each row
+        csr.eliminate_zeros()
         counts = np.diff(csr.indptr)
-        return np.repeat(np.arange(num_queries), counts), csr.indices.astype(np.int64), counts
-    if len(exclude) != num_queries:
-        raise ValueError(f"exclude: {len(exclude)} id lists for {num_queries} queries")
-    lists = [np.unique(np.asarray(items, dtype=np.int64)) for items in exclude]
-    counts = np.array([len(items) for items in lists], dtype=np.int64)
-    ids = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
-    return np.repeat(np.arange(num_queries), counts), ids, counts
+        ids = csr.indices.astype(np.int64)
+    else:
+        if len(exclude) != num_queries:
+            raise ValueError(f"exclude: {len(exclude)} id lists for {num_queries} queries")
+        lists = [np.unique(np.asarray(items, dtype=np.int64)) for items in exclude]
+        counts = np.array([len(items) for items in lists], dtype=np.int64)
+        ids = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+    width = int(ids.max(initial=-1)) + 1
+    if num_queries * width >= 2**62:
+        raise ValueError(f"exclude: ids up to {width - 1} are too large to pair with {num_queries} queries")
+    rows = np.repeat(np.arange(num_queries, dtype=np.int64), counts)
+    return rows * width + ids, width, counts
 
 
 def search(
@@ -165,8 +172,9 @@ def search(
         queries: (Q, d) query (user) vectors.
         k: results per query.
         exclude: ids to skip per query, as a (Q, num_items) sparse matrix (e.g. a user's training
-            items) or a list of Q id arrays. The search over-fetches by the largest exclusion
-            count, filters, and keeps the first k ids that remain.
+            items; every stored non-zero counts) or a list of Q id arrays. Each query over-fetches
+            by its exclusion count (rounded up to a power of two, so that queries are searched in
+            a few groups), filters, and keeps the first k ids that remain.
 
     Returns:
         D (Q, k) float32 scores (ip) or squared distances (l2), I (Q, k) int64 ids; where fewer
@@ -179,24 +187,24 @@ def search(
     if exclude is None:
         D, I = index.search(queries, k)  # (Q, k), (Q, k)
         return np.where(I >= 0, D, fill).astype(np.float32), I
-    rows, excluded, counts = _exclusion_pairs(exclude, len(queries))
-    fetch = max(1, min(k + int(counts.max(initial=0)), index.ntotal))
-    D, I = index.search(queries, fetch)  # (Q, fetch), (Q, fetch)
-    # Match (query, id) pairs by giving every id a compact code, so arbitrary int64 ids work.
-    codes, inverse = np.unique(np.concatenate([I.ravel(), excluded]), return_inverse=True)
-    found_keys = np.repeat(np.arange(len(queries)), fetch) * len(codes) + inverse[: I.size]
-    excluded_keys = rows * len(codes) + inverse[I.size :]
-    keep = (I >= 0) & ~np.isin(found_keys, excluded_keys).reshape(I.shape)  # (Q, fetch)
-    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # kept columns first, in rank order
-    I = np.take_along_axis(I, order, axis=1)
-    D = np.take_along_axis(D, order, axis=1)
-    kept = np.take_along_axis(keep, order, axis=1)
-    if order.shape[1] < k:  # fewer items in the index than k
-        pad = k - order.shape[1]
-        I = np.pad(I, ((0, 0), (0, pad)), constant_values=-1)
-        D = np.pad(D, ((0, 0), (0, pad)))
-        kept = np.pad(kept, ((0, 0), (0, pad)), constant_values=False)
-    return np.where(kept, D, fill).astype(np.float32), np.where(kept, I, -1)
+    excluded_keys, width, counts = _exclusion_keys(exclude, len(queries))
+    D_out = np.full((len(queries), k), fill, dtype=np.float32)
+    I_out = np.full((len(queries), k), -1, dtype=np.int64)
+    extra = np.where(counts > 0, 2 ** np.ceil(np.log2(np.maximum(counts, 1))), 0).astype(np.int64)
+    fetches = np.minimum(k + extra, max(index.ntotal, 1))
+    for fetch in np.unique(fetches):
+        members = np.flatnonzero(fetches == fetch)  # queries searched together
+        D, I = index.search(queries[members], int(fetch))  # (M, fetch), (M, fetch)
+        keys = members[:, None] * width + I
+        at = np.minimum(np.searchsorted(excluded_keys, keys), len(excluded_keys) - 1)
+        hit = excluded_keys[at] == keys if len(excluded_keys) else np.zeros(keys.shape, dtype=bool)
+        keep = (I >= 0) & ~((I < width) & hit)  # ids >= width are in no exclusion list
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # kept columns first, in rank order
+        kept = np.take_along_axis(keep, order, axis=1)
+        columns = order.shape[1]  # fewer than k when the index holds fewer than k items
+        I_out[members, :columns] = np.where(kept, np.take_along_axis(I, order, axis=1), -1)
+        D_out[members, :columns] = np.where(kept, np.take_along_axis(D, order, axis=1), fill)
+    return D_out, I_out
 
 
 def recall_against_exact(

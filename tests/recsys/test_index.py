@@ -96,6 +96,11 @@ def test_ids_are_returned_instead_of_positions(data):
     _, I = search(build_index(items, "ip", "Flat", ids=ids), queries, 5)
     _, positions = search(build_index(items, "ip", "Flat"), queries, 5)
     np.testing.assert_array_equal(I, ids[positions])
+    # Exclusion works in the id space too, including ids beyond every excluded one.
+    seen = [positions[q, :3] for q in range(len(queries))]
+    _, I = search(build_index(items, "ip", "Flat", ids=ids), queries, 5, exclude=[ids[s] for s in seen])
+    _, expected = search(build_index(items, "ip", "Flat"), queries, 5, exclude=seen)
+    np.testing.assert_array_equal(I, ids[expected])
 
 
 @pytest.mark.parametrize("as_sparse", [True, False])
