@@ -31,14 +31,18 @@ CONFIGS: dict[str, dict[str, dict[str, object]]] = {
         "itemknn": {"knn_k": 100},
         "bpr": {"lr": 1e-3, "batch_size": 2048, "epochs": 100, "patience": 0},
         "lightgcn": {"lr": 1e-3, "batch_size": 2048, "epochs": 100, "patience": 0, "num_layers": 3},
-        "cml": {"lr": 1e-3, "batch_size": 2048, "epochs": 100, "patience": 0, "num_negatives": 10},
+        "cml": {"lr": 1e-2, "batch_size": 2048, "epochs": 100, "patience": 10, "num_negatives": 10,
+                "margin": 1.0, "cov_weight": 1.0},
     },
     "ml-1m": {
         "pop": {},
         "itemknn": {"knn_k": 100},
-        "bpr": {"lr": 1e-3, "batch_size": 2048, "epochs": 100, "patience": 10},
-        "lightgcn": {"lr": 2e-3, "batch_size": 4096, "epochs": 100, "patience": 10, "num_layers": 3},
-        "cml": {"lr": 1e-3, "batch_size": 2048, "epochs": 60, "patience": 10, "num_negatives": 10},
+        "bpr": {"lr": 2e-3, "batch_size": 4096, "epochs": 100, "patience": 10},
+        # LightGCN propagates the whole graph every step: a larger batch (with a larger lr) makes an
+        # ML-1M epoch 3.4x cheaper on CPU (83 steps of ~67 ms instead of 330 of ~56 ms).
+        "lightgcn": {"lr": 4e-3, "batch_size": 8192, "epochs": 100, "patience": 10, "num_layers": 3},
+        "cml": {"lr": 1e-2, "batch_size": 4096, "epochs": 60, "patience": 10, "num_negatives": 10,
+                "margin": 1.0, "cov_weight": 1.0},
     },
 }
 
@@ -86,14 +90,16 @@ def job(dataset: str, model: str, threads: int, queue: mp.Queue) -> None:
         "eval_seconds": round(result.eval_seconds, 3),
         "seconds": round(time.perf_counter() - start, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "config": json.dumps({k: v for k, v in asdict(config).items() if k in CONFIGS[dataset][model] or k == "dim"}),
+        "config": json.dumps({k: v for k, v in asdict(config).items() if k in {*CONFIGS[dataset][model], "dim"}}),
         "split_checksum": split.checksum[:12],
     }
     queue.put(record)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--datasets", default="ml-100k,ml-1m")
     parser.add_argument("--models", default="pop,itemknn,bpr,lightgcn,cml")
     parser.add_argument("--threads", default="1", help="thread counts for torch models, e.g. 1,2")
@@ -104,7 +110,8 @@ def main() -> None:
     context = mp.get_context("spawn")
     for dataset in args.datasets.split(","):
         for model in args.models.split(","):
-            thread_counts = [int(t) for t in args.threads.split(",")] if model in ("bpr", "lightgcn", "cml") else [1]
+            torch_model = model in ("bpr", "lightgcn", "cml")
+            thread_counts = [int(t) for t in args.threads.split(",")] if torch_model else [1]
             for threads in thread_counts:
                 queue = context.Queue()
                 process = context.Process(target=job, args=(dataset, model, threads, queue))

@@ -43,8 +43,8 @@ class TrainConfig:
     reg: float = 1e-4
     num_negatives: int | None = None  # None: 1 for BPR/LightGCN, 10 for CML
     num_layers: int = 3
-    margin: float = 0.5
-    cov_weight: float = 10.0
+    margin: float = 1.0
+    cov_weight: float = 1.0
     knn_k: int = 100
     patience: int = 10
     eval_every: int = 1
