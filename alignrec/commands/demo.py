@@ -9,10 +9,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from alignrec.demos import multimodal_demo
+
 
 # One entry per capability, in the order a newcomer should see them. Each step takes the
 # output folder and a console, prints its own table, and finishes in a few minutes on 2 cores.
 STEPS = {
+    "multimodal": multimodal_demo.run,
 }
 
 

@@ -62,6 +62,7 @@ class CM3Config:
     alpha: float = 0.5  # Beta(alpha, alpha) of the Bezier parameter tau
     calibrated: bool = True  # False: plain uniformity on items (ablation)
     fusion: str = "bezier"  # "bezier" or "concat" (ablation)
+    id_branch: bool = False  # add an item-ID branch (our extension, not in the paper; warm items only)
 
 
 def slerp(p: torch.Tensor, q: torch.Tensor, tau: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -130,7 +131,13 @@ class CM3(nn.Module):
             self.fusion_proj = nn.ModuleList([nn.Linear(sum(f.shape[1] for f in features), d)])
         for layer in self.fusion_proj:
             nn.init.xavier_normal_(layer.weight)
-        branches = self.num_modalities + 1
+        branches = self.num_modalities + 1 + int(config.id_branch)
+        if config.id_branch:
+            # Items with no training event keep a zero ID vector, so cold items still rank by content.
+            self.item_id_embedding = nn.Parameter(torch.zeros(num_items, d))
+            nn.init.xavier_normal_(self.item_id_embedding)
+            warm = np.asarray(train_csr.sum(axis=0)).ravel() > 0
+            self.register_buffer("warm_mask", torch.from_numpy(warm.astype(np.float32))[:, None])
         self.user_preference = nn.Parameter(torch.empty(num_users, branches, d))  # (U, M+1, d)
         nn.init.xavier_normal_(self.user_preference)
         self.branch_logits = nn.Parameter(torch.empty(num_users, branches, 1))  # (U, M+1, 1)
@@ -171,6 +178,8 @@ class CM3(nn.Module):
         fused = self.fused()
         item_branches = [mlp(f) for mlp, f in zip(self.branch_mlps, self.features(), strict=True)]
         item_branches.append(fused)
+        if self.config.id_branch:
+            item_branches.append(self.item_id_embedding * self.warm_mask)
         items = torch.cat([F.normalize(b, dim=-1) for b in item_branches], dim=1)  # (I, D)
         users = F.normalize(self.user_preference, dim=-1).flatten(1)  # (U, D)
         x = torch.cat([users, items], dim=0)  # (U+I, D)

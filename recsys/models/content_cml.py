@@ -3,7 +3,7 @@
 (2018), which places movies in a CML space from their text so that unreleased titles get a position.
 
 Item positions are not free embeddings: x_i = clip(g(f_i)) where g is an MLP over the item's
-content vectors (descriptions, images, attributes; concatenated, each L2-normalised) and clip keeps
+content vectors (descriptions, images, attributes; each centred and L2-normalised, concatenated) and clip keeps
 positions inside the unit ball. Users are free points in the same ball. The objective is the CML
 one of Hsieh et al. (WWW 2017), reused from ``recsys.models.cml``: for an observed item i and N
 sampled items k, rank-weighted hinge  w_ui [m + d(u, i)^2 - min_k d(u, k)^2]_+  plus covariance
@@ -44,11 +44,13 @@ class ContentCML(nn.Module):
         super().__init__()
         self.num_users, self.num_items, self.dim = num_users, num_items, dim
         self.margin, self.cov_weight = margin, cov_weight
-        self.register_buffer("features", stack_features(features))  # (I, F)
+        stacked = stack_features(features, center=True)  # (I, F)
+        # Unit-variance columns give the MLP inputs of norm ~sqrt(F), so items start spread apart.
+        self.register_buffer("features", stacked / stacked.std(0).clamp(min=1e-6))
         self.item_net = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(self.features.shape[1], hidden),
-            nn.ReLU(),
+            nn.LeakyReLU(),
             nn.Linear(hidden, dim),
         )
         self.user_embedding = nn.Embedding(num_users, dim, max_norm=1.0)
@@ -62,8 +64,9 @@ class ContentCML(nn.Module):
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
         """users, pos: (B,); neg: (B, N) sampled items."""
         u = self.user_embedding(users)  # (B, d)
-        i = self.item_positions(pos)  # (B, d)
-        k = self.item_positions(neg.reshape(-1)).view(*neg.shape, self.dim)  # (B, N, d)
+        positions = self.item_positions()  # (I, d): cheaper than one pass per (B + B*N) rows
+        i = positions[pos]  # (B, d)
+        k = positions[neg]  # (B, N, d)
         pos_dist = (u - i).pow(2).sum(-1)  # (B,)
         neg_dist = (u.unsqueeze(1) - k).pow(2).sum(-1)  # (B, N)
         hinge = torch.relu(self.margin + pos_dist - neg_dist.min(dim=1).values)  # (B,)
