@@ -53,11 +53,14 @@ def load_log(
 
 
 def print_results(results: list[ExperimentResult], ks: tuple[int, ...] = (10, 20)) -> None:
-    table = Table(title="Test metrics (full ranking over all items, train+valid masked)")
+    table = Table(
+        title="Test metrics (full ranking over all items, train+valid masked)",
+        caption="R = Recall, N = NDCG; s/epoch = training seconds per epoch",
+    )
     table.add_column("model")
     keys = [f"{m}@{k}" for k in ks for m in ("recall", "ndcg")]
     for key in keys:
-        table.add_column(key, justify="right")
+        table.add_column(key[0].upper() + key[key.index("@"):], justify="right")
     table.add_column("epochs", justify="right")
     table.add_column("s/epoch", justify="right")
     table.add_column("fit s", justify="right")
