@@ -20,7 +20,7 @@ on the same hypersphere (two modalities: one slerp). tau ~ Beta(alpha, alpha) pe
 training (a mixing augmentation); ``fusion="concat"`` instead projects the concatenated features
 (the ablation).
 
-Network (following the authors' public code, which the paper describes as its backbone): items have
+Network (as in the authors' public code, github.com/enoche/CM3, read for facts only): items have
 no ID embedding, so a new item gets a vector from its content alone. Per modality an MLP
 (d_m -> 4d -> d) gives the item's branch input and each user has a free preference vector per
 branch; a shared branch pairs a user ID vector with the fused feature. The M+1 normalised branches
@@ -33,6 +33,10 @@ scores with unnormalised ones); (2) at evaluation tau is fixed to 0.5 (the Beta 
 drawn at random; (3) the item-item graph weights modalities equally (the code uses 0.1 image /
 0.9 text); (4) squared distances are computed as 2 - 2 cos on normalised vectors, over all distinct
 pairs of the batch; (5) s_ab is treated as a constant (detached) in the calibrated term.
+``CM3Config.id_branch`` (off by default) adds an item-ID branch; it is our extension, not the paper's.
+
+Equations are given by name rather than by the paper's numbers: only the abstract and the authors'
+code could be read here (no network access to the full text), and the forms above follow them.
 """
 
 from __future__ import annotations
