@@ -1,0 +1,116 @@
+"""Training speed per epoch on ML-100K, measured against baselines in the same run.
+
+The machine is shared and noisy, so absolute seconds drift; ratios between loops measured in one
+process, interleaved epoch by epoch, are steadier. Settings of the RecBole reference (issue #2):
+dim 64, batch 2048, Adam lr 1e-3, 1 negative, reg 1e-4, per-user random 80/10/10 split, seed 2026.
+
+Loops compared (all use the same vectorised negative sampler, so the difference is the model step):
+  bpr                  recsys.models.BPR through recsys.train's step
+  lightgcn             recsys.models.LightGCN (CSR adjacency, symmetric-spmm backward)
+  lightgcn-pyg-plain   torch_geometric.nn.LightGCN used as documented: get_embedding(edge_index)
+                       every step (the normalisation is recomputed from the edge list each call)
+
+    python -m benchmarks.recsys_speed --epochs 3 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+
+from benchmarks.recsys import load_split
+from benchmarks.results_io import write_results
+from recsys.models.bpr import BPR
+from recsys.models.lightgcn import LightGCN
+from recsys.train import sample_negatives
+
+
+class PlainPygLightGCN(torch.nn.Module):
+    """The baseline: PyG's LightGCN with an edge list, as its documentation shows."""
+
+    def __init__(self, num_users: int, num_items: int, users: np.ndarray, items: np.ndarray) -> None:
+        super().__init__()
+        from torch_geometric.nn import LightGCN as PygLightGCN
+
+        self.num_users = num_users
+        self.gcn = PygLightGCN(num_users + num_items, 64, 3)
+        u, i = torch.from_numpy(users), torch.from_numpy(items) + num_users
+        self.edge_index = torch.stack([torch.cat([u, i]), torch.cat([i, u])])  # (2, 2E)
+
+    def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        out = self.gcn.get_embedding(self.edge_index)  # (U+I, d)
+        u = out[users]
+        pos_rank = (u * out[pos + self.num_users]).sum(-1)
+        neg_rank = (u * out[neg[:, 0] + self.num_users]).sum(-1)
+        node_id = torch.cat([users, pos + self.num_users, neg[:, 0] + self.num_users])
+        return self.gcn.recommendation_loss(pos_rank, neg_rank, node_id=node_id, lambda_reg=1e-4)
+
+
+def epoch_seconds(
+    model: torch.nn.Module, optimizer, train, keys, rng, batch_size: int
+) -> tuple[float, float]:
+    """Wall and CPU seconds of one epoch: sampling, shuffling and every optimiser step."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    order = torch.from_numpy(rng.permutation(len(train)))
+    negatives = torch.from_numpy(sample_negatives(train.users, train.num_items, 1, keys, rng))
+    users, items = torch.from_numpy(train.users), torch.from_numpy(train.items)
+    model.train()
+    for begin in range(0, len(order), batch_size):
+        batch = order[begin : begin + batch_size]
+        loss = model.loss(users[batch], items[batch], negatives[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    split = load_split("ml-100k")
+    train = split.train
+    keys = np.unique(train.users * train.num_items + train.items)
+    torch.manual_seed(2026)
+    models = {
+        "bpr": BPR(train.num_users, train.num_items, 64, 1e-4),
+        "lightgcn": LightGCN(train.num_users, train.num_items, train.to_csr(), 64, 3, 1e-4),
+        "lightgcn-pyg-plain": PlainPygLightGCN(train.num_users, train.num_items, train.users, train.items),
+    }
+    optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in models}
+    rng = np.random.default_rng(2026)
+    for _ in range(args.epochs):  # interleaved, so drift in machine load hits every loop alike
+        for name, model in models.items():
+            times[name].append(epoch_seconds(model, optimizers[name], train, keys, rng, 2048))
+    records = []
+    plain = float(np.median([c for _, c in times["lightgcn-pyg-plain"]]))
+    for name, values in times.items():
+        wall = float(np.median([w for w, _ in values]))
+        cpu = float(np.median([c for _, c in values]))
+        records.append({
+            "model": name,
+            "dataset": "ml-100k",
+            "protocol": "train epoch: dim 64, batch 2048, Adam lr 1e-3, 1 negative; median of "
+                        f"{args.epochs} interleaved epochs",
+            "threads": args.threads,
+            "seconds_per_epoch": round(wall, 4),
+            "cpu_seconds_per_epoch": round(cpu, 4),
+            "cpu_ratio_to_pyg_plain": round(cpu / plain, 3),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+        })
+        print(records[-1], flush=True)
+    write_results(f"recsys_speed_{args.threads}t", records, title="Training speed on ML-100K (same run)",
+                  notes=__doc__.split("\n\n")[1])
+
+
+if __name__ == "__main__":
+    main()
