@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from alignrec.commands import data, encode, index
-from alignrec.commands import demo, recsys
+from alignrec.commands import data, demo, encode, index, match, recsys
 
 app = typer.Typer(
     name="alignrec",
@@ -20,6 +19,7 @@ app.command("evaluate")(recsys.evaluate)
 app.command("recommend")(recsys.recommend)
 app.add_typer(index.app, name="index")
 app.add_typer(data.app, name="data")
+app.add_typer(match.app, name="match")
 app.command("encode")(encode.encode)
 app.command("demo")(demo.demo)
 

@@ -1,0 +1,149 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import fake_embeddings
+
+from product.matching.features import encode_catalogs, pair_features
+from product.matching.listing import listings_from_frame
+from product.matching.matcher import (
+    Matcher,
+    MatcherConfig,
+    assign_one_to_one,
+    best_f1_threshold,
+    precision_recall_f1,
+)
+from product.matching.synthetic import label_pairs
+
+CONFIG = MatcherConfig(k=5, num_boost_round=40, threads=1)
+
+
+def _labelled(matcher, catalogs):
+    enc = encode_catalogs(catalogs.left, catalogs.right, fake_embeddings(catalogs), matcher.config.k)
+    pairs = label_pairs(matcher.candidates(enc), catalogs.matches)
+    return enc, pairs, matcher.features(enc, pairs)
+
+
+@pytest.fixture(scope="module")
+def trained(shops):
+    matcher = Matcher(CONFIG)
+    _, pairs, x = _labelled(matcher, shops)
+    return matcher.fit_features(x, pairs["label"].to_numpy())
+
+
+def test_precision_recall_f1_and_threshold():
+    labels = np.array([1, 1, 0, 0, 1])
+    assert precision_recall_f1(labels, np.array([1, 0, 1, 0, 1])) == pytest.approx(
+        {"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3}
+    )
+    assert best_f1_threshold(labels, np.array([0.9, 0.8, 0.3, 0.1, 0.7])) == pytest.approx(0.7)
+
+
+def test_one_to_one_is_greedy_by_score():
+    left = np.array([0, 0, 1, 1])
+    right = np.array([0, 1, 0, 1])
+    scores = np.array([0.9, 0.8, 0.85, 0.3])
+    np.testing.assert_array_equal(assign_one_to_one(left, right, scores), [True, False, False, True])
+
+
+def test_matcher_learns_planted_matches_on_unseen_shops(trained, other_shops):
+    enc, pairs, x = _labelled(trained, other_shops)
+    predicted = trained.score_features(x) >= trained.threshold
+    assert precision_recall_f1(pairs["label"].to_numpy(), predicted)["f1"] > 0.85
+    assert 0 < trained.threshold < 1
+
+
+def test_validation_threshold_and_bad_labels(shops, other_shops):
+    matcher = Matcher(CONFIG)
+    _, pairs, x = _labelled(matcher, shops)
+    _, valid, x_valid = _labelled(matcher, other_shops)
+    matcher.fit_features(x, pairs["label"].to_numpy(), x_valid, valid["label"].to_numpy())
+    assert matcher.threshold == best_f1_threshold(valid["label"].to_numpy(), matcher.score_features(x_valid))
+    with pytest.raises(ValueError, match="both matches"):
+        Matcher(CONFIG).fit_features(x, np.zeros(len(x)))
+
+
+def test_predict_pairs_blocks_assigns_and_explains(trained, other_shops):
+    enc = encode_catalogs(other_shops.left, other_shops.right, fake_embeddings(other_shops), trained.config.k)
+    result = trained.predict_pairs(other_shops.left, other_shops.right, one_to_one=True, explain=2, enc=enc)
+    assert list(result.columns) == ["left_id", "right_id", "score", "match", "why"]
+    assert result["score"].is_monotonic_decreasing
+    matched = result[result["match"]]
+    assert not matched["left_id"].duplicated().any() and not matched["right_id"].duplicated().any()
+    assert all(why.count("=") == 2 for why in result["why"])
+    # a rejected pair is explained by features that pushed it down
+    rejected = result[~result["match"]].iloc[0]["why"]
+    assert "(-" in rejected.split(";")[0]
+
+    chosen = result.head(3)[["right_id", "left_id"]]
+    scored = trained.predict_pairs(other_shops.left, other_shops.right, chosen, enc=enc)
+    assert set(scored["left_id"]) == set(chosen["left_id"])
+    with pytest.raises(ValueError, match="ids not in the catalog"):
+        trained.predict_pairs(
+            other_shops.left,
+            other_shops.right,
+            pd.DataFrame({"left_id": ["nope"], "right_id": ["x"]}),
+            enc=enc,
+        )
+
+
+def test_save_load_round_trip_is_atomic_and_exact(trained, other_shops, tmp_path):
+    path = trained.save(tmp_path / "models" / "matcher.json")
+    assert [p.name for p in path.parent.iterdir()] == ["matcher.json"]  # no temporary file left
+    loaded = Matcher.load(path)
+    assert loaded.config == trained.config and loaded.threshold == trained.threshold
+    _, _, x = _labelled(loaded, other_shops)
+    np.testing.assert_allclose(loaded.score_features(x), trained.score_features(x))
+    with pytest.raises(ValueError, match="feature columns differ"):
+        loaded.score_features(x.drop(columns=["price_ratio"]))
+
+
+@pytest.mark.parametrize(("changes", "message"), [({"fields": ("text",)}, "title"), ({"k": 1}, "at least 2")])
+def test_config_is_validated(changes, message):
+    with pytest.raises(ValueError, match=message):
+        MatcherConfig(**changes)
+
+
+def test_load_rejects_other_files(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="field 'format'"):
+        Matcher.load(path)
+    path.write_text("{broken")
+    with pytest.raises(ValueError, match="not a matcher file"):
+        Matcher.load(path)
+    with pytest.raises(ValueError, match="not trained"):
+        Matcher().save(tmp_path / "y.json")
+
+
+@pytest.mark.slow  # loads EfficientNet-Lite0 and MiniLM (about a minute on a busy 2-core machine)
+def test_image_similarity_from_local_files(tmp_path):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    from PIL import Image
+
+    for name, colour in (
+        ("red.png", (220, 20, 20)),
+        ("red2.png", (225, 25, 20)),
+        ("blue.png", (20, 20, 220)),
+    ):
+        Image.new("RGB", (64, 64), colour).save(tmp_path / name)
+    left = listings_from_frame(
+        pd.DataFrame({"title": ["red kettle", "blue kettle"], "image": [str(tmp_path / "red.png"), ""]})
+    )
+    right = listings_from_frame(
+        pd.DataFrame(
+            {
+                "title": ["kettle red", "kettle blue", "kettle"],
+                "image": [
+                    str(tmp_path / "red2.png"),
+                    str(tmp_path / "blue.png"),
+                    "https://example.com/x.jpg",
+                ],
+            }
+        )
+    )
+    enc = Matcher(MatcherConfig(images=True, k=2)).encode(left, right)
+    image_cos = pair_features(enc, np.array([0, 0, 0, 1]), np.array([0, 1, 2, 0]))["image_cos"].to_numpy()
+    assert image_cos[0] > image_cos[1]  # the near-identical picture is closer
+    assert np.isnan(image_cos[2]) and np.isnan(image_cos[3])  # remote URL / no image: no evidence
