@@ -77,7 +77,7 @@ def load_listings(path: str | Path, shop: str | None = None) -> pd.DataFrame:
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # tolerate a BOM
         if kind == ".csv":
             records = list(_csv_records(handle, str(path)))
         elif kind in (".jsonl", ".json", ".ndjson"):

@@ -79,6 +79,12 @@ def test_malformed_jsonl_names_line(tmp_path):
         load_listings(path)
 
 
+def test_csv_with_byte_order_mark(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("id,title\n1,Kettle\n".encode("utf-8-sig"))
+    assert load_listings(path)["id"].tolist() == ["1"]
+
+
 def test_unknown_format(tmp_path):
     path = tmp_path / "shop.xlsx"
     path.write_text("")
