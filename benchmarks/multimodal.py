@@ -292,7 +292,7 @@ COLD_NAMES = [
     "content knn (own MiniLM text)",
     "vbpr content part (shipped text+image)",
     "content-aware cml (shipped text+image)",
-    "content-aware cml (own MiniLM text + shipped image)",
+    "content-aware cml (own MiniLM text + shipped text+image)",
     "cm3 (shipped text+image)",
     "cm3 (own MiniLM text + shipped image)",
 ]

@@ -37,7 +37,7 @@ class ContentCML(nn.Module):
         features: Sequence[np.ndarray],
         dim: int = 64,
         hidden: int = 256,
-        margin: float = 0.5,
+        margin: float = 1.0,  # 1.0 beat 0.5 on cold validation items (Amazon Scientific)
         cov_weight: float = 1.0,
         dropout: float = 0.2,
     ) -> None:
