@@ -3,8 +3,8 @@
 (2018), which places movies in a CML space from their text so that unreleased titles get a position.
 
 Item positions are not free embeddings: x_i = clip(g(f_i)) where g is an MLP over the item's
-content vectors (descriptions, images, attributes; each centred and L2-normalised, concatenated) and clip keeps
-positions inside the unit ball. Users are free points in the same ball. The objective is the CML
+content vectors (descriptions, images, attributes; each centred and L2-normalised, concatenated,
+columns standardised) and clip keeps positions inside the unit ball. Users are free points in the same ball. The objective is the CML
 one of Hsieh et al. (WWW 2017), reused from ``recsys.models.cml``: for an observed item i and N
 sampled items k, rank-weighted hinge  w_ui [m + d(u, i)^2 - min_k d(u, k)^2]_+  plus covariance
 regularisation. A new item is placed by g from its content alone; scores are -d(u, i)^2.
