@@ -4,10 +4,11 @@
 
 Item positions are not free embeddings: x_i = clip(g(f_i)) where g is an MLP over the item's
 content vectors (descriptions, images, attributes; each centred and L2-normalised, concatenated,
-columns standardised) and clip keeps positions inside the unit ball. Users are free points in the same ball. The objective is the CML
-one of Hsieh et al. (WWW 2017), reused from ``recsys.models.cml``: for an observed item i and N
-sampled items k, rank-weighted hinge  w_ui [m + d(u, i)^2 - min_k d(u, k)^2]_+  plus covariance
-regularisation. A new item is placed by g from its content alone; scores are -d(u, i)^2.
+columns standardised) and clip keeps positions inside the unit ball. Users are free points in the
+same ball. The objective is CML's (Hsieh et al., WWW 2017; covariance term from
+``recsys.models.cml``): for an observed item i and N sampled items k, the rank-weighted hinge
+w_ui [m + d(u, i)^2 - min_k d(u, k)^2]_+ plus covariance regularisation. A new item is placed by g
+from its content alone; scores are -d(u, i)^2.
 """
 
 from __future__ import annotations
