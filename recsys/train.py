@@ -68,6 +68,12 @@ def sample_negatives(
     return negatives
 
 
+def _hyperparameters(model: nn.Module) -> dict[str, object]:
+    """The model's plain attributes (dim, reg, margin, ...), for logging."""
+    plain = (int, float, str, bool)
+    return {k: v for k, v in vars(model).items() if isinstance(v, plain) and k[0] != "_" and k != "training"}
+
+
 def fit(
     model: nn.Module,
     train: Interactions,
@@ -125,7 +131,7 @@ def fit(
         "valid_metric": valid_metric,
         "seed": seed,
         "threads": torch.get_num_threads(),
-        **{k: v for k, v in vars(model).items() if isinstance(v, int | float | str | bool) and k[0] != "_"},
+        **_hyperparameters(model),
     }
     for callback in callbacks:
         callback.on_fit_start(params)
@@ -133,7 +139,11 @@ def fit(
     stopped_early = False
     epoch = start_epoch - 1
     bar = tqdm(
-        range(start_epoch, epochs), desc=type(model).__name__, disable=not progress, leave=False, mininterval=1.0
+        range(start_epoch, epochs),
+        desc=type(model).__name__,
+        disable=not progress,
+        leave=False,
+        mininterval=1.0,
     )
     for epoch in bar:
         rng = np.random.default_rng([seed, epoch])
