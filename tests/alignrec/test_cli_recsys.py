@@ -14,7 +14,7 @@ def test_train_evaluate_recommend(tmp_path):
         ["train", "-m", "pop", "-m", "bpr", "--epochs", "2", "--dim", "8", "--no-track", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
-    assert "ndcg@10" in result.output and (out / "bpr" / "recommender.pt").exists()
+    assert "N@10" in result.output and (out / "bpr" / "recommender.pt").exists()
     result = runner.invoke(app, ["evaluate", "--run", str(out), "-m", "bpr", "--ks", "5,10"])
     assert result.exit_code == 0, result.output
     assert "recall" in result.output and "@5" in result.output
