@@ -1,0 +1,1 @@
+"""Recommenders from interaction logs: data, models, training, evaluation, FAISS index, tracking."""

@@ -1,0 +1,1 @@
+"""The FastAPI app serving recommendation, similar-item, matching and size-fit endpoints (planned)."""
