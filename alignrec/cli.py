@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from alignrec.commands import data, demo, encode, index, match, recsys
+from alignrec.commands import data, demo, encode, index, match, recsys, sizefit
 
 app = typer.Typer(
     name="alignrec",
@@ -20,6 +20,7 @@ app.command("recommend")(recsys.recommend)
 app.add_typer(index.app, name="index")
 app.add_typer(data.app, name="data")
 app.add_typer(match.app, name="match")
+app.add_typer(sizefit.app, name="sizefit")
 app.command("encode")(encode.encode)
 app.command("demo")(demo.demo)
 

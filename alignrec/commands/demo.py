@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from alignrec.demos import matching_demo, multimodal_demo, recsys_demo
+from alignrec.demos import matching_demo, multimodal_demo, recsys_demo, sizefit_demo
 
 # One entry per capability, in the order a newcomer should see them. Each step takes the
 # output folder and a console, prints its own table, and finishes in a few minutes on 2 cores.
@@ -17,6 +17,7 @@ STEPS = {
     "recsys": recsys_demo.run,
     "matching": matching_demo.run,
     "multimodal": multimodal_demo.run,
+    "sizefit": sizefit_demo.run,
 }
 
 
