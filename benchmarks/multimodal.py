@@ -358,6 +358,9 @@ def main() -> None:
     parser.add_argument("--models", default=None, help="comma-separated model names of the section")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for training")
+    parser.add_argument(
+        "--speed-configs", default="1x128,2x128,2x32,2x256", help="threads x batch size to time"
+    )
     parser.add_argument("--part-out", type=Path, default=None, help="write this part's records here")
     parser.add_argument("--merge", type=Path, default=None, help="merge part files of this folder")
     args = parser.parse_args()
@@ -375,7 +378,8 @@ def main() -> None:
     records = []
     for section in args.section or ["speed", "warm", "cold"]:
         if section == "speed":
-            records += speed_records([(1, 128), (2, 128), (2, 32), (2, 256)])
+            configs = [tuple(int(v) for v in c.split("x")) for c in args.speed_configs.split(",")]
+            records += speed_records(configs)
         elif section == "warm":
             names = args.models.split(",") if args.models else list(warm_models({"text": 0, "image": 0}, 0))
             records += warm_records(names, seeds)
