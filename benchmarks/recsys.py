@@ -47,6 +47,16 @@ CONFIGS: dict[str, dict[str, dict[str, object]]] = {
         "lightgcn": {"lr": 4e-3, "batch_size": 8192, "epochs": 100, "patience": 10, "num_layers": 3},
         "cml": {"lr": 1e-2, "batch_size": 4096, "epochs": 60, "patience": 10, "num_negatives": 10,
                 "margin": 1.0, "cov_weight": 1.0},
+        "bpr-lr1e-3": {"model": "bpr", "lr": 1e-3, "batch_size": 2048, "epochs": 100, "patience": 10},
+        "bpr-reg1e-3": {"model": "bpr", "lr": 2e-3, "batch_size": 4096, "epochs": 100, "patience": 10,
+                        "reg": 1e-3},
+        "bpr-neg4": {"model": "bpr", "lr": 1e-3, "batch_size": 2048, "epochs": 100, "patience": 15,
+                     "num_negatives": 4},
+        "lightgcn-lr1e-2-p20": {"model": "lightgcn", "lr": 1e-2, "batch_size": 8192, "epochs": 100,
+                                "patience": 20, "num_layers": 3},
+        # lr 4e-3 was still improving at epoch 100; a larger step for the same budget.
+        "lightgcn-lr1e-2": {"model": "lightgcn", "lr": 1e-2, "batch_size": 8192, "epochs": 100,
+                            "patience": 10, "num_layers": 3},
     },
 }
 

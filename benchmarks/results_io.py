@@ -50,3 +50,33 @@ def write_results(area: str, records: list[dict], title: str | None = None, note
     header = f"# {title or area}\n\n" + (notes.strip() + "\n\n" if notes else "")
     _atomic_write(RESULTS_DIR / f"{area}.md", header + markdown_table(records))
     return json_path
+
+
+def _key(record: dict) -> tuple:
+    return record["model"], record["dataset"], record["protocol"], record.get("threads")
+
+
+def merge_results(area: str, parts: list[str], title: str | None = None, notes: str = "") -> Path:
+    """Fold ``results/<part>.json`` files (from runs made in parallel) into ``results/<area>.json``,
+    a later record replacing an earlier one with the same (model, dataset, protocol, threads);
+    the part files are removed."""
+    records: list[dict] = []
+    paths = [RESULTS_DIR / f"{name}.json" for name in [area, *parts]]
+    for path in paths:
+        if path.exists():
+            for record in json.loads(path.read_text()):
+                records = [r for r in records if _key(r) != _key(record)]
+                records.append(record)
+    out = write_results(area, records, title, notes)
+    for name in parts:
+        for suffix in (".json", ".md"):
+            (RESULTS_DIR / f"{name}{suffix}").unlink(missing_ok=True)
+    return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) < 4 or sys.argv[1] != "merge":
+        raise SystemExit("usage: python -m benchmarks.results_io merge AREA PART [PART ...]")
+    print(merge_results(sys.argv[2], sys.argv[3:]))
