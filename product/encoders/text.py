@@ -18,10 +18,11 @@ from product.text_encoder import DIM, encode_texts
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 
-# Measured on the 2-core dev machine (benchmarks/multimodal.py, 10,000 product titles): one thread
-# and batches of 128 were fastest; see docs/multimodal.md for the table.
+# Measured on the shared 2-core dev machine (benchmarks/multimodal.py, 10,000 Walmart-Amazon titles,
+# load average ~5 from other jobs): 1 thread 86 s wall, 2 threads 40 s wall, both at batch 128 and
+# ~60 CPU-seconds; under heavier load (~14) a single thread wasted less. Two threads are the default.
 DEFAULT_BATCH_SIZE = 128
-DEFAULT_THREADS = 1
+DEFAULT_THREADS = 2
 
 
 @contextmanager
