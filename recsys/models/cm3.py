@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recsys.models.lightgcn import _SymmetricSpmm, normalized_adjacency
+from recsys.models.lightgcn import SymmetricSpmm, normalized_adjacency
 
 
 @dataclass
@@ -189,7 +189,7 @@ class CM3(nn.Module):
         x = torch.cat([users, items], dim=0)  # (U+I, D)
         out = x
         for _ in range(self.config.num_layers):
-            x = _SymmetricSpmm.apply(self.adjacency, x)
+            x = SymmetricSpmm.apply(self.adjacency, x)
             out = out + x
         user_rep, item_rep = out[: self.num_users], out[self.num_users :]
         h = item_rep

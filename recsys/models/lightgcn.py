@@ -44,7 +44,7 @@ def normalized_adjacency(train_csr: sp.csr_matrix) -> torch.Tensor:
         )
 
 
-class _SymmetricSpmm(torch.autograd.Function):
+class SymmetricSpmm(torch.autograd.Function):
     """y = A x for a symmetric sparse A; the gradient with respect to x is A g."""
 
     @staticmethod
@@ -87,7 +87,7 @@ class LightGCN(nn.Module):
         x = self.gcn.embedding.weight  # (U+I, d)
         out = x * self.gcn.alpha[0]
         for layer in range(self.gcn.num_layers):
-            x = _SymmetricSpmm.apply(self.adjacency, x)  # (U+I, d)
+            x = SymmetricSpmm.apply(self.adjacency, x)  # (U+I, d)
             out = out + x * self.gcn.alpha[layer + 1]
         return out[: self.num_users], out[self.num_users :]
 
