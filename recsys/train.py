@@ -44,6 +44,12 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+def _is_positive(keys: np.ndarray, positive_keys: np.ndarray) -> np.ndarray:
+    """Whether each user * num_items + item key is a training event (positive_keys sorted)."""
+    found = np.searchsorted(positive_keys, keys)
+    return positive_keys[np.minimum(found, len(positive_keys) - 1)] == keys
+
+
 def sample_negatives(
     users: np.ndarray,
     num_items: int,
@@ -57,14 +63,14 @@ def sample_negatives(
     positive_keys: sorted array of user * num_items + item for every training event.
     """
     negatives = rng.integers(num_items, size=(len(users), num_negatives))  # (N, n)
-    keys = users[:, None] * num_items + negatives
-    for _ in range(max_rounds):
-        pos = np.searchsorted(positive_keys, keys)
-        clash = positive_keys[np.minimum(pos, len(positive_keys) - 1)] == keys
-        if not clash.any():
+    rows, cols = np.nonzero(_is_positive(users[:, None] * num_items + negatives, positive_keys))
+    for _ in range(max_rounds):  # redraw only the clashes, so each round is small
+        if len(rows) == 0:
             break
-        negatives[clash] = rng.integers(num_items, size=int(clash.sum()))
-        keys = users[:, None] * num_items + negatives
+        redraw = rng.integers(num_items, size=len(rows))
+        negatives[rows, cols] = redraw
+        still = _is_positive(users[rows] * num_items + redraw, positive_keys)
+        rows, cols = rows[still], cols[still]
     return negatives
 
 
