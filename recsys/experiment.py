@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -26,6 +27,15 @@ from recsys.recommender import Recommender
 from recsys.splits import Split
 from recsys.storage import write_text_atomic
 from recsys.train import Callback, fit
+
+
+class ExperimentCallback(Callback, Protocol):
+    """A training callback that also hears the final test metrics and where the run was saved."""
+
+    def on_fit_end(
+        self, final_metrics: dict[str, float], protocol: dict[str, str], artifact_dir: Path | None
+    ) -> None: ...
+
 
 MODEL_NAMES = ("pop", "itemknn", "bpr", "lightgcn", "cml")
 TORCH_MODELS = ("bpr", "lightgcn", "cml")
@@ -92,11 +102,15 @@ def run_experiment(
     config: TrainConfig,
     out_dir: Path | None = None,
     ks: Sequence[int] = (10, 20),
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[ExperimentCallback] = (),
     resume: bool = False,
     progress: bool = True,
 ) -> ExperimentResult:
-    """Fit, evaluate on test (full ranking, train+valid masked), save to ``out_dir/recommender.pt``."""
+    """Fit, evaluate on test (full ranking, train+valid masked), save to ``out_dir/recommender.pt``.
+
+    Callbacks get ``on_fit_start`` (from ``fit`` for torch models, here for the others), the
+    per-epoch logs, and ``on_fit_end`` with the test metrics, the protocol as tags and ``out_dir``.
+    """
     model = build_model(config, split)
     start = time.perf_counter()
     result = ExperimentResult(model=config.model, metrics={}, protocol={})
@@ -121,6 +135,9 @@ def run_experiment(
         result.epochs_run, result.best_epoch = fitted.epochs_run, fitted.best_epoch
         result.seconds_per_epoch, result.history = fitted.seconds_per_epoch, fitted.history
         result.cpu_seconds_per_epoch = fitted.cpu_seconds_per_epoch
+    else:
+        for callback in callbacks:
+            callback.on_fit_start(asdict(config))
     result.fit_seconds = time.perf_counter() - start
     known = (split.train.to_csr() + split.valid.to_csr()).tocsr()
     protocol = {
@@ -148,7 +165,14 @@ def run_experiment(
         result.artifact = str(recommender.save(out_dir / "recommender.pt"))
         summary = {k: v for k, v in asdict(result).items() if k != "history"}
         write_text_atomic(out_dir / "metrics.json", json.dumps(summary, indent=2, default=str))
+    for callback in callbacks:
+        callback.on_fit_end(result.metrics, protocol_tags(result.protocol), out_dir)
     return result
+
+
+def protocol_tags(protocol: dict[str, object]) -> dict[str, str]:
+    """The protocol as string tags (``protocol.<key>``), JSON for non-strings."""
+    return {f"protocol.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in protocol.items()}
 
 
 def _ids(ids: np.ndarray | None, n: int) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from recsys.data import Interactions, k_core, to_implicit
-from recsys.experiment import MODEL_NAMES, TORCH_MODELS, ExperimentResult, TrainConfig, run_experiment
+from recsys.experiment import MODEL_NAMES, ExperimentResult, TrainConfig, run_experiment
 from recsys.readers import READERS, read_interactions
 from recsys.splits import load_split, make_split, save_split, with_protocol
 from recsys.synthetic import make_interactions
@@ -144,19 +143,12 @@ def train(
                 register_as=f"{register}-{chosen.value}" if register else None,
             )
             callbacks.append(tracker)
-            if chosen.value not in TORCH_MODELS:
-                tracker.on_fit_start(asdict(config))
         result = run_experiment(parts, config, out / chosen.value, callbacks=callbacks, resume=resume)
         if track:
-            tracker.on_fit_end(result.metrics, _tags(result.protocol), out / chosen.value)
             console.print(f"[dim]MLflow run {tracker.run_id} at {tracker.tracking_uri}[/dim]")
         results.append(result)
     print_results(results)
     console.print(f"Saved split and models under {out}")
-
-
-def _tags(protocol: dict[str, object]) -> dict[str, str]:
-    return {f"protocol.{k}": json.dumps(v) if not isinstance(v, str) else v for k, v in protocol.items()}
 
 
 def evaluate(

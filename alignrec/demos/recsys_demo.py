@@ -10,7 +10,7 @@ from rich.console import Console
 
 from alignrec.commands.recsys import print_results
 from recsys.evaluate import top_k
-from recsys.experiment import TORCH_MODELS, TrainConfig, run_experiment
+from recsys.experiment import TrainConfig, run_experiment
 from recsys.index import ItemIndex
 from recsys.recommender import Recommender
 from recsys.splits import random_split, save_split, with_protocol
@@ -39,10 +39,7 @@ def _run(out: Path, console: Console) -> None:
     for name in ("pop", "itemknn", "bpr", "lightgcn", "cml"):
         config = TrainConfig(model=name, dim=32, epochs=30, lr=5e-3, batch_size=1024, patience=5)
         tracker = MlflowCallback("alignrec-demo", run_name=name, tracking_uri=tracking_uri)
-        if name not in TORCH_MODELS:
-            tracker.on_fit_start({"model": name})
         result = run_experiment(split, config, out / name, callbacks=[tracker], progress=False)
-        tracker.on_fit_end(result.metrics, {k: str(v) for k, v in result.protocol.items()}, out / name)
         results.append(result)
     print_results(results)
     console.print(f"MLflow runs: experiment 'alignrec-demo' at {tracking_uri}")
