@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from recsys.storage import write_text_atomic
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def markdown_table(records: list[dict]) -> str:
@@ -46,9 +38,9 @@ def write_results(area: str, records: list[dict], title: str | None = None, note
         if upper:
             raise ValueError(f"benchmark record keys must be lowercase: {upper}")
     json_path = RESULTS_DIR / f"{area}.json"
-    _atomic_write(json_path, json.dumps(records, indent=2) + "\n")
+    write_text_atomic(json_path, json.dumps(records, indent=2) + "\n")
     header = f"# {title or area}\n\n" + (notes.strip() + "\n\n" if notes else "")
-    _atomic_write(RESULTS_DIR / f"{area}.md", header + markdown_table(records))
+    write_text_atomic(RESULTS_DIR / f"{area}.md", header + markdown_table(records))
     return json_path
 
 

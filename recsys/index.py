@@ -13,15 +13,15 @@ internal id, stored in a JSON file beside the index.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 import scipy.sparse as sp
+
+from recsys.storage import atomic_path, write_text_atomic
 
 METRICS = {"ip": faiss.METRIC_INNER_PRODUCT, "l2": faiss.METRIC_L2}
 INDEX_FILE = "index.faiss"
@@ -222,18 +222,10 @@ def recall_against_exact(
 
 def save_index(index: faiss.Index, path: Path) -> None:
     """Write an index atomically (a GPU index is copied back to the CPU first)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if faiss.get_num_gpus() > 0:  # copies a CPU index unchanged, moves a GPU index back
         index = faiss.index_gpu_to_cpu(index)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        faiss.write_index(index, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp:
+        faiss.write_index(index, str(tmp))
 
 
 def load_index(path: Path) -> faiss.Index:
@@ -300,10 +292,7 @@ class ItemIndex:
             "num_items": len(self.item_ids),
             "item_ids": self.item_ids,
         }
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{META_FILE}.")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(meta, handle)
-        os.replace(tmp, folder / META_FILE)
+        write_text_atomic(folder / META_FILE, json.dumps(meta))
 
     @classmethod
     def load(cls, folder: Path) -> ItemIndex:

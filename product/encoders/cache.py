@@ -8,12 +8,12 @@ writers never clobber each other and a killed run leaves no half-written chunk b
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import uuid
 from pathlib import Path
 
 import numpy as np
+
+from recsys.storage import atomic_path
 
 
 def content_key(*parts: str | bytes) -> str:
@@ -69,9 +69,7 @@ class VectorCache:
             raise ValueError(f"vectors shape {vectors.shape} does not match {len(keys)} keys x {self.dim}")
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"chunk-{uuid.uuid4().hex}.npz"
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".npz")
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_path(self.folder / name) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, keys=np.asarray(keys), vectors=vectors)
-        os.replace(tmp, self.folder / name)
         self._vectors.update(zip(keys, vectors, strict=True))
         self._loaded_chunks.add(name)

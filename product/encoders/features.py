@@ -9,12 +9,12 @@ masks loads too: an all-zero row is then read as missing.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from recsys.storage import atomic_path, write_text_atomic
 
 
 @dataclass
@@ -64,28 +64,19 @@ class ItemFeatures:
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.save(handle, array)
-    os.replace(tmp, path)
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 def save_features(features: ItemFeatures, folder: str | Path) -> Path:
     """Write the folder layout described in the module docstring; returns the folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_text(folder / "item_ids.txt", "".join(f"{item}\n" for item in features.item_ids))
+    write_text_atomic(folder / "item_ids.txt", "".join(f"{item}\n" for item in features.item_ids))
     for name, matrix in features.vectors.items():
         _atomic_save(folder / f"{name}_feat.npy", matrix.astype(np.float32))
         _atomic_save(folder / f"{name}_mask.npy", features.masks[name])
-    _atomic_text(folder / "report.json", json.dumps(features.report(), indent=2) + "\n")
+    write_text_atomic(folder / "report.json", json.dumps(features.report(), indent=2) + "\n")
     return folder
 
 

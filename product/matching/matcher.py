@@ -15,8 +15,6 @@ threshold, feature names, LightGBM model text) written atomically.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from product.matching.features import (
     encode_catalogs,
     pair_features,
 )
+from recsys.storage import write_text_atomic
 
 FORMAT = "alignrec-matcher/1"
 
@@ -321,15 +320,7 @@ class Matcher:
             "feature_names": self.feature_names,
             "booster": self.booster.model_to_string(),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(document, handle)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_text_atomic(path, json.dumps(document))
         return path
 
     @classmethod

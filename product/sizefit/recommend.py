@@ -14,8 +14,6 @@ Usable without the CLI: ``SizeRecommender.load(path).recommend("c001", "p042", [
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ from product.sizefit.calibration import DecisionCuts, OrdinalCalibration
 from product.sizefit.features import FeatureSpace, encode_rows
 from product.sizefit.model import LatentSizeNet
 from product.sizefit.records import FIT_LABELS, MEASUREMENTS, to_frame
+from recsys.storage import torch_save_atomic
 
 FORMAT_VERSION = 1
 Basis = Literal["history", "measurements", "population"]
@@ -238,14 +237,7 @@ class SizeRecommender:
             "product_buyers": torch.from_numpy(self.product_buyers),
             "category_buyers": torch.from_numpy(self.category_buyers),
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                torch.save(state, handle)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        torch_save_atomic(state, path)
         return path
 
     @classmethod
