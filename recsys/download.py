@@ -26,6 +26,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from recsys.storage import atomic_path
+
 CHUNK = 1 << 20
 TFDS_CHECKSUMS = "tensorflow/datasets tensorflow_datasets/url_checksums/movielens.txt"
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
@@ -168,11 +170,9 @@ def download_dataset(dataset: Dataset, to: Path, timeout: float = 10.0) -> Downl
         digest = sha256_of(archive)
         _check(dataset, digest, str(archive))
     else:
-        fd, tmp = tempfile.mkstemp(dir=archive.parent, prefix=f".{archive.name}.")
-        os.close(fd)
-        try:
+        with atomic_path(archive) as tmp:  # a failed or wrong download leaves nothing behind
             try:
-                digest = fetch(dataset.url, Path(tmp), timeout)
+                digest = fetch(dataset.url, tmp, timeout)
             except ConnectionError as error:
                 raise ConnectionError(
                     f"{error}. If this machine is offline, fetch that file elsewhere and unpack "
@@ -180,10 +180,6 @@ def download_dataset(dataset: Dataset, to: Path, timeout: float = 10.0) -> Downl
                     f"$ALIGNREC_DATA_DIR/{dataset.ratings} exists"
                 ) from error
             _check(dataset, digest, dataset.url)
-            os.replace(tmp, archive)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
     if dataset.sha256 is None:
         warnings.warn(
             f"{dataset.name}: no published checksum; {archive} (SHA-256 {digest}) is unverified",

@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import os
-import tempfile
-import urllib.error
-import urllib.request
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+from recsys.download import fetch
+from recsys.storage import atomic_path
 
 
 @dataclass(frozen=True)
@@ -82,25 +81,16 @@ def download(
     expected = sha256 or entry.sha256
     path = Path(to) / entry.name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         source = url or entry.url
         try:
-            response = urllib.request.urlopen(source, timeout=timeout)  # noqa: S310 (fixed https URLs)
-        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            with atomic_path(path) as tmp:  # a failed or wrong download leaves nothing behind
+                fetch(source, tmp, timeout)
+                _verify(tmp, entry, expected)
+        except ConnectionError as error:
             raise ConnectionError(
-                f"cannot reach {source} ({error}); are you offline? Fetch the file elsewhere and "
+                f"{error}; are you offline? Fetch the file elsewhere and "
                 f"put it at {path}, or set ALIGNREC_DATA_DIR to a folder holding clothing-fit/{entry.name}"
             ) from None
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{entry.name}.")
-        try:
-            with os.fdopen(fd, "wb") as handle, response:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    handle.write(block)
-            _verify(Path(tmp), entry, expected)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     else:
         _verify(path, entry, expected)
     return path

@@ -1,5 +1,6 @@
 import gzip
 import urllib.error
+import urllib.request
 import warnings
 
 import pytest
@@ -47,7 +48,7 @@ def test_offline_fails_fast_and_says_what_to_do(tmp_path, monkeypatch):
     def offline(url, timeout):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
-    monkeypatch.setattr(dl.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(ConnectionError, match="offline.*ALIGNREC_DATA_DIR"):
         dl.download("renttherunway", tmp_path)
 
