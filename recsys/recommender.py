@@ -73,14 +73,14 @@ class Recommender:
     def similar_items(self, item_id: object, k: int = 10) -> list[tuple[str, float]]:
         """Items closest to one item in the model's item space (cosine for dot-product models,
         negative squared distance for metric models), the item itself excluded."""
+        index = self.item_index(item_id)
         vectors = self.model.item_vectors().float()  # (I, d)
-        query = vectors[self.item_index(item_id)]
         if self.model.metric == "l2":
-            scores = -(vectors - query).pow(2).sum(1)
+            scores = -(vectors - vectors[index]).pow(2).sum(1)
         else:
             normed = torch.nn.functional.normalize(vectors, dim=1)
-            scores = normed @ normed[self.item_index(item_id)]
-        scores[self.item_index(item_id)] = -torch.inf
+            scores = normed @ normed[index]
+        scores[index] = -torch.inf
         values, items = torch.topk(scores, min(k, len(scores) - 1))
         pairs = zip(items.tolist(), values.tolist(), strict=True)
         return [(str(self.item_ids[i]), float(v)) for i, v in pairs]
