@@ -5,7 +5,8 @@ process, interleaved epoch by epoch, are steadier. Settings of the RecBole refer
 dim 64, batch 2048, Adam lr 1e-3, 1 negative, reg 1e-4, per-user random 80/10/10 split, seed 2026.
 
 Loops compared (all use the same vectorised negative sampler, so the difference is the model step):
-  bpr                  recsys.models.BPR through recsys.train's step
+  bpr                  recsys.models.BPR through recsys.train's step (hand-derived gradient)
+  bpr-autograd         the same loss written with autograd (recsys.models.bpr.bpr_loss_reference)
   lightgcn             recsys.models.LightGCN (CSR adjacency, symmetric-spmm backward)
   lightgcn-pyg-plain   torch_geometric.nn.LightGCN used as documented: get_embedding(edge_index)
                        every step (the normalisation is recomputed from the edge list each call)
@@ -24,7 +25,7 @@ import torch
 
 from benchmarks.recsys import load_split
 from benchmarks.results_io import write_results
-from recsys.models.bpr import BPR
+from recsys.models.bpr import BPR, bpr_loss_reference
 from recsys.models.lightgcn import LightGCN
 from recsys.train import sample_negatives
 
@@ -48,6 +49,15 @@ class PlainPygLightGCN(torch.nn.Module):
         neg_rank = (u * out[neg[:, 0] + self.num_users]).sum(-1)
         node_id = torch.cat([users, pos + self.num_users, neg[:, 0] + self.num_users])
         return self.gcn.recommendation_loss(pos_rank, neg_rank, node_id=node_id, lambda_reg=1e-4)
+
+
+class AutogradBPR(BPR):
+    """BPR with the loss left to autograd: the baseline of the hand-derived gradient."""
+
+    def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        items = torch.cat([pos.unsqueeze(1), neg], dim=1)
+        weights = self.user_embedding.weight, self.item_embedding.weight
+        return bpr_loss_reference(*weights, users, items, self.reg)
 
 
 def epoch_seconds(
@@ -82,10 +92,12 @@ def main() -> None:
     torch.manual_seed(2026)
     models = {
         "bpr": BPR(train.num_users, train.num_items, 64, 1e-4),
+        "bpr-autograd": AutogradBPR(train.num_users, train.num_items, 64, 1e-4),
         "lightgcn": LightGCN(train.num_users, train.num_items, train.to_csr(), 64, 3, 1e-4),
         "lightgcn-pyg-plain": PlainPygLightGCN(train.num_users, train.num_items, train.users, train.items),
     }
-    optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3) for name, m in models.items()}
+    # fused Adam, as recsys.train.fit uses
+    optimizers = {name: torch.optim.Adam(m.parameters(), lr=1e-3, fused=True) for name, m in models.items()}
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in models}
     rng = np.random.default_rng(2026)
     for _ in range(args.epochs):  # interleaved, so drift in machine load hits every loop alike
