@@ -35,6 +35,13 @@ def encode(
     no_cache: Annotated[bool, typer.Option(help="Do not read or write the vector cache.")] = False,
     batch_size: Annotated[int, typer.Option(help="Texts per model batch.")] = DEFAULT_BATCH_SIZE,
     threads: Annotated[int, typer.Option(help="torch threads for the encoders.")] = DEFAULT_THREADS,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="Text encoder precision: auto (bfloat16 on CPUs with AMX/AVX512-BF16, else fp32), "
+            "fp32 or bf16."
+        ),
+    ] = "auto",
 ) -> None:
     """Encode every product of a catalog (text, image, attributes) and report missing inputs."""
     products = read_unisrec_text(catalog) if catalog.suffix == ".text" else read_catalog(catalog)
@@ -46,6 +53,7 @@ def encode(
         batch_size=batch_size,
         threads=threads,
         progress=True,
+        text_precision=precision,
     )
     save_features(features, out)
     table = Table(title=f"{len(products)} products encoded -> {out}")

@@ -21,11 +21,13 @@ def encode_catalog(
     threads: int = DEFAULT_THREADS,
     attribute_dim: int = DEFAULT_DIM,
     progress: bool = False,
+    text_precision: str = "auto",
 ) -> ItemFeatures:
     """Encode every product with each requested modality; ``cache_root=None`` disables the cache.
 
     Text is title + description (all-MiniLM-L6-v2, 384-d); images are EfficientNet-Lite0 pooled
     features (1280-d); attributes are hashed ``field=value`` tokens (``attribute_dim``-d).
+    ``text_precision``: ``auto`` (bfloat16 where the CPU has bfloat16 units), ``fp32`` or ``bf16``.
     """
     unknown = set(modalities) - set(MODALITIES)
     if unknown:
@@ -34,7 +36,9 @@ def encode_catalog(
     if "text" in modalities:
         cache = text_cache(cache_root) if cache_root is not None else None
         texts = [product.text() for product in products]
-        vectors["text"], masks["text"] = encode_product_texts(texts, cache, batch_size, threads, progress)
+        vectors["text"], masks["text"] = encode_product_texts(
+            texts, cache, batch_size, threads, progress, precision=text_precision
+        )
         reasons["text"] = {"no title or description": int((~masks["text"]).sum())}
     if "image" in modalities:
         from product.encoders.image import encode_images, image_cache  # torch vision weights load lazily

@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from product.encoders.cache import VectorCache, content_key
-from product.text_encoder import DIM, encode_texts
+from product.text_encoder import DIM, encode_texts, resolve_precision
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 
@@ -47,17 +47,21 @@ def encode_product_texts(
     batch_size: int = DEFAULT_BATCH_SIZE,
     threads: int = DEFAULT_THREADS,
     progress: bool = False,
+    precision: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Embed product texts, reusing cached vectors.
 
     Returns ``(vectors, mask)``: float32 (N, 384) unit rows (zeros where text is missing) and
-    bool (N,) that is True where the text was present.
+    bool (N,) that is True where the text was present. ``precision`` as in
+    :func:`product.text_encoder.encode_texts`; the cache keeps float32 and bfloat16 vectors apart.
     """
+    precision = resolve_precision(precision)
+    model_key = MODEL_NAME if precision == "fp32" else f"{MODEL_NAME}/{precision}"
     cleaned = [text.strip() if isinstance(text, str) else "" for text in texts]
     mask = np.array([bool(text) for text in cleaned], dtype=bool)
     vectors = np.zeros((len(cleaned), DIM), dtype=np.float32)  # (N, 384)
     present = np.flatnonzero(mask)
-    keys = [content_key(MODEL_NAME, cleaned[i]) for i in present]
+    keys = [content_key(model_key, cleaned[i]) for i in present]
     cached = cache.get_many(keys) if cache is not None else {}
     for pos, vector in cached.items():
         vectors[present[pos]] = vector
@@ -67,7 +71,9 @@ def encode_product_texts(
     with torch_threads(threads):
         for start in tqdm(range(0, len(todo), step), disable=not progress, desc="text", unit="chunk"):
             part = todo[start : start + step]
-            new = encode_texts([cleaned[present[pos]] for pos in part], batch_size=batch_size)
+            new = encode_texts(
+                [cleaned[present[pos]] for pos in part], batch_size=batch_size, precision=precision
+            )
             vectors[present[part]] = new
             if cache is not None:
                 cache.put_many([keys[pos] for pos in part], new)
