@@ -36,6 +36,9 @@ class ExperimentCallback(Callback, Protocol):
         self, final_metrics: dict[str, float], protocol: dict[str, str], artifact_dir: Path | None
     ) -> None: ...
 
+    def on_fit_error(self, error: BaseException) -> None:
+        """Training, evaluation or saving raised (or was interrupted); ``error`` is re-raised after."""
+
 
 MODEL_NAMES = ("pop", "itemknn", "bpr", "lightgcn", "cml")
 TORCH_MODELS = ("bpr", "lightgcn", "cml")
@@ -109,9 +112,28 @@ def run_experiment(
     """Fit, evaluate on test (full ranking, train+valid masked), save to ``out_dir/recommender.pt``.
 
     Callbacks get ``on_fit_start`` (from ``fit`` for torch models, here for the others), the
-    per-epoch logs, and ``on_fit_end`` with the test metrics, the protocol as tags and ``out_dir``.
+    per-epoch logs, and ``on_fit_end`` with the test metrics, the protocol as tags and ``out_dir``;
+    if anything raises (or Ctrl-C stops it) they get ``on_fit_error`` and the error propagates.
     """
     model = build_model(config, split)
+    try:
+        return _run(model, split, config, out_dir, ks, callbacks, resume, progress)
+    except BaseException as error:  # noqa: BLE001 - re-raised: callbacks only close their runs
+        for callback in callbacks:
+            callback.on_fit_error(error)
+        raise
+
+
+def _run(
+    model: torch.nn.Module,
+    split: Split,
+    config: TrainConfig,
+    out_dir: Path | None,
+    ks: Sequence[int],
+    callbacks: Sequence[ExperimentCallback],
+    resume: bool,
+    progress: bool,
+) -> ExperimentResult:
     start = time.perf_counter()
     result = ExperimentResult(model=config.model, metrics={}, protocol={})
     if config.model in TORCH_MODELS:

@@ -132,6 +132,19 @@ class MlflowCallback:
         if self.register_as:
             self.model_version = self._register(self.register_as)
 
+    def on_fit_error(self, error: BaseException) -> None:
+        """Mark the run FAILED (KILLED on Ctrl-C) with the error as a tag, so no run stays RUNNING."""
+        if self.run_id is None:
+            return
+        run = self.client.get_run(self.run_id)
+        if run.info.status != RunStatus.to_string(RunStatus.RUNNING):
+            return  # already ended (e.g. the error came after on_fit_end)
+        killed = isinstance(error, KeyboardInterrupt)
+        message = f"{type(error).__name__}: {error}"[:5000]
+        self.client.set_tag(self.run_id, "error", message)
+        status = RunStatus.KILLED if killed else RunStatus.FAILED
+        self.client.set_terminated(self.run_id, RunStatus.to_string(status))
+
     def _log_metrics(self, values: dict[str, float], step: int) -> None:
         now = int(time.time() * 1000)
         metrics = [Metric(mlflow_key(k), float(v), now, step) for k, v in values.items()]

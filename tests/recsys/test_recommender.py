@@ -36,6 +36,9 @@ class _Recorder:
         ndcg = round(final_metrics["ndcg@10"], 6)
         self.calls.append(("end", ndcg, protocol["protocol.split"], artifact_dir))
 
+    def on_fit_error(self, error):
+        self.calls.append(("error", str(error)))
+
 
 @pytest.mark.parametrize("model", ["pop", "bpr"])
 def test_callbacks_hear_start_and_end_for_every_model(tmp_path, planted_split, model):

@@ -120,3 +120,41 @@ def test_mlflow_key():
     assert mlflow_key("valid_ndcg@10") == "valid_ndcg_at_10"
     assert mlflow_key("coverage(%)") == "coverage___"
     assert mlflow_key("a-b.c:d/e f") == "a-b.c:d/e f"
+
+
+class _Interrupt:
+    """A callback that raises on the second epoch, like a crash or Ctrl-C in the middle of training."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+    def on_fit_start(self, params):
+        pass
+
+    def on_epoch_end(self, epoch, logs):
+        if epoch == 1:
+            raise self.error
+
+    def on_fit_end(self, final_metrics, protocol, artifact_dir):
+        pass
+
+    def on_fit_error(self, error):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("error", "status"), [(RuntimeError("disk full"), "FAILED"), (KeyboardInterrupt(), "KILLED")]
+)
+def test_run_is_closed_when_training_raises(store, planted_split, monkeypatch, error, status):
+    from recsys.experiment import TrainConfig, run_experiment
+
+    _, uri = store
+    experiment = f"exp-error-{status}"
+    callback = MlflowCallback(experiment, run_name="bpr", tracking_uri=uri)
+    config = TrainConfig(model="bpr", dim=8, epochs=4, batch_size=256)
+    with pytest.raises(type(error)):
+        run_experiment(planted_split, config, callbacks=[callback, _Interrupt(error)], progress=False)
+    found = runs(uri, experiment, monkeypatch)
+    assert list(found["status"]) == [status]
+    assert found["tags.error"][0].startswith(type(error).__name__)
+    assert "metrics.loss" in found  # the epochs before the error were logged

@@ -73,7 +73,8 @@ def test_beats_popularity_on_planted_data(planted_split, name):
 def test_itemknn_similarity_is_cosine():
     from recsys.data import Interactions
 
-    data = Interactions(users=np.array([0, 0, 1, 1, 2]), items=np.array([0, 1, 0, 1, 2]), num_users=3, num_items=3)
+    users, items = np.array([0, 0, 1, 1, 2]), np.array([0, 1, 0, 1, 2])
+    data = Interactions(users=users, items=items, num_users=3, num_items=3)
     knn = ItemKNN(data, k=2)
     sim = knn.similarity.toarray()
     assert np.isclose(sim[0, 1], 1.0) and sim[0, 2] == 0 and sim[0, 0] == 0
