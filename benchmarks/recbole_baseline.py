@@ -19,7 +19,8 @@ repository root; our code is imported by path (it needs only numpy and pandas he
 
     /work/recbole-venv/bin/python benchmarks/recbole_baseline.py
     /work/recbole-venv/bin/python benchmarks/recbole_baseline.py --models bpr,lightgcn \\
-        --threads 2 --epochs 10 --out recbole_2t
+        --threads 2 --epochs 10                                  # a timing run (records merge)
+    .venv/bin/python benchmarks/recbole_baseline.py --ours --models bpr,lightgcn --threads 2 --epochs 10
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.recsys import load_split  # noqa: E402
-from benchmarks.results_io import write_results  # noqa: E402
+from benchmarks.results_io import RESULTS_DIR, write_results  # noqa: E402
 from recsys.storage import write_text_atomic  # noqa: E402
 
 # Not "ml-100k": RecBole 1.2.1 reads that name from its bundled example folder, whatever data_path says.
@@ -141,6 +142,12 @@ def check_split(config, dataset, loaders, facts: dict[str, object]) -> dict[str,
             "test_users": len(test_data.uid_list), "test_mask": "train+valid (checked per user)"}
 
 
+def protocol(checksum: str, epochs: int) -> str:
+    text = (f"same split as benchmarks/recsys.py (split checksum {checksum[:12]}): all ratings "
+            "implicit, per-user random 80/10/10 seed 2026; full ranking, train+valid masked")
+    return text if epochs >= 100 or epochs == 1 else f"{text}; {epochs}-epoch timing run"
+
+
 def job(name: str, threads: int, epochs: int, workdir: Path, facts: dict, queue: mp.Queue) -> None:
     import torch
     from recbole.config import Config
@@ -205,9 +212,7 @@ def job(name: str, threads: int, epochs: int, workdir: Path, facts: dict, queue:
     queue.put({
         "model": f"recbole-{name}",
         "dataset": "ml-100k",
-        "protocol": "same split as benchmarks/recsys.py (split checksum "
-        f"{facts['checksum'][:12]}): all ratings implicit, per-user random 80/10/10 seed 2026; "
-        "full ranking, train+valid masked",
+        "protocol": protocol(facts["checksum"], config["epochs"]),
         "threads": threads,
         **{k: metrics[k] for k in sorted(metrics, key=lambda k: (int(k.split("@")[1]), k))},
         "epochs": len(wall),
@@ -231,6 +236,40 @@ def job(name: str, threads: int, epochs: int, workdir: Path, facts: dict, queue:
         "split_checksum": facts["checksum"][:12],
         **{k: json.dumps(v) if isinstance(v, dict) else v for k, v in checks.items()},
         "recbole": "1.2.1",
+        "torch": torch.__version__,
+    })
+
+
+def ours_timing_job(name: str, threads: int, epochs: int, facts: dict, queue: mp.Queue) -> None:
+    """Our loop (recsys.train.fit) on the same split and settings, training epochs only: the
+    counterpart of the wrapped RecBole ``_train_epoch``. Needs our venv (torch_geometric)."""
+    import torch
+
+    from recsys.experiment import TrainConfig, build_model
+    from recsys.train import fit
+
+    torch.set_num_threads(threads)
+    split = load_split("ml-100k")
+    config = TrainConfig(model=name, dim=64, epochs=epochs, batch_size=2048, lr=1e-3, seed=2026)
+    model = build_model(config, split)
+    load_before = os.getloadavg()[0]
+    result = fit(model, split.train, valid=None, epochs=epochs, batch_size=2048, lr=1e-3,
+                 num_negatives=1, seed=2026, progress=False)
+    wall = [h["epoch_seconds"] for h in result.history]
+    queue.put({
+        "model": f"ours-{name}",
+        "dataset": "ml-100k",
+        "protocol": f"{protocol(split.checksum, epochs)}; recsys.train.fit, no validation",
+        "threads": threads,
+        "epochs": len(wall),
+        "seconds_per_epoch": round(statistics.median(wall), 4),
+        "cpu_seconds_per_epoch_mean": round(result.cpu_seconds_per_epoch, 4),
+        "seconds_per_epoch_mean": round(statistics.fmean(wall), 4),
+        "load_average_1min": round((load_before + os.getloadavg()[0]) / 2, 2),
+        "config": json.dumps({"dim": 64, "batch_size": 2048, "lr": 1e-3, "neg": 1,
+                              "reg": config.reg, "epochs": epochs,
+                              **({"num_layers": 3} if name == "lightgcn" else {})}),
+        "split_checksum": split.checksum[:12],
         "torch": torch.__version__,
     })
 
@@ -261,20 +300,30 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/recbole-ml100k",
                         help="where the atomic files, RecBole logs and checkpoints go (not the repo)")
     parser.add_argument("--out", default="recbole", help="results name under benchmarks/results/")
+    parser.add_argument("--ours", action="store_true",
+                        help="time our loop instead (bpr, lightgcn; run with our venv's python)")
     args = parser.parse_args()
     workdir = Path(args.workdir).resolve()
     if workdir.is_relative_to(REPO_ROOT):
         raise ValueError(f"--workdir {workdir} is inside the repository; shared data must stay out")
-    facts = export_split(workdir)
-    print(f"split {facts['checksum'][:12]}: rows {facts['rows']}", flush=True)
-    records: list[dict] = []
+    path = RESULTS_DIR / f"{args.out}.json"
+    records = json.loads(path.read_text()) if path.exists() else []
+    if args.ours:
+        facts = {"checksum": load_split("ml-100k").checksum}
+    else:
+        facts = export_split(workdir)
+        print(f"split {facts['checksum'][:12]}: rows {facts['rows']}", flush=True)
     context = mp.get_context("spawn")
     for name in args.models.split(","):
         queue = context.Queue()
-        process = context.Process(target=job, args=(name, args.threads, args.epochs, workdir, facts, queue))
+        target, extra = (ours_timing_job, ()) if args.ours else (job, (workdir,))
+        process = context.Process(
+            target=target, args=(name, args.threads, args.epochs, *extra, facts, queue))
         process.start()
         record = _wait(process, queue)
         print(json.dumps(record), flush=True)
+        key = (record["model"], record["protocol"], record["threads"])
+        records = [r for r in records if (r["model"], r["protocol"], r["threads"]) != key]
         records.append(record)
         write_results(args.out, records, title="RecBole 1.2.1 on our ML-100K split (full ranking)",
                       notes=__doc__.split("\n\n")[1] + "\n\n" + __doc__.split("\n\n")[2])
