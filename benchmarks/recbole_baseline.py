@@ -17,10 +17,15 @@ CPU. Regularisation is RecBole's default: none for BPR (BPRLoss only, weight_dec
 Run with the RecBole virtual environment (``benchmarks/recbole_env.sh`` builds it), from the
 repository root; our code is imported by path (it needs only numpy and pandas here):
 
-    /work/recbole-venv/bin/python benchmarks/recbole_baseline.py
+    /work/recbole-venv/bin/python benchmarks/recbole_baseline.py          # 100 epochs, 1 thread
+    /work/recbole-venv/bin/python benchmarks/recbole_baseline.py --models bpr,lightgcn --seed 2027
     /work/recbole-venv/bin/python benchmarks/recbole_baseline.py --models bpr,lightgcn \\
-        --threads 2 --epochs 10                                  # a timing run (records merge)
-    .venv/bin/python benchmarks/recbole_baseline.py --ours --models bpr,lightgcn --threads 2 --epochs 10
+        --threads 2 --epochs 10                                  # a timing run
+    .venv/bin/python benchmarks/recbole_baseline.py --ours --models bpr,lightgcn --seed 2027
+
+``--ours`` runs our side (recsys.experiment.run_experiment, as benchmarks/recsys.py does) with our
+venv, so that both sides' records, with the load average of each run, sit in one file; records
+merge by (model, protocol, threads).
 """
 
 from __future__ import annotations
@@ -87,7 +92,7 @@ def _known_items(split) -> dict[str, set[str]]:
     return known
 
 
-def recbole_config(model: str, workdir: Path, epochs: int) -> dict[str, object]:
+def recbole_config(model: str, workdir: Path, epochs: int, seed: int) -> dict[str, object]:
     return {
         "data_path": str(workdir),
         "checkpoint_dir": str(workdir / "saved"),
@@ -110,7 +115,7 @@ def recbole_config(model: str, workdir: Path, epochs: int) -> dict[str, object]:
         "eval_step": 1,
         "n_layers": 3,
         "k": 100,
-        "seed": 2026,
+        "seed": seed,
         "reproducibility": True,
         "use_gpu": False,
         "show_progress": False,
@@ -142,13 +147,16 @@ def check_split(config, dataset, loaders, facts: dict[str, object]) -> dict[str,
             "test_users": len(test_data.uid_list), "test_mask": "train+valid (checked per user)"}
 
 
-def protocol(checksum: str, epochs: int) -> str:
+def protocol(checksum: str, epochs: int, seed: int) -> str:
     text = (f"same split as benchmarks/recsys.py (split checksum {checksum[:12]}): all ratings "
             "implicit, per-user random 80/10/10 seed 2026; full ranking, train+valid masked")
-    return text if epochs >= 100 or epochs == 1 else f"{text}; {epochs}-epoch timing run"
+    if 1 < epochs < 100:
+        text += f"; {epochs}-epoch timing run"
+    return text if seed == 2026 else f"{text}; training seed {seed}"
 
 
-def job(name: str, threads: int, epochs: int, workdir: Path, facts: dict, queue: mp.Queue) -> None:
+def job(name: str, threads: int, epochs: int, seed: int, workdir: Path, facts: dict,
+        queue: mp.Queue) -> None:
     import torch
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
@@ -161,7 +169,7 @@ def job(name: str, threads: int, epochs: int, workdir: Path, facts: dict, queue:
     os.chdir(workdir)  # RecBole writes ./log and ./log_tensorboard under the working folder
     model_class, overrides = RECBOLE_MODELS[name]
     config = Config(model=model_class, dataset=RECBOLE_DATASET,
-                    config_dict={**recbole_config(model_class, workdir, epochs), **overrides})
+                    config_dict={**recbole_config(model_class, workdir, epochs, seed), **overrides})
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     dataset = create_dataset(config)
@@ -212,7 +220,7 @@ def job(name: str, threads: int, epochs: int, workdir: Path, facts: dict, queue:
     queue.put({
         "model": f"recbole-{name}",
         "dataset": "ml-100k",
-        "protocol": protocol(facts["checksum"], config["epochs"]),
+        "protocol": protocol(facts["checksum"], config["epochs"], seed),
         "threads": threads,
         **{k: metrics[k] for k in sorted(metrics, key=lambda k: (int(k.split("@")[1]), k))},
         "epochs": len(wall),
@@ -240,35 +248,37 @@ def job(name: str, threads: int, epochs: int, workdir: Path, facts: dict, queue:
     })
 
 
-def ours_timing_job(name: str, threads: int, epochs: int, facts: dict, queue: mp.Queue) -> None:
-    """Our loop (recsys.train.fit) on the same split and settings, training epochs only: the
-    counterpart of the wrapped RecBole ``_train_epoch``. Needs our venv (torch_geometric)."""
+def ours_job(name: str, threads: int, epochs: int, seed: int, facts: dict, queue: mp.Queue) -> None:
+    """Our side on the same split and settings, the way benchmarks/recsys.py runs it
+    (recsys.experiment.run_experiment, no early stop), with a chosen epoch budget and training
+    seed. Needs our venv (torch_geometric)."""
     import torch
 
-    from recsys.experiment import TrainConfig, build_model
-    from recsys.train import fit
+    from recsys.experiment import TrainConfig, run_experiment
 
     torch.set_num_threads(threads)
     split = load_split("ml-100k")
-    config = TrainConfig(model=name, dim=64, epochs=epochs, batch_size=2048, lr=1e-3, seed=2026)
-    model = build_model(config, split)
+    config = TrainConfig(model=name, dim=64, epochs=epochs, batch_size=2048, lr=1e-3, patience=0,
+                         num_layers=3, knn_k=100, seed=seed)
     load_before = os.getloadavg()[0]
-    result = fit(model, split.train, valid=None, epochs=epochs, batch_size=2048, lr=1e-3,
-                 num_negatives=1, seed=2026, progress=False)
+    result = run_experiment(split, config, out_dir=None, progress=False)
     wall = [h["epoch_seconds"] for h in result.history]
     queue.put({
         "model": f"ours-{name}",
         "dataset": "ml-100k",
-        "protocol": f"{protocol(split.checksum, epochs)}; recsys.train.fit, no validation",
+        "protocol": protocol(split.checksum, epochs, seed),
         "threads": threads,
-        "epochs": len(wall),
-        "seconds_per_epoch": round(statistics.median(wall), 4),
+        **{k: round(v, 4) for k, v in result.metrics.items() if k.split("@")[1] in ("10", "20")},
+        "epochs": result.epochs_run,
+        "best_epoch": result.best_epoch + 1 if result.epochs_run else 0,
+        "seconds_per_epoch": round(statistics.median(wall), 4) if wall else 0.0,
         "cpu_seconds_per_epoch_mean": round(result.cpu_seconds_per_epoch, 4),
-        "seconds_per_epoch_mean": round(statistics.fmean(wall), 4),
+        "seconds_per_epoch_mean": round(result.seconds_per_epoch, 4),
+        "eval_seconds": round(result.eval_seconds, 3),
         "load_average_1min": round((load_before + os.getloadavg()[0]) / 2, 2),
-        "config": json.dumps({"dim": 64, "batch_size": 2048, "lr": 1e-3, "neg": 1,
-                              "reg": config.reg, "epochs": epochs,
-                              **({"num_layers": 3} if name == "lightgcn" else {})}),
+        "config": json.dumps({"dim": 64, "batch_size": 2048, "lr": 1e-3, "neg": 1, "reg": config.reg,
+                              "epochs": epochs, **({"num_layers": 3} if name == "lightgcn" else {}),
+                              **({"k": 100} if name == "itemknn" else {})}),
         "split_checksum": split.checksum[:12],
         "torch": torch.__version__,
     })
@@ -300,8 +310,10 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/recbole-ml100k",
                         help="where the atomic files, RecBole logs and checkpoints go (not the repo)")
     parser.add_argument("--out", default="recbole", help="results name under benchmarks/results/")
+    parser.add_argument("--seed", type=int, default=2026,
+                        help="training seed (model init, sampling); the split stays seed 2026")
     parser.add_argument("--ours", action="store_true",
-                        help="time our loop instead (bpr, lightgcn; run with our venv's python)")
+                        help="run our side instead (bpr, lightgcn, itemknn, pop; with our venv's python)")
     args = parser.parse_args()
     workdir = Path(args.workdir).resolve()
     if workdir.is_relative_to(REPO_ROOT):
@@ -316,9 +328,9 @@ def main() -> None:
     context = mp.get_context("spawn")
     for name in args.models.split(","):
         queue = context.Queue()
-        target, extra = (ours_timing_job, ()) if args.ours else (job, (workdir,))
+        target, extra = (ours_job, ()) if args.ours else (job, (workdir,))
         process = context.Process(
-            target=target, args=(name, args.threads, args.epochs, *extra, facts, queue))
+            target=target, args=(name, args.threads, args.epochs, args.seed, *extra, facts, queue))
         process.start()
         record = _wait(process, queue)
         print(json.dumps(record), flush=True)
