@@ -85,3 +85,33 @@ def test_beats_popularity_on_planted_data():
     pop = MostPopular(split.train)
     base = evaluate_scores(lambda u: pop.scores(torch.from_numpy(u)), split.test, known).metrics
     assert ours["ndcg@10"] > base["ndcg@10"]
+
+
+def test_unnormalised_scores_are_cosine_times_norms():
+    """normalize_scores=False (the authors' ranking) scores u.i with the same vectors the cosine
+    scores divide by their norms; training (the loss) does not depend on the option."""
+    data, features = planted()
+    models = []
+    for normalize in (True, False):
+        torch.manual_seed(0)
+        models.append(
+            CM3(
+                data.num_users,
+                data.num_items,
+                data.to_csr(),
+                features,
+                CM3Config(dim=8, normalize_scores=normalize),
+            )
+        )
+    users, pos = torch.from_numpy(data.users[:64]), torch.from_numpy(data.items[:64])
+    neg = torch.randint(data.num_items, (64, 1))
+    losses = []
+    for model in models:
+        torch.manual_seed(1)  # same Bezier tau draw
+        losses.append(model.loss(users, pos, neg))
+    torch.testing.assert_close(losses[0], losses[1])
+    cosine, raw = (model.eval() for model in models)
+    u, i = raw.user_vectors()[:5], raw.item_vectors()  # (5, D), (I, D)
+    assert not torch.allclose(i.norm(dim=-1), torch.ones(data.num_items))  # norms carry degree
+    expected = raw.scores(torch.arange(5)) / u.norm(dim=-1, keepdim=True) / i.norm(dim=-1)
+    torch.testing.assert_close(cosine.scores(torch.arange(5)), expected, atol=1e-5, rtol=1e-5)
