@@ -124,7 +124,7 @@ def recbole_config(model: str, workdir: Path, epochs: int, seed: int) -> dict[st
     }
 
 
-def check_split(config, dataset, loaders, facts: dict[str, object]) -> dict[str, object]:
+def check_split(dataset, loaders, facts: dict[str, object]) -> dict[str, object]:
     """Row and id counts on RecBole's side, and whether its test-phase history equals our train+valid."""
     train_data, valid_data, test_data = loaders
     uid_field, iid_field = dataset.uid_field, dataset.iid_field
@@ -174,7 +174,7 @@ def job(name: str, threads: int, epochs: int, seed: int, workdir: Path, facts: d
     init_logger(config)
     dataset = create_dataset(config)
     loaders = data_preparation(config, dataset)
-    checks = check_split(config, dataset, loaders, facts)
+    checks = check_split(dataset, loaders, facts)
     train_data, valid_data, test_data = loaders
 
     init_seed(config["seed"], config["reproducibility"])
