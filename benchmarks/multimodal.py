@@ -363,14 +363,16 @@ degenerate (every cold item has zero training events, ties broken by item id). T
 shared 2-core machine under load from other jobs (see `load_average_1min`), so `seconds` overstate
 the cost on an idle machine.
 
-CM3 (paper defaults: dim 64, 3 LightGCN layers, gamma 0.5, t 2, Beta(0.5, 0.5), kNN 10; lr 1e-3, batch
-2048, one negative) keeps the epoch with the best validation NDCG@20. Warm rows rank with the
-unnormalised propagated vectors as the authors' code does (`normalize_scores=False`, chosen on warm
-validation NDCG@20: 0.1307 against 0.1150 with cosine scores, one seed; up to 60 epochs, validation
-every 5, patience 3); cold rows rank by cosine (chosen on the cold validation items: 0.2964 against
-0.2926). No item-ID branch. The ablations (`plain uniformity`: items repelled without the
-similarity calibration; `concat fusion`: one projection of the concatenated features instead of the
-spherical Bezier fusion) use shipped text+image and the same settings, so compare them with
+CM3: dim 64, 3 LightGCN layers, gamma 0.5, t 2, Beta(0.5, 0.5), kNN 10, lr 1e-3, batch 2048, one
+negative (values from the authors' public config and grid), keeping the epoch with the best
+validation NDCG@20. Warm rows rank with the unnormalised propagated vectors as the authors' code does
+(`normalize_scores=False`, chosen on warm validation NDCG@20: 0.1307 against 0.1150 with cosine
+scores, one seed; gamma 0.9, 4 layers, t 1 or 3, max_sim 0.8, lr 5e-4, batch 1024 and the item-ID
+branch were no better on validation; up to 60 epochs, validation every 5, patience 3). Cold rows rank
+by cosine (chosen on the cold validation items: 0.2964 against 0.2926). No item-ID branch. The
+ablations (`plain uniformity`: items repelled without the similarity calibration; `concat fusion`:
+one projection of the concatenated features instead of the spherical Bezier fusion) use shipped
+text+image and the same settings, so compare them with
 `cm3 (shipped text+image)` under the same protocol.
 """
 
