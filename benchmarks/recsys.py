@@ -37,6 +37,11 @@ CONFIGS: dict[str, dict[str, dict[str, object]]] = {
         "bpr-lr5e-3": {"model": "bpr", "lr": 5e-3, "batch_size": 2048, "epochs": 100, "patience": 0},
         "lightgcn-lr5e-3": {"model": "lightgcn", "lr": 5e-3, "batch_size": 2048, "epochs": 100,
                             "patience": 0},
+        # The rest of a learning-rate sweep at that budget: pick by valid_ndcg@10, never by test.
+        "lightgcn-lr2e-3": {"model": "lightgcn", "lr": 2e-3, "batch_size": 2048, "epochs": 100,
+                            "patience": 0},
+        "lightgcn-lr1e-2": {"model": "lightgcn", "lr": 1e-2, "batch_size": 2048, "epochs": 100,
+                            "patience": 0},
     },
     "ml-1m": {
         "pop": {},
@@ -94,6 +99,8 @@ def job(dataset: str, model: str, threads: int, queue: mp.Queue) -> None:
     config = TrainConfig(model=str(params.pop("model", model)), dim=64, seed=2026, **params)  # type: ignore[arg-type]
     start = time.perf_counter()
     result = run_experiment(split, config, out_dir=None, progress=False)
+    best = [h for h in result.history if h["epoch"] == result.best_epoch and "valid_ndcg@10" in h]
+    best_valid = best[0]["valid_ndcg@10"] if best else None
     record = {
         "model": model,
         "dataset": dataset,
@@ -102,6 +109,8 @@ def job(dataset: str, model: str, threads: int, queue: mp.Queue) -> None:
         **{k: round(v, 4) for k, v in result.metrics.items() if k.split("@")[1] in ("10", "20")},
         "epochs": result.epochs_run,
         "best_epoch": result.best_epoch + 1 if result.epochs_run else 0,
+        # the validation score the best epoch was chosen by (what a sweep may select on)
+        "valid_ndcg@10": round(best_valid, 4) if best_valid is not None else None,
         "seconds_per_epoch": round(result.seconds_per_epoch, 4),
         "cpu_seconds_per_epoch": round(result.cpu_seconds_per_epoch, 4),
         "fit_seconds": round(result.fit_seconds, 2),
