@@ -328,12 +328,12 @@ def speed_records(configs: list[tuple[int, int]], n: int = 10_000) -> list[dict]
     path = require_data("deepmatcher/walmart_amazon/tableB.csv.gz")
     titles = pd.read_csv(path)["title"].astype(str).tolist()[:n]
     load_text_model()
-    encode_texts(titles[:256])  # warm-up
+    encode_texts(titles[:256], precision="fp32")  # warm-up
     records = []
     for threads, batch_size in configs:
         with torch_threads(threads):
             wall, cpu = time.perf_counter(), time.process_time()
-            encode_texts(titles, batch_size=batch_size)
+            encode_texts(titles, batch_size=batch_size, precision="fp32")  # bf16: benchmarks/text_encoding.py
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         record = {
             "model": "all-MiniLM-L6-v2 (fp32)",
