@@ -321,7 +321,9 @@ NOTES = """Rerun: `python -m benchmarks.multimodal_movielens` (or one part:
 file. Mean and `_std` (population std) over the training seeds (`seeds`); the split seed is 2026
 throughout. `best_epoch` is the mean selected epoch (validation), `seconds` the mean training time
 on one torch thread of a shared 2-core machine. `popularity` on cold items is degenerate (every
-cold item has zero training events; ties broken by item id). See docs/multimodal.md,
+cold item has zero training events; ties broken by item id). ML-1M rows: one seed and capped
+budgets (CM3 about 5 min per epoch: at most 6 warm / 4 cold epochs; its warm best epoch hit the cap).
+`valid_ndcg@10` exists only for runs made after it was added. See docs/multimodal.md,
 "MovieLens text vectors"."""
 
 
