@@ -92,7 +92,7 @@ def _known_items(split) -> dict[str, set[str]]:
     return known
 
 
-def recbole_config(model: str, workdir: Path, epochs: int, seed: int) -> dict[str, object]:
+def recbole_config(model: str, workdir: Path, epochs: int, seed: int, lr: float = 1e-3) -> dict[str, object]:
     return {
         "data_path": str(workdir),
         "checkpoint_dir": str(workdir / "saved"),
@@ -107,7 +107,7 @@ def recbole_config(model: str, workdir: Path, epochs: int, seed: int) -> dict[st
         "embedding_size": 64,
         "train_batch_size": 2048,
         "learner": "adam",
-        "learning_rate": 1e-3,
+        "learning_rate": lr,
         "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1, "alpha": 1.0,
                                   "dynamic": False, "candidate_num": 0},
         "epochs": epochs,
@@ -147,15 +147,17 @@ def check_split(dataset, loaders, facts: dict[str, object]) -> dict[str, object]
             "test_users": len(test_data.uid_list), "test_mask": "train+valid (checked per user)"}
 
 
-def protocol(checksum: str, epochs: int, seed: int) -> str:
+def protocol(checksum: str, epochs: int, seed: int, lr: float = 1e-3) -> str:
     text = (f"same split as benchmarks/recsys.py (split checksum {checksum[:12]}): all ratings "
             "implicit, per-user random 80/10/10 seed 2026; full ranking, train+valid masked")
     if 1 < epochs < 100:
         text += f"; {epochs}-epoch timing run"
+    if lr != 1e-3:
+        text += f"; lr {lr:g} instead of the reference 1e-3"
     return text if seed == 2026 else f"{text}; training seed {seed}"
 
 
-def job(name: str, threads: int, epochs: int, seed: int, workdir: Path, facts: dict,
+def job(name: str, threads: int, epochs: int, seed: int, lr: float, workdir: Path, facts: dict,
         queue: mp.Queue) -> None:
     import torch
     from recbole.config import Config
@@ -169,7 +171,7 @@ def job(name: str, threads: int, epochs: int, seed: int, workdir: Path, facts: d
     os.chdir(workdir)  # RecBole writes ./log and ./log_tensorboard under the working folder
     model_class, overrides = RECBOLE_MODELS[name]
     config = Config(model=model_class, dataset=RECBOLE_DATASET,
-                    config_dict={**recbole_config(model_class, workdir, epochs, seed), **overrides})
+                    config_dict={**recbole_config(model_class, workdir, epochs, seed, lr), **overrides})
     init_seed(config["seed"], config["reproducibility"])
     init_logger(config)
     dataset = create_dataset(config)
@@ -220,7 +222,7 @@ def job(name: str, threads: int, epochs: int, seed: int, workdir: Path, facts: d
     queue.put({
         "model": f"recbole-{name}",
         "dataset": "ml-100k",
-        "protocol": protocol(facts["checksum"], config["epochs"], seed),
+        "protocol": protocol(facts["checksum"], config["epochs"], seed, lr),
         "threads": threads,
         **{k: metrics[k] for k in sorted(metrics, key=lambda k: (int(k.split("@")[1]), k))},
         "epochs": len(wall),
@@ -236,7 +238,7 @@ def job(name: str, threads: int, epochs: int, seed: int, workdir: Path, facts: d
         "load_average_1min": round(statistics.median(loads), 2),
         "load_average_1min_max": round(max(loads), 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "config": json.dumps({"embedding_size": 64, "train_batch_size": 2048, "learning_rate": 1e-3,
+        "config": json.dumps({"embedding_size": 64, "train_batch_size": 2048, "learning_rate": lr,
                               "neg": 1, "epochs": config["epochs"], "reg_weight": config["reg_weight"],
                               "weight_decay": config["weight_decay"],
                               **({"n_layers": 3} if name == "lightgcn" else {}),
@@ -248,7 +250,8 @@ def job(name: str, threads: int, epochs: int, seed: int, workdir: Path, facts: d
     })
 
 
-def ours_job(name: str, threads: int, epochs: int, seed: int, facts: dict, queue: mp.Queue) -> None:
+def ours_job(name: str, threads: int, epochs: int, seed: int, lr: float, facts: dict,
+             queue: mp.Queue) -> None:
     """Our side on the same split and settings, the way benchmarks/recsys.py runs it
     (recsys.experiment.run_experiment, no early stop), with a chosen epoch budget and training
     seed. Needs our venv (torch_geometric)."""
@@ -258,7 +261,7 @@ def ours_job(name: str, threads: int, epochs: int, seed: int, facts: dict, queue
 
     torch.set_num_threads(threads)
     split = load_split("ml-100k")
-    config = TrainConfig(model=name, dim=64, epochs=epochs, batch_size=2048, lr=1e-3, patience=0,
+    config = TrainConfig(model=name, dim=64, epochs=epochs, batch_size=2048, lr=lr, patience=0,
                          num_layers=3, knn_k=100, seed=seed)
     load_before = os.getloadavg()[0]
     result = run_experiment(split, config, out_dir=None, progress=False)
@@ -266,7 +269,7 @@ def ours_job(name: str, threads: int, epochs: int, seed: int, facts: dict, queue
     queue.put({
         "model": f"ours-{name}",
         "dataset": "ml-100k",
-        "protocol": protocol(split.checksum, epochs, seed),
+        "protocol": protocol(split.checksum, epochs, seed, lr),
         "threads": threads,
         **{k: round(v, 4) for k, v in result.metrics.items() if k.split("@")[1] in ("10", "20")},
         "epochs": result.epochs_run,
@@ -276,7 +279,7 @@ def ours_job(name: str, threads: int, epochs: int, seed: int, facts: dict, queue
         "seconds_per_epoch_mean": round(result.seconds_per_epoch, 4),
         "eval_seconds": round(result.eval_seconds, 3),
         "load_average_1min": round((load_before + os.getloadavg()[0]) / 2, 2),
-        "config": json.dumps({"dim": 64, "batch_size": 2048, "lr": 1e-3, "neg": 1, "reg": config.reg,
+        "config": json.dumps({"dim": 64, "batch_size": 2048, "lr": lr, "neg": 1, "reg": config.reg,
                               "epochs": epochs, **({"num_layers": 3} if name == "lightgcn" else {}),
                               **({"k": 100} if name == "itemknn" else {})}),
         "split_checksum": split.checksum[:12],
@@ -312,6 +315,8 @@ def main() -> None:
     parser.add_argument("--out", default="recbole", help="results name under benchmarks/results/")
     parser.add_argument("--seed", type=int, default=2026,
                         help="training seed (model init, sampling); the split stays seed 2026")
+    parser.add_argument("--lr", type=float, default=1e-3,
+                        help="Adam learning rate for BPR and LightGCN (the reference is 1e-3)")
     parser.add_argument("--ours", action="store_true",
                         help="run our side instead (bpr, lightgcn, itemknn, pop; with our venv's python)")
     args = parser.parse_args()
@@ -330,7 +335,7 @@ def main() -> None:
         queue = context.Queue()
         target, extra = (ours_job, ()) if args.ours else (job, (workdir,))
         process = context.Process(
-            target=target, args=(name, args.threads, args.epochs, args.seed, *extra, facts, queue))
+            target=target, args=(name, args.threads, args.epochs, args.seed, args.lr, *extra, facts, queue))
         process.start()
         record = _wait(process, queue)
         print(json.dumps(record), flush=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import resource
 import time
 from dataclasses import asdict
@@ -117,6 +118,7 @@ def job(dataset: str, model: str, threads: int, queue: mp.Queue) -> None:
         "eval_seconds": round(result.eval_seconds, 3),
         "seconds": round(time.perf_counter() - start, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),  # shared machine: how busy it was
         "config": json.dumps({k: v for k, v in asdict(config).items() if k in {*params, "model", "dim"}}),
         "split_checksum": split.checksum[:12],
     }

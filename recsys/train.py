@@ -188,10 +188,14 @@ def fit(
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * (min(end, len(order)) - begin)
-        epoch_seconds = time.perf_counter() - start
+        epoch_seconds, epoch_cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         train_seconds += epoch_seconds
-        train_cpu_seconds += time.process_time() - cpu_start
-        logs = {"loss": total / len(order), "epoch_seconds": epoch_seconds}
+        train_cpu_seconds += epoch_cpu_seconds
+        logs = {
+            "loss": total / len(order),
+            "epoch_seconds": epoch_seconds,
+            "epoch_cpu_seconds": epoch_cpu_seconds,  # process CPU time: steadier on a busy machine
+        }
         if valid is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             model.eval()
             with torch.no_grad():

@@ -31,6 +31,8 @@ def test_early_stopping_restores_best_and_resume(tmp_path, planted_split):
                  checkpoint_dir=tmp_path, progress=False)
     assert (tmp_path / "last.pt").exists() and (tmp_path / "best.pt").exists()
     assert result.best_score == max(h["valid_ndcg@10"] for h in result.history)
+    cpu = sum(h["epoch_cpu_seconds"] for h in result.history)  # per-epoch CPU time is logged
+    assert abs(cpu / result.epochs_run - result.cpu_seconds_per_epoch) < 1e-9
     best = torch.load(tmp_path / "best.pt")
     assert torch.equal(best["user_embedding.weight"], model.user_embedding.weight)
     # resume continues the epoch count from the checkpoint
