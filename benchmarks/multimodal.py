@@ -121,7 +121,8 @@ METRIC_KEYS = ("recall@10", "ndcg@10", "recall@20", "ndcg@20")
 def warm_run(
     name: str, build: Callable[[Split, int], torch.nn.Module], split: Split, seed: int, **train
 ) -> dict:
-    """Train one model on the warm split and evaluate on test (train+valid masked)."""
+    """Train one model on the warm split and evaluate on test (train+valid masked); the row also
+    holds the best validation score (``valid_<metric>``, 0 for models without a training loop)."""
     torch.manual_seed(seed)
     model = build(split, seed)
     start = time.perf_counter()
@@ -132,6 +133,7 @@ def warm_run(
     known = (split.train.to_csr() + split.valid.to_csr()).tocsr()
     metrics = evaluate_scores(lambda u: model.scores(torch.from_numpy(u)), split.test, known).metrics
     row = {k: metrics[k] for k in METRIC_KEYS}
+    row[f"valid_{train.get('valid_metric', 'ndcg@10')}"] = result.best_score if result else 0.0
     row["seconds"] = seconds
     row["best_epoch"] = result.best_epoch + 1 if result else 0
     print(f"  {name} seed {seed}: " + " ".join(f"{k} {row[k]:.4f}" for k in METRIC_KEYS), flush=True)

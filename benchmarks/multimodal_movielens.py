@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from alignrec.settings import home_dir, require_data
-from benchmarks.multimodal import METRIC_KEYS, summarize
+from benchmarks.multimodal import METRIC_KEYS, summarize, warm_run
 from benchmarks.recsys import PROTOCOLS, load_split
 from benchmarks.results_io import RESULTS_DIR, write_results
 from recsys.cold_start import (
@@ -45,7 +45,6 @@ from recsys.cold_start import (
     random_scores,
 )
 from recsys.data import Interactions
-from recsys.evaluate import evaluate_scores
 from recsys.models.bpr import BPR
 from recsys.models.cm3 import CM3, CM3Config
 from recsys.models.content_cml import ContentCML
@@ -54,7 +53,6 @@ from recsys.models.popularity import MostPopular
 from recsys.models.vbpr import VBPR, stack_features
 from recsys.movie_catalog import item_content, read_item_idx_map, read_ml1m_movies, read_ml100k_items
 from recsys.splits import Split
-from recsys.train import fit
 
 AREA = "multimodal_movielens"
 TITLE = "MovieLens with title+genre text vectors: CM3, VBPR, content-aware CML, warm and cold"
@@ -152,26 +150,6 @@ def warm_builders(content: Content) -> dict[str, tuple[Callable[[Split, int], ob
             "cm3",
         ),
     }
-
-
-def warm_run(name: str, build: Callable[[Split, int], object], split: Split, seed: int, **train) -> dict:
-    """Train one model (torch models with ``fit``, early stopping on valid NDCG@10) and evaluate it on
-    test with train+valid masked; also returns the best validation NDCG@10 (0 for popularity)."""
-    torch.manual_seed(seed)
-    model = build(split, seed)
-    start = time.perf_counter()
-    result = None
-    if isinstance(model, torch.nn.Module):
-        result = fit(model, split.train, valid=split.valid, seed=seed, progress=False, **train)
-    seconds = time.perf_counter() - start
-    known = (split.train.to_csr() + split.valid.to_csr()).tocsr()
-    metrics = evaluate_scores(lambda u: model.scores(torch.from_numpy(u)), split.test, known).metrics
-    row = {k: metrics[k] for k in METRIC_KEYS}
-    row["valid_ndcg@10"] = result.best_score if result else 0.0
-    row["seconds"] = seconds
-    row["best_epoch"] = result.best_epoch + 1 if result else 0
-    print(f"  {name} seed {seed}: " + " ".join(f"{k} {row[k]:.4f}" for k in row), flush=True)
-    return row
 
 
 def warm_records(dataset: str, names: list[str], seeds: list[int]) -> list[dict]:
