@@ -4,11 +4,19 @@ and the formats of public data sets (MovieLens, Amazon reviews, MMRec/RecBole ``
 Every reader validates at the boundary: a missing column, a malformed row or a non-numeric
 rating or timestamp raises ``ValueError`` naming the file, the line and the field. Nothing is
 dropped silently; intended drops (duplicates, thresholds, k-core) happen later and are counted.
+
+The field separator of a text file is detected from its first lines (``detect_sep``) unless
+given: a ``.dat`` or ``.txt`` log is as often tab- or ``::``-separated as comma-separated.
 """
 
 from __future__ import annotations
 
+import bz2
+import csv
+import gzip
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +25,10 @@ import pandas as pd
 from recsys.data import Interactions, from_frame
 
 FIELDS = ("user", "item", "rating", "timestamp")
+# Separators tried by ``detect_sep``, in order of preference when several fit (a tab or "::"
+# rarely occurs inside a field; a comma often does).
+SEPARATORS = ("\t", "::", ";", "|", ",")
+TAB_SUFFIXES = (".tsv", ".inter", ".data", ".base", ".test")
 
 
 def _suffix(path: Path) -> str:
@@ -24,10 +36,63 @@ def _suffix(path: Path) -> str:
     return suffixes[-1].lower() if suffixes else ""
 
 
+def _open_binary(path: Path) -> io.BufferedIOBase:
+    """A text log's bytes, gzip-, bz2- or zip-compressed (first member) or not."""
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:  # the member keeps the file open
+            return archive.open(archive.namelist()[0])  # type: ignore[return-value]
+    return {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)(path, "rb")
+
+
+def _head_lines(path: Path, count: int = 20) -> list[str]:
+    """The first ``count`` non-empty lines of a text file."""
+    lines: list[str] = []
+    with io.TextIOWrapper(_open_binary(path), encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.strip():
+                lines.append(line.rstrip("\r\n"))
+            if len(lines) == count:
+                break
+    return lines
+
+
+def _undecodable(path: Path, encoding: str) -> str:
+    """Where a file stops being ``encoding`` text: "line N: byte 0x.." (for error messages)."""
+    with _open_binary(path) as handle:
+        for line_no, line in enumerate(handle, start=1):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError as err:
+                return f"line {line_no}: byte 0x{line[err.start]:02x} is not {encoding}"
+    return f"not {encoding}"
+
+
+def _field_counts(lines: list[str], sep: str) -> list[int]:
+    if len(sep) > 1:
+        return [line.count(sep) + 1 for line in lines]
+    return [len(row) for row in csv.reader(lines, delimiter=sep)]  # quoted fields count once
+
+
+def detect_sep(path: str | Path) -> str | None:
+    """The separator that splits every one of the first lines into the same number (> 1) of fields,
+    preferring tab, then "::", ";", "|" and ","; None when none does (e.g. a one-column file)."""
+    lines = _head_lines(Path(path))
+    for sep in SEPARATORS:
+        counts = _field_counts(lines, sep)
+        if counts and min(counts) > 1 and len(set(counts)) == 1:
+            return sep
+    return None
+
+
+def _resolve_sep(path: Path, sep: str | None) -> str:
+    """``sep`` when given, else the detected separator, else tab for .tsv/.inter/... and comma."""
+    if sep:
+        return sep
+    return detect_sep(path) or ("\t" if _suffix(path) in TAB_SUFFIXES else ",")
+
+
 def _read_jsonl(path: Path, wanted: list[str]) -> pd.DataFrame:
     """Parse JSON Lines one record at a time so that a bad line is reported by number."""
-    import gzip
-
     opener = gzip.open if path.suffix == ".gz" else open
     rows = []
     with opener(path, "rt", encoding="utf-8") as handle:
@@ -59,7 +124,8 @@ def read_table(
         path: a .csv, .tsv, .txt, .dat, .inter, .parquet, .jsonl or .json file (optionally .gz).
         columns: maps our fields ``user``, ``item`` (required), ``rating``, ``timestamp`` (optional)
             to the file's column names.
-        sep: field separator for text files (default: tab for .tsv/.inter/.data, comma otherwise).
+        sep: field separator for text files (default: detected from the first lines, see
+            ``detect_sep``; a multi-character separator such as "::" is read literally).
         header: whether a text file's first line holds column names.
         names: column names for a text file without header.
     """
@@ -86,8 +152,7 @@ def read_table(
         frame = frame[wanted].copy()
         frame["_line"] = np.arange(1, len(frame) + 1)  # row number for Parquet
     else:
-        if sep is None:
-            sep = "\t" if kind in (".tsv", ".inter", ".data", ".base", ".test") else ","
+        sep = _resolve_sep(path, sep)
         try:
             frame = pd.read_csv(
                 path,
@@ -101,9 +166,13 @@ def read_table(
             )
         except pd.errors.ParserError as err:
             raise ValueError(f"{path}: malformed row: {err}") from None
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"{path}: empty file") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}, {_undecodable(path, encoding)}; re-save it as {encoding}") from None
         if header:
             frame.columns = [str(c).split(":")[0] for c in frame.columns]  # RecBole 'user_id:token'
-        _check_columns(path, frame, wanted)
+        _check_columns(path, frame, wanted, sep)
         frame = frame[wanted].copy()
         frame["_line"] = np.arange(first_data_line, first_data_line + len(frame))
         for column in wanted:
@@ -113,10 +182,15 @@ def read_table(
     return frame
 
 
-def _check_columns(path: Path, frame: pd.DataFrame, wanted: list[str]) -> None:
+def _check_columns(path: Path, frame: pd.DataFrame, wanted: list[str], sep: str | None = None) -> None:
     missing = [c for c in wanted if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
+    if not missing:
+        return
+    message = f"{path}: missing column(s) {missing}; found {list(frame.columns)}"
+    glued = [s for s in SEPARATORS if s != sep and any(s in str(c) for c in frame.columns)]
+    if sep is not None and glued:
+        message += f" (read with separator {sep!r}; the header contains {glued[0]!r}: set the separator)"
+    raise ValueError(message)
 
 
 def _validate(path: Path, frame: pd.DataFrame) -> None:
@@ -161,8 +235,10 @@ def read_interactions(
 
 
 def read_header(path: str | Path, sep: str | None = None) -> list[str]:
-    """Column names of a text or Parquet log (used to pick default columns)."""
+    """Column names of a text, JSON Lines or Parquet log (used to pick default columns)."""
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
     kind = _suffix(path)
     if kind == ".parquet":
         import pyarrow.parquet as pq
@@ -171,9 +247,13 @@ def read_header(path: str | Path, sep: str | None = None) -> list[str]:
     if kind in (".jsonl", ".json"):
         frame = pd.read_json(path, lines=True, nrows=1)
         return list(frame.columns)
-    if sep is None:
-        sep = "\t" if kind in (".tsv", ".inter") else ","
-    head = pd.read_csv(path, sep=sep, nrows=0, engine="python" if len(sep) > 1 else "c")
+    sep = _resolve_sep(path, sep)
+    try:
+        head = pd.read_csv(path, sep=sep, nrows=0, engine="python" if len(sep) > 1 else "c")
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: empty file") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}, {_undecodable(path, 'utf-8')}; re-save it as utf-8") from None
     return [str(c).split(":")[0] for c in head.columns]
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from recsys.readers import (
+    detect_sep,
     read_amazon_reviews,
     read_interactions,
     read_mmrec_inter,
@@ -99,3 +100,59 @@ def test_mmrec_and_recbole_inter(tmp_path):
 def test_real_movielens_100k(shared_data):
     data = read_movielens_100k(shared_data / "ml-100k" / "u.data.gz")
     assert (len(data), data.num_users, data.num_items) == (100_000, 943, 1682)
+
+
+@pytest.mark.parametrize(
+    ("name", "sep"),
+    [("log.dat", "\t"), ("log.txt.gz", "\t"), ("log.csv", ";"), ("ratings.dat", "::"), ("log.txt", "|")],
+)
+def test_separator_is_detected(tmp_path, name, sep):
+    text = (
+        sep.join(["userID", "itemID", "weight"])
+        + "\n"
+        + "\n".join(sep.join([f"u{i % 3}", f"i{i}", str(i)]) for i in range(5))
+        + "\n"
+    )
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wt") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text)
+    assert detect_sep(path) == sep
+    data = read_interactions(path, {"user": "userID", "item": "itemID", "rating": "weight"})
+    assert (data.num_users, data.num_items, len(data)) == (3, 5, 5)
+    assert read_interactions(path, {"user": "userID", "item": "itemID"}, sep=sep).num_items == 5
+
+
+def test_quoted_commas_do_not_hide_the_separator(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text('user_id,item_id,title\n1,2,"a, b"\n1,3,"c; d, e"\n')
+    assert detect_sep(path) == ","
+    assert read_interactions(path).num_items == 2
+
+
+def test_wrong_separator_is_named(tmp_path):
+    path = tmp_path / "log.dat"
+    path.write_text("userID\titemID\n1\t2\n")
+    with pytest.raises(ValueError, match=r"log\.dat: missing column.*separator ','.*'\\t'"):
+        read_interactions(path, {"user": "userID", "item": "itemID"}, sep=",")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"empty\.csv: empty file"),
+        (b"user_id,item_id\n1,2\n1,caf\xe9\n", r"empty\.csv, line 3: byte 0xe9"),
+    ],
+)
+def test_empty_and_non_utf8_files(tmp_path, content, message):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        read_interactions(path, {"user": "user_id", "item": "item_id"})
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nowhere\.csv: no such file"):
+        read_interactions(tmp_path / "nowhere.csv")
