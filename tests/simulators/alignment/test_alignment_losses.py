@@ -34,11 +34,14 @@ def test_bco_loss_matches_hand_computed_values():
     loss, rewards = bco_loss(policy, ref, desirable, beta, delta)
     # r = β·(logπ − logπ_ref) = 0.5·(1, −1, 0)
     assert rewards.tolist() == pytest.approx([0.5, -0.5, 0.0])
-    expected = -(
-        log_sigmoid(0.5 - 0.1)  # desirable: −log σ(r − δ)
-        + log_sigmoid(-(-0.5 - 0.1))  # undesirable: −log σ(−(r − δ))
-        + log_sigmoid(0.0 - 0.1)
-    ) / 3
+    expected = (
+        -(
+            log_sigmoid(0.5 - 0.1)  # desirable: −log σ(r − δ)
+            + log_sigmoid(-(-0.5 - 0.1))  # undesirable: −log σ(−(r − δ))
+            + log_sigmoid(0.0 - 0.1)
+        )
+        / 3
+    )
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
 

@@ -1,0 +1,423 @@
+"""Preference data for LM alignment, built from an interaction log per user in time order.
+
+Each example is anchored at one event of one user: its prompt shows the user's persona and only the
+events *strictly before* the anchor's timestamp (so nothing from the future, nor from the same
+instant, leaks into a prompt); what is asked for is the anchor item or a list of later ones.
+
+Four layouts, as ``datasets.Dataset`` columns (TRL's "standard" text format where TRL trains it):
+
+- **pairwise** ``prompt, chosen, rejected`` (DPO; SFT reads ``prompt`` + ``chosen``): the prompt lists
+  an exposure (the chosen item, the rejected item and sampled fillers, shuffled); chosen is the item
+  the user picked, rejected an item shown and not picked.
+- **binary** ``prompt, completion, label`` (KTO, BCO): the next item with label True for a liked
+  event (rating >= ``like``) and False for a disliked one (rating <= ``dislike``); in a log without
+  ratings every event is desirable and an unseen sampled item is undesirable.
+- **listwise** ``prompt, completions, relevance`` (LiPO): the user's next ``list_size`` rated items
+  shown together, each with its rating as graded relevance.
+- **judgments** ``prompt, completion, judgment, label`` (CUT): the item with the user's review text and
+  rating as a natural-language judgment; label True when the judgment is positive.
+
+Every row also carries ``user`` (the original user id, as text) and ``timestamp`` (the anchor's).
+Users are split between train and eval (no user in both), seeded; ``report`` counts what was built,
+skipped and why. Logs without timestamps use row order as time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from datasets import Dataset
+
+from recsys.data import Interactions
+
+Kind = Literal["pairwise", "binary", "listwise", "judgments"]
+
+
+@dataclass(frozen=True)
+class PreferenceData:
+    """Train and eval examples over disjoint users, and counts of what building them did."""
+
+    train: Dataset
+    eval: Dataset
+    report: dict[str, int]
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.report.items())
+        return f"{len(self.train)} train / {len(self.eval)} eval examples ({counts})"
+
+
+def default_item_texts(log: Interactions) -> list[str]:
+    """``"item <original id>"`` per internal item id, for logs without titles."""
+    ids = log.item_ids if log.item_ids is not None else np.arange(log.num_items)
+    return [f"item {i}" for i in ids]
+
+
+# --- prompts -------------------------------------------------------------------------------------
+
+
+def history_lines(texts: Sequence[str], ratings: Sequence[float] | None) -> str:
+    if not texts:
+        return "nothing yet"
+    if ratings is None:
+        return "; ".join(texts)
+    return "; ".join(f"{t} (rated {r:g}/5)" for t, r in zip(texts, ratings, strict=True))
+
+
+def choice_prompt(persona: str | None, history: str, shown: Sequence[str] | None) -> str:
+    """The prompt text: who the user is, what they did, and (optionally) what is shown now."""
+    lines = []
+    if persona:
+        lines.append(f"You are a user: {persona}.")
+    lines.append(f"Recently you chose: {history}.")
+    if shown is None:
+        lines.append("Which one do you choose next?")
+    else:
+        lines.append("You are shown: " + "; ".join(shown) + ".")
+        lines.append("Which one do you choose?")
+    return "\n".join(lines) + "\nAnswer: "
+
+
+# --- per-user timelines --------------------------------------------------------------------------
+
+
+@dataclass
+class _Timeline:
+    """One user's events in time order (rows of the log, their items, ratings and times)."""
+
+    user: int
+    items: np.ndarray
+    ratings: np.ndarray | None
+    times: np.ndarray
+
+    def before(self, t: int, limit: int) -> slice:
+        """The last ``limit`` events strictly earlier than time t."""
+        end = int(np.searchsorted(self.times, t, side="left"))
+        return slice(max(0, end - limit), end)
+
+
+def _timelines(log: Interactions) -> list[_Timeline]:
+    times = log.timestamps if log.timestamps is not None else np.arange(len(log), dtype=np.int64)
+    order = np.lexsort((np.arange(len(log)), times, log.users))  # by user, then time, then row
+    users = log.users[order]
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    return [
+        _Timeline(
+            user=int(users[s]),
+            items=log.items[order[s:e]],
+            ratings=None if log.ratings is None else log.ratings[order[s:e]],
+            times=times[order[s:e]],
+        )
+        for s, e in zip(starts, ends, strict=True)
+    ]
+
+
+def _sample_unseen(rng: np.random.Generator, weights: np.ndarray, seen: set[int], count: int) -> list[int]:
+    """``count`` distinct items outside ``seen``, drawn with probability ∝ weights (popularity)."""
+    if len(weights) - len(seen) < count:
+        raise ValueError(f"only {len(weights) - len(seen)} unseen items are left; need {count}")
+    picked: list[int] = []
+    while len(picked) < count:
+        for item in rng.choice(len(weights), size=4 * count, p=weights):
+            item = int(item)
+            if item not in seen and item not in picked:
+                picked.append(item)
+                if len(picked) == count:
+                    break
+    return picked
+
+
+def _user_rng(seed: int, user: int) -> np.random.Generator:
+    """One generator per user, so a user's examples do not depend on the other users."""
+    return np.random.default_rng([seed, user])
+
+
+def _anchors(rng: np.random.Generator, eligible: np.ndarray, max_per_user: int | None) -> np.ndarray:
+    if max_per_user is not None and len(eligible) > max_per_user:
+        eligible = np.sort(rng.choice(eligible, size=max_per_user, replace=False))
+    return eligible
+
+
+# --- builders ------------------------------------------------------------------------------------
+
+
+def build_preferences(
+    log: Interactions,
+    kind: Kind,
+    item_texts: Sequence[str] | None = None,
+    personas: Sequence[str] | None = None,
+    reviews: Sequence[str | None] | None = None,
+    history: int = 10,
+    min_history: int = 1,
+    list_size: int = 4,
+    rejected_from: Literal["unseen", "disliked"] = "unseen",
+    like: float = 4.0,
+    dislike: float = 2.0,
+    max_per_user: int | None = None,
+    eval_fraction: float = 0.1,
+    seed: int = 2026,
+) -> PreferenceData:
+    """Build one layout of preference examples from a log and split it by user.
+
+    Args:
+        log: the interaction log (ratings needed for ``listwise``, ``judgments`` and
+            ``rejected_from="disliked"``).
+        kind: ``pairwise``, ``binary``, ``listwise`` or ``judgments``.
+        item_texts: (num_items,) text per internal item id (default ``"item <id>"``).
+        personas: (num_users,) a description per internal user id, or None.
+        reviews: (len(log),) review text per log row (None/empty for none); needed for ``judgments``.
+        history: at most this many earlier events shown in a prompt.
+        min_history: anchors need at least this many earlier events.
+        list_size: items shown in a pairwise exposure list; items per listwise list.
+        rejected_from: pairwise rejected item: an ``unseen`` item drawn by popularity, or an item the
+            user rated <= ``dislike`` at or after the anchor time (never in the prompt's history).
+        like: ratings >= like are desirable / chosen.
+        dislike: ratings <= dislike are undesirable.
+        max_per_user: at most this many anchors per user (a seeded sample), or all.
+        eval_fraction: share of users whose examples go to ``eval``.
+        seed: seeds the user split, anchor sampling, fillers and shuffles.
+    """
+    if item_texts is None:
+        item_texts = default_item_texts(log)
+    if len(item_texts) != log.num_items:
+        raise ValueError(f"item_texts has {len(item_texts)} entries, expected num_items={log.num_items}")
+    if personas is not None and len(personas) != log.num_users:
+        raise ValueError(f"personas has {len(personas)} entries, expected num_users={log.num_users}")
+    needs_ratings = kind in ("listwise", "judgments") or (kind == "pairwise" and rejected_from == "disliked")
+    if needs_ratings and log.ratings is None:
+        raise ValueError(f"{kind} examples (rejected_from={rejected_from!r}) need a log with ratings")
+    if kind == "judgments" and (reviews is None or len(reviews) != len(log)):
+        raise ValueError("judgments need reviews: one text (or None) per log row")
+    if not 0 <= eval_fraction < 1:
+        raise ValueError(f"eval_fraction must lie in [0, 1), got {eval_fraction}")
+    if list_size < 2:
+        raise ValueError(f"list_size must be at least 2, got {list_size}")
+    builders = {"pairwise": _pairwise, "binary": _binary, "listwise": _listwise, "judgments": _judgments}
+    if kind not in builders:
+        raise ValueError(f"unknown kind {kind!r}; use one of {sorted(builders)}")
+
+    # A filler is shown with probability ∝ 1 + popularity: popular items are exposed more, and
+    # an item nobody chose can still be shown.
+    popularity = log.item_popularity().astype(np.float64) + 1
+    weights = popularity / popularity.sum()  # (I,)
+    review_of_row = None
+    if kind == "judgments":
+        review_of_row = _reviews_by_user_time(log, reviews)
+    user_ids = log.user_ids if log.user_ids is not None else np.arange(log.num_users)
+    context = _Context(
+        item_texts,
+        personas,
+        weights,
+        history,
+        min_history,
+        list_size,
+        rejected_from,
+        like,
+        dislike,
+        max_per_user,
+        seed,
+    )
+    rows: list[dict] = []
+    report: dict[str, int] = {"users": 0, "anchors": 0}
+    for line in _timelines(log):
+        user_rows = builders[kind](context, line, report, review_of_row)
+        for row in user_rows:
+            row["user"] = str(user_ids[line.user])
+        report["users"] += bool(user_rows)
+        rows.extend(user_rows)
+    report["examples"] = len(rows)
+    return _split_by_user(rows, eval_fraction, seed, report)
+
+
+@dataclass(frozen=True)
+class _Context:
+    item_texts: Sequence[str]
+    personas: Sequence[str] | None
+    weights: np.ndarray
+    history: int
+    min_history: int
+    list_size: int
+    rejected_from: str
+    like: float
+    dislike: float
+    max_per_user: int | None
+    seed: int
+
+    def prompt(self, line: _Timeline, t: int, shown: Sequence[int] | None) -> str:
+        """The prompt at time t: persona, the history strictly before t, the shown items."""
+        past = line.before(t, self.history)
+        items = line.items[past]
+        ratings = None if line.ratings is None else line.ratings[past].tolist()
+        text = history_lines([self.item_texts[i] for i in items], ratings)
+        persona = None if self.personas is None else self.personas[line.user]
+        shown_texts = None if shown is None else [self.item_texts[i] for i in shown]
+        return choice_prompt(persona, text, shown_texts)
+
+    def eligible(self, line: _Timeline, report: dict[str, int]) -> np.ndarray:
+        """Indices of events with at least ``min_history`` strictly earlier events."""
+        earlier = np.searchsorted(line.times, line.times, side="left")  # (n,) events before each
+        keep = earlier >= self.min_history
+        report["short_history"] = report.get("short_history", 0) + int((~keep).sum())
+        return np.flatnonzero(keep)
+
+
+def _pairwise(ctx: _Context, line: _Timeline, report: dict[str, int], _reviews) -> list[dict]:
+    rng = _user_rng(ctx.seed, line.user)
+    seen_ever = {int(i) for i in line.items}
+    candidates = ctx.eligible(line, report)
+    if line.ratings is not None:
+        liked = line.ratings[candidates] >= ctx.like
+        report["not_liked"] = report.get("not_liked", 0) + int((~liked).sum())
+        candidates = candidates[liked]
+    rows = []
+    for k in _anchors(rng, candidates, ctx.max_per_user):
+        t = int(line.times[k])
+        chosen = int(line.items[k])
+        if ctx.rejected_from == "disliked":
+            later = np.flatnonzero((line.times >= t) & (line.ratings <= ctx.dislike))
+            if not len(later):
+                report["no_disliked"] = report.get("no_disliked", 0) + 1
+                continue
+            rejected = int(line.items[rng.choice(later)])
+        else:
+            rejected = _sample_unseen(rng, ctx.weights, seen_ever, 1)[0]
+        fillers = _sample_unseen(rng, ctx.weights, seen_ever | {rejected}, ctx.list_size - 2)
+        shown = [chosen, rejected, *fillers]
+        rng.shuffle(shown)
+        prompt = ctx.prompt(line, t, shown)
+        rows.append(
+            {
+                "prompt": prompt,
+                "chosen": ctx.item_texts[chosen],
+                "rejected": ctx.item_texts[rejected],
+                "timestamp": t,
+            }
+        )
+        report["anchors"] += 1
+    return rows
+
+
+def _binary(ctx: _Context, line: _Timeline, report: dict[str, int], _reviews) -> list[dict]:
+    rng = _user_rng(ctx.seed, line.user)
+    candidates = ctx.eligible(line, report)
+    if line.ratings is not None:
+        rated = line.ratings[candidates]
+        clear = (rated >= ctx.like) | (rated <= ctx.dislike)
+        report["neutral"] = report.get("neutral", 0) + int((~clear).sum())
+        candidates = candidates[clear]
+    seen_ever = {int(i) for i in line.items}
+    rows = []
+    for k in _anchors(rng, candidates, ctx.max_per_user):
+        t = int(line.times[k])
+        prompt = ctx.prompt(line, t, None)
+        item = int(line.items[k])
+        if line.ratings is None:
+            negative = _sample_unseen(rng, ctx.weights, seen_ever, 1)[0]
+            rows.append({"prompt": prompt, "completion": ctx.item_texts[item], "label": True, "timestamp": t})
+            rows.append(
+                {"prompt": prompt, "completion": ctx.item_texts[negative], "label": False, "timestamp": t}
+            )
+        else:
+            label = bool(line.ratings[k] >= ctx.like)
+            rows.append(
+                {"prompt": prompt, "completion": ctx.item_texts[item], "label": label, "timestamp": t}
+            )
+        report["anchors"] += 1
+    return rows
+
+
+def _listwise(ctx: _Context, line: _Timeline, report: dict[str, int], _reviews) -> list[dict]:
+    rng = _user_rng(ctx.seed, line.user)
+    candidates = ctx.eligible(line, report)
+    # An anchor needs list_size events from its time on.
+    candidates = candidates[candidates + ctx.list_size <= len(line.items)]
+    rows = []
+    for k in _anchors(rng, candidates, ctx.max_per_user):
+        t = int(line.times[k])
+        listed = np.arange(k, k + ctx.list_size)
+        relevance = line.ratings[listed]
+        if np.all(relevance == relevance[0]):
+            report["tied_lists"] = report.get("tied_lists", 0) + 1
+            continue
+        listed = listed[rng.permutation(ctx.list_size)]
+        items = [int(i) for i in line.items[listed]]
+        prompt = ctx.prompt(line, t, items)
+        rows.append(
+            {
+                "prompt": prompt,
+                "completions": [ctx.item_texts[i] for i in items],
+                "relevance": [float(r) for r in line.ratings[listed]],
+                "timestamp": t,
+            }
+        )
+        report["anchors"] += 1
+    return rows
+
+
+def _judgments(ctx: _Context, line: _Timeline, report: dict[str, int], reviews) -> list[dict]:
+    rng = _user_rng(ctx.seed, line.user)
+    texts = reviews[line.user]  # review per event of this user, in timeline order
+    candidates = ctx.eligible(line, report)
+    has_text = np.array([bool(texts[k] and texts[k].strip()) for k in candidates], dtype=bool)
+    report["no_review"] = report.get("no_review", 0) + int((~has_text).sum())
+    candidates = candidates[has_text]
+    rated = line.ratings[candidates]
+    clear = (rated >= ctx.like) | (rated <= ctx.dislike)
+    report["neutral"] = report.get("neutral", 0) + int((~clear).sum())
+    rows = []
+    for k in _anchors(rng, candidates[clear], ctx.max_per_user):
+        t = int(line.times[k])
+        prompt = ctx.prompt(line, t, None)
+        rating = float(line.ratings[k])
+        rows.append(
+            {
+                "prompt": prompt,
+                "completion": ctx.item_texts[int(line.items[k])],
+                "judgment": f"rated {rating:g}/5: {texts[k].strip()}",
+                "label": rating >= ctx.like,
+                "timestamp": t,
+            }
+        )
+        report["anchors"] += 1
+    return rows
+
+
+def _reviews_by_user_time(log: Interactions, reviews: Sequence[str | None]) -> dict[int, list[str | None]]:
+    """Reviews regrouped in the order of :func:`_timelines` (user, then time, then row)."""
+    times = log.timestamps if log.timestamps is not None else np.arange(len(log), dtype=np.int64)
+    order = np.lexsort((np.arange(len(log)), times, log.users))
+    grouped: dict[int, list[str | None]] = {}
+    for row in order:
+        grouped.setdefault(int(log.users[row]), []).append(reviews[row])
+    return grouped
+
+
+def _split_by_user(
+    rows: list[dict], eval_fraction: float, seed: int, report: dict[str, int]
+) -> PreferenceData:
+    users = sorted({row["user"] for row in rows})
+    rng = np.random.default_rng(seed)
+    n_eval = int(round(eval_fraction * len(users)))
+    eval_users = {users[i] for i in rng.permutation(len(users))[:n_eval]}
+    train = [row for row in rows if row["user"] not in eval_users]
+    held = [row for row in rows if row["user"] in eval_users]
+    report = {
+        **report,
+        "train_users": len(users) - n_eval,
+        "eval_users": n_eval,
+        "train_examples": len(train),
+        "eval_examples": len(held),
+    }
+    return PreferenceData(train=_dataset(train), eval=_dataset(held), report=report)
+
+
+def _dataset(rows: list[dict]) -> Dataset:
+    return Dataset.from_list(rows) if rows else Dataset.from_dict({})
+
+
+def sft_view(pairwise: Dataset) -> Dataset:
+    """Pairwise examples as SFT ``prompt, completion`` rows (the chosen item is the target)."""
+    return pairwise.select_columns(["prompt", "chosen"]).rename_column("chosen", "completion")
