@@ -15,7 +15,9 @@ A catalog is a ``pandas.DataFrame`` with exactly the columns in ``LISTING_COLUMN
 ``shop``            str, the catalog's shop ("" when unknown)
 ==================  ======================================================================
 
-Missing fields are fine. A malformed file raises ``ValueError`` naming the file, line and field.
+Missing fields are fine, but a catalog needs listings and titles: an empty or header-only file, or
+one where no listing has a title, is refused. A malformed file raises ``ValueError`` naming the
+file, line and field; a missing file raises ``FileNotFoundError`` naming it.
 """
 
 from __future__ import annotations
@@ -61,6 +63,31 @@ ALIASES = {
 _PRICE_NUMBER = re.compile(r"\d[\d\s.,']*")
 
 
+def read_text(path: str | Path) -> str:
+    """The text of a UTF-8 file (a BOM is dropped), gunzipped when it ends in ``.gz``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not gzip data, or not UTF-8, naming ``file:line`` of the first bad byte.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    data = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as error:
+            raise ValueError(f"{path}: not a gzip file ({error})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(
+            f"{path}:{line}: byte 0x{data[error.start]:02x} is not UTF-8; re-save the file as UTF-8"
+        ) from None
+
+
 def load_listings(path: str | Path, shop: str | None = None) -> pd.DataFrame:
     """Read a catalog from ``.csv``, ``.jsonl`` / ``.json`` (JSON Lines), optionally gzipped.
 
@@ -69,21 +96,22 @@ def load_listings(path: str | Path, shop: str | None = None) -> pd.DataFrame:
         shop: fills ``shop`` where a record has none.
 
     Raises:
-        ValueError: a malformed line or field, naming ``file:line`` and the field.
+        FileNotFoundError: no such file.
+        ValueError: a malformed line or field, naming ``file:line`` and the field; an empty
+            catalog or one without titles, naming the file.
     """
     path = Path(path)
     suffixes = [s.lower() for s in path.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # tolerate a BOM
-        if kind == ".csv":
-            records = list(_csv_records(handle, str(path)))
-        elif kind in (".jsonl", ".json", ".ndjson"):
-            records = list(_jsonl_records(handle, str(path)))
-        else:
-            raise ValueError(f"{path}: unknown catalog format {kind!r}; use .csv or .jsonl")
+    if kind not in (".csv", ".jsonl", ".json", ".ndjson"):
+        raise ValueError(f"{path}: unknown catalog format {kind!r}; use .csv or .jsonl")
+    handle = io.StringIO(read_text(path), newline="")
+    if kind == ".csv":
+        records = list(csv_records(handle, str(path)))
+    else:
+        records = list(_jsonl_records(handle, str(path)))
     return normalize_listings(records, source=str(path), shop=shop)
 
 
@@ -98,10 +126,16 @@ def listings_from_frame(
 def normalize_listings(
     records: Iterable[tuple[int, dict]], source: str, shop: str | None = None
 ) -> pd.DataFrame:
-    """Turn ``(line, raw record)`` pairs into a catalog with ``LISTING_COLUMNS``."""
+    """Turn ``(line, raw record)`` pairs into a catalog with ``LISTING_COLUMNS``.
+
+    Raises ``ValueError`` naming ``source`` when there is no record or no record has a title: TF-IDF
+    and blocking read titles, and a matcher trained without them learns nothing useful.
+    """
     rows = []
     first_line: dict[str, int] = {}
+    columns: dict[str, None] = {}  # every input field name, in order of appearance
     for number, (line, raw) in enumerate(records):
+        columns.update(dict.fromkeys(str(key).strip() for key in raw))
         row = _normalize_record(raw, where=f"{source}:{line}")
         if not row["id"]:
             row["id"] = str(number)
@@ -113,12 +147,21 @@ def normalize_listings(
         if shop and not row["shop"]:
             row["shop"] = shop
         rows.append(row)
+    if not rows:
+        raise ValueError(f"{source}: no listings (the file is empty or has only a header)")
+    if not any(row["title"] for row in rows):
+        titled = [c for c in columns if ALIASES.get(c.lower(), c.lower()) == "title"]
+        if titled:
+            raise ValueError(f"{source}: column {titled[0]!r} (the title) is empty in every listing")
+        raise ValueError(f"{source}: no title column (title, name or product_name); found {list(columns)}")
     frame = pd.DataFrame(rows, columns=list(LISTING_COLUMNS))
     frame["price"] = frame["price"].astype(float)
     return frame
 
 
-def _csv_records(handle: io.TextIOBase, source: str) -> Iterator[tuple[int, dict]]:
+def csv_records(handle: io.TextIOBase, source: str) -> Iterator[tuple[int, dict]]:
+    """``(line, record)`` of a CSV with a header; a repeated column or a row with more fields than
+    the header raises ``ValueError`` naming ``source:line``."""
     reader = csv.DictReader(handle)
     if reader.fieldnames is None:
         return

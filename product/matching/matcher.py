@@ -30,6 +30,7 @@ from product.matching.features import (
     encode_catalogs,
     pair_features,
 )
+from product.matching.pairs import check_labels
 from recsys.storage import write_text_atomic
 
 FORMAT = "alignrec-matcher/1"
@@ -104,6 +105,20 @@ def assign_one_to_one(left_idx: np.ndarray, right_idx: np.ndarray, scores: np.nd
     return taken
 
 
+def catalog_rows(
+    left: pd.DataFrame, right: pd.DataFrame, pairs: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers of ``left_id, right_id`` pairs in two catalogs; raises ValueError naming unknown ids."""
+    rows = []
+    for column, catalog in (("left_id", left), ("right_id", right)):
+        found = pd.Index(catalog["id"]).get_indexer(pairs[column].astype(str))
+        if (found < 0).any():
+            unknown = pairs[column][found < 0].unique()[:5].tolist()
+            raise ValueError(f"pairs: field {column!r}: ids not in the catalog: {unknown}")
+        rows.append(found)
+    return rows[0], rows[1]
+
+
 def _lgb_params(config: MatcherConfig) -> dict:
     return {
         "objective": "binary",
@@ -152,16 +167,8 @@ class Matcher:
 
     @staticmethod
     def pair_rows(enc: EncodedCatalogs, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Row numbers of ``left_id, right_id`` pairs; raises ValueError naming unknown ids."""
-        rows = []
-        for column, catalog in (("left_id", enc.left), ("right_id", enc.right)):
-            index = pd.Index(catalog["id"])
-            found = index.get_indexer(pairs[column].astype(str))
-            if (found < 0).any():
-                unknown = pairs[column][found < 0].unique()[:5].tolist()
-                raise ValueError(f"pairs: field {column!r}: ids not in the catalog: {unknown}")
-            rows.append(found)
-        return rows[0], rows[1]
+        """Row numbers of ``left_id, right_id`` pairs in encoded catalogs (see ``catalog_rows``)."""
+        return catalog_rows(enc.left, enc.right, pairs)
 
     @staticmethod
     def candidates(enc: EncodedCatalogs) -> pd.DataFrame:
@@ -190,7 +197,16 @@ class Matcher:
         valid: pd.DataFrame | None = None,
         cache_root: Path | None = None,
     ) -> Matcher:
-        """Train on labelled pairs; pick the threshold on ``valid`` (else out-of-fold on ``pairs``)."""
+        """Train on labelled pairs; pick the threshold on ``valid`` (else out-of-fold on ``pairs``).
+
+        Labels and ids are checked before the (slow) encoding of the catalogs.
+        """
+        check_labels(pairs["label"], "training pairs")
+        if valid is not None:
+            check_labels(valid["label"], "validation pairs")
+        for checked in (pairs, valid):
+            if checked is not None:
+                catalog_rows(left, right, checked)
         enc = self.encode(left, right, cache_root)
         x_valid = self.features(enc, valid) if valid is not None else None
         y_valid = valid["label"].to_numpy() if valid is not None else None
@@ -214,8 +230,7 @@ class Matcher:
         from sklearn.model_selection import StratifiedKFold
 
         y = np.asarray(y).astype(int)
-        if len(np.unique(y)) < 2:
-            raise ValueError("training pairs need both matches (label 1) and non-matches (label 0)")
+        check_labels(y, "training pairs")
         self.feature_names = list(x.columns)
         self.booster = self._train(x, y)
         if x_valid is not None and y_valid is not None:
@@ -329,10 +344,12 @@ class Matcher:
         import lightgbm as lgb
 
         path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
         try:
-            document = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not a matcher file ({error.msg})") from error
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path}: not a matcher file ({error})") from error
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise ValueError(f"{path}: field 'format': expected {FORMAT!r}")
         config = dict(document["config"])

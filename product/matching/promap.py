@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from product.matching.deepmatcher import MatchingSet
-from product.matching.listing import normalize_listings
+from product.matching.pairs import read_pair_rows
 
 PREFIXES = {
     "ProMapCz": "promapcz",
@@ -54,43 +54,5 @@ def load_promap_pairs(folder: str | Path) -> MatchingSet:
     The split keeps ``match_type`` (match / close_nonmatch / medium_nonmatch) where the set has it.
     """
     folder = Path(folder)
-    path = _file(folder, f"{PREFIXES[folder.name]}-test_data.csv")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    catalogs = []
-    for side in ("1", "2"):
-        records = []
-        seen = set()
-        for line, row in enumerate(table.to_dict(orient="records"), start=2):
-            if row[f"id{side}"] in seen:
-                continue
-            seen.add(row[f"id{side}"])
-            description = " ".join(
-                row[f"{part}_description{side}"]
-                for part in ("short", "long")
-                if row[f"{part}_description{side}"] not in ("", "nan")
-            )
-            records.append(
-                (
-                    line,
-                    {
-                        "id": row[f"id{side}"],
-                        "title": row[f"name{side}"],
-                        "description": description,
-                        "price": row[f"price{side}"].replace("nan", ""),
-                        "specifications": row.get(f"specification{side}") or "[]",
-                        "image": row.get(f"image_url{side}", ""),
-                        "category": row.get("category", ""),
-                    },
-                )
-            )
-        catalogs.append(normalize_listings(records, source=str(path)))
-    pairs = pd.DataFrame(
-        {
-            "left_id": table["id1"],
-            "right_id": table["id2"],
-            "label": table["match"].astype(int),
-        }
-    )
-    if "match_type" in table.columns:
-        pairs["match_type"] = table["match_type"]
-    return MatchingSet(folder.name, catalogs[0], catalogs[1], {"test": pairs})
+    left, right, pairs = read_pair_rows(_file(folder, f"{PREFIXES[folder.name]}-test_data.csv"))
+    return MatchingSet(folder.name, left, right, {"test": pairs})
