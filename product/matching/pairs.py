@@ -69,15 +69,27 @@ def _unique(rows: list[tuple[int, str, str, int]], path: Path) -> list[int]:
 
 
 def _check_ids(
-    path: Path, rows: list[tuple[int, str, str, int]], column: str, position: int, catalog: pd.DataFrame
+    path: Path, rows: list[tuple[int, str, str, int]], left: pd.DataFrame | None, right: pd.DataFrame | None
 ) -> None:
-    known = set(catalog["id"])
-    unknown = [row for row in rows if row[position] not in known]
+    """Raise on the first ``(line, left, right, label)`` row with an id outside its catalog."""
+    checks = [
+        (position, column, set(catalog["id"]))
+        for position, column, catalog in ((1, "left_id", left), (2, "right_id", right))
+        if catalog is not None
+    ]
+    unknown = [
+        (row, position, column)
+        for row in rows
+        for position, column, ids in checks
+        if row[position] not in ids
+    ]
     if unknown:
-        line, value = unknown[0][0], unknown[0][position]
-        side = "left" if column == "left_id" else "right"
-        more = f" ({len(unknown)} pairs have unknown {side} ids)" if len(unknown) > 1 else ""
-        raise ValueError(f"{path}:{line}: field {column!r}: {value!r} is not in the {side} catalog{more}")
+        row, position, column = unknown[0]
+        more = f" ({len(unknown)} unknown ids in all)" if len(unknown) > 1 else ""
+        raise ValueError(
+            f"{path}:{row[0]}: field {column!r}: {row[position]!r} is not in the "
+            f"{column.removesuffix('_id')} catalog{more}"
+        )
 
 
 def read_pairs(
@@ -112,9 +124,7 @@ def read_pairs(
             ids.append(value)
         rows.append((line, ids[0], ids[1], _label(record[columns["label"]] or "", path, line, "label")))
     rows = [rows[i] for i in _unique(rows, path)]
-    for column, position, catalog in (("left_id", 1, left), ("right_id", 2, right)):
-        if catalog is not None:
-            _check_ids(path, rows, column, position, catalog)
+    _check_ids(path, rows, left, right)
     return pd.DataFrame(
         {
             "left_id": [row[1] for row in rows],

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import fake_embeddings, hashed_embeddings
+from matching_stubs import fake_embeddings, hashed_embeddings
 
 from product.matching.features import encode_catalogs, pair_features
 from product.matching.listing import listings_from_frame

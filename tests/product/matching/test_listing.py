@@ -120,3 +120,39 @@ def test_frame_and_listing_text():
     listings = listings_from_frame(frame, shop="s")
     assert listings["specifications"].iat[0] == {"colour": "red"}
     assert listing_text(listings.iloc[0]) == "Bosch Kettle colour red"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("shop.csv", b"", r"shop\.csv: no listings \(the file is empty or has only a header\)"),
+        ("shop.csv", b"id,title,price\n", r"shop\.csv: no listings"),
+        ("shop.jsonl", b"\n", r"shop\.jsonl: no listings"),
+        (
+            "shop.csv",
+            b"id,label,price\n1,TV,3\n",
+            r"shop\.csv: no title column .*found \['id', 'label', 'price'\]",
+        ),
+        (
+            "shop.csv",
+            b"id,name\n1,\n2,\n",
+            r"shop\.csv: column 'name' \(the title\) is empty in every listing",
+        ),
+        ("shop.csv", b"id,title\n1,TV\n2,caf\xe9\n", r"shop\.csv:3: byte 0xe9 is not UTF-8"),
+        (
+            "shop.jsonl.gz",
+            gzip.compress(b'{"title": "a"}\n{"title": "\xe9"}\n'),
+            r"shop\.jsonl\.gz:2: byte 0xe9",
+        ),
+    ],
+)
+def test_unusable_catalogs_are_refused_by_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        load_listings(path)
+
+
+def test_missing_catalog(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"shop\.csv: no such file"):
+        load_listings(tmp_path / "shop.csv")
