@@ -151,10 +151,15 @@ def test_cut_loss_matches_hand_computed_value():
     # its judged scores are ignored even though they rose.
     assert inappropriate.tolist() == [[True, False, False], [False, False, False]]
     terms = [
-        -alpha * math.log(1 - 0.10), -math.log(0.50), -math.log(0.20),  # row 0, without the judgment
-        -math.log(0.13), -math.log(0.50), -math.log(0.21),  # row 0, with it
-        -math.log(0.40), -math.log(0.60),  # row 1
-    ]  # fmt: skip
+        -alpha * math.log(1 - 0.10),
+        -math.log(0.50),
+        -math.log(0.20),  # row 0, without the judgment
+        -math.log(0.13),
+        -math.log(0.50),
+        -math.log(0.21),  # row 0, with it
+        -math.log(0.40),
+        -math.log(0.60),  # row 1
+    ]
     assert loss.item() == pytest.approx(sum(terms) / len(terms), rel=1e-6)
 
 

@@ -1,0 +1,22 @@
+"""Configuration of :class:`simulators.alignment.bco_trainer.BCOTrainer`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transformers import TrainingArguments
+
+
+@dataclass
+class BCOConfig(TrainingArguments):
+    """BCO's hyperparameters on top of ``transformers.TrainingArguments``."""
+
+    beta: float = field(default=0.1, metadata={"help": "Reward scale β in r = β·log(π/π_ref)."})
+    max_length: int | None = field(
+        default=512,
+        metadata={"help": "Longest prompt + completion in tokens; the prompt's start is cut first."},
+    )
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Keep the tokenized columns the collator needs (do not change)."}
+    )
+    logging_steps: float = field(default=10, metadata={"help": "Log every X update steps."})
