@@ -86,16 +86,18 @@ def train(
     fields: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated fields embedded with MiniLM: title, description, text [from --config]."
+            help="Comma-separated fields embedded with MiniLM: title, description, text (default: from --config)."
         ),
     ] = None,
     images: Annotated[
         bool, typer.Option(help="Compare EfficientNet-Lite0 vectors of local image files.")
     ] = False,
     k: Annotated[int, typer.Option(help="Neighbours per listing on each blocking path.")] = 10,
-    rounds: Annotated[int | None, typer.Option(help="LightGBM boosting rounds [from --config].")] = None,
+    rounds: Annotated[
+        int | None, typer.Option(help="LightGBM boosting rounds (default: from --config).")
+    ] = None,
     learning_rate: Annotated[
-        float | None, typer.Option(help="LightGBM learning rate [from --config].")
+        float | None, typer.Option(help="LightGBM learning rate (default: from --config).")
     ] = None,
     seed: Annotated[int, typer.Option(help="LightGBM seed.")] = 0,
     cache: Cache = True,

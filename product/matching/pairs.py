@@ -160,9 +160,12 @@ def read_pair_rows(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
     fields = [f for f in fields if not (f in REDUNDANT and REDUNDANT[f] in fields)]
     label_column = next((c for c in ("match", "label") if c in header), None)
     if "id" not in fields or label_column is None:
+        catalogs = (
+            " (left_id, right_id, label pairs need the two catalogs too)" if "left_id" in header else ""
+        )
         raise ValueError(
             f"{path}:1: a file with both products per row needs columns id1, id2 and match (or label); "
-            f"found {header}"
+            f"found {header}{catalogs}"
         )
     paired = {f + s for f in fields for s in "12"} | {c + s for c in REDUNDANT for s in "12"}
     shared = [c for c in header if c in SHARED_FIELDS]
