@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 import typer
 from rich.console import Console
 
@@ -27,6 +30,11 @@ app.command("demo")(demo.demo)
 
 def main() -> None:
     """Entry point: bad input ends with one clear line (file, line, field) instead of a traceback."""
+    # Models load from installed packages only: never ask a model hub (there may be no network).
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # MLflow and alembic log every schema migration of a new SQLite file at INFO level.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         app()
     except (ValueError, FileNotFoundError, KeyError) as err:

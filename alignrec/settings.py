@@ -3,6 +3,7 @@
 ``ALIGNREC_DATA_DIR``  where real public data sets live (default: ``../shared/data``
                        beside the repository root, when that folder exists).
 ``ALIGNREC_HOME``      where runs, caches and the MLflow database go (default: ``./.alignrec``).
+``MLFLOW_TRACKING_URI`` where runs are tracked (default: a SQLite file under ``ALIGNREC_HOME``).
 """
 
 from __future__ import annotations
@@ -38,3 +39,8 @@ def home_dir() -> Path:
     path = Path(os.environ.get("ALIGNREC_HOME", ".alignrec"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///<ALIGNREC_HOME>/mlflow.db``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(home_dir() / 'mlflow.db').resolve()}"

@@ -324,7 +324,7 @@ COLD_NAMES = [
 
 def speed_records(configs: list[tuple[int, int]], n: int = 10_000) -> list[dict]:
     """Encode ``n`` Walmart-Amazon product titles (no cache) per (threads, batch size)."""
-    from product.encoders.text import torch_threads
+    from benchmarks.threads import torch_threads
     from product.text_encoder import encode_texts, load_text_model
 
     path = require_data("deepmatcher/walmart_amazon/tableB.csv.gz")

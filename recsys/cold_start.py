@@ -12,11 +12,8 @@ ranking, for each user with events on cold test items, only the cold test items
 
 from __future__ import annotations
 
-import copy
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,7 +54,7 @@ def cold_item_split(
 ) -> ColdSplit:
     """Hold out ``round(cold_fraction * I)`` items for test and ``round(valid_fraction * I)`` for
     validation, chosen uniformly at random with ``seed``; all their events leave training."""
-    if not 0 < cold_fraction and 0 <= valid_fraction and cold_fraction + valid_fraction < 1:
+    if not (0 < cold_fraction < 1 and 0 <= valid_fraction < 1 and cold_fraction + valid_fraction < 1):
         raise ValueError(
             f"need 0 < cold_fraction, 0 <= valid_fraction, sum < 1; got {cold_fraction}, {valid_fraction}"
         )
@@ -125,41 +122,29 @@ def fit_cold(
     **fit_kwargs: object,
 ) -> dict[str, object]:
     """Train on the warm events with ``recsys.train.fit``, selecting the epoch on the cold
-    validation items (ranked among themselves) rather than on warm validation events.
+    validation items (ranked among themselves) rather than on warm validation events; the best
+    parameters by ``valid_metric`` are restored at the end."""
 
-    ``fit`` runs in chunks of ``eval_every`` epochs, resuming from its own checkpoint (optimiser
-    state included), so training is the same as one long run; the best parameters by
-    ``valid_metric`` on the cold validation items are restored at the end.
-    """
-    best_score, best_epoch, bad = -np.inf, 0, 0
-    best_state = copy.deepcopy(model.state_dict())
-    history = []
-    with tempfile.TemporaryDirectory() as folder:
-        for end in range(eval_every, epochs + 1, eval_every):
-            fit(
-                model,
-                split.train,
-                epochs=end,
-                checkpoint_dir=Path(folder),
-                resume=True,
-                progress=False,
-                **fit_kwargs,
-            )
-            model.eval()
-            score = evaluate_cold(lambda u: model.scores(torch.from_numpy(u)), split, "valid").metrics[
-                valid_metric
-            ]
-            history.append({"epoch": end, f"valid_{valid_metric}": score})
-            if score > best_score:
-                best_score, best_epoch, bad = score, end, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad += 1
-                if patience and bad >= patience:
-                    break
-    model.load_state_dict(best_state)
-    model.eval()
-    return {"best_epoch": best_epoch, "best_valid": float(best_score), "history": history}
+    def validate(trained: torch.nn.Module) -> dict[str, float]:
+        return evaluate_cold(lambda u: trained.scores(torch.from_numpy(u)), split, "valid").metrics
+
+    result = fit(
+        model,
+        split.train,
+        validate=validate,
+        epochs=epochs,
+        eval_every=eval_every,
+        patience=patience,
+        valid_metric=valid_metric,
+        progress=False,
+        **fit_kwargs,
+    )
+    history = [
+        {"epoch": row["epoch"] + 1, f"valid_{valid_metric}": row[f"valid_{valid_metric}"]}
+        for row in result.history
+        if f"valid_{valid_metric}" in row
+    ]
+    return {"best_epoch": result.best_epoch + 1, "best_valid": result.best_score, "history": history}
 
 
 def content_knn_scores(train: Interactions, features: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

@@ -2,7 +2,8 @@
 
 ``run_experiment`` builds the model from explicit hyperparameters, trains it (torch models through
 ``recsys.train.fit``), evaluates on the test split with full ranking (train and valid items
-masked), saves a :class:`~recsys.recommender.Recommender`, and returns metrics with their protocol.
+masked), saves a :class:`~recsys.recommender.Recommender` folder (``out_dir/recommender``; the same
+folder is the MLflow artifact), and returns metrics with their protocol.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class ExperimentCallback(Callback, Protocol):
 
 
 MODEL_NAMES = ("pop", "itemknn", "bpr", "lightgcn", "cml")
+RECOMMENDER_DIR = "recommender"  # the saved Recommender folder inside a model's run folder
 TORCH_MODELS = ("bpr", "lightgcn", "cml")
 
 
@@ -109,7 +111,7 @@ def run_experiment(
     resume: bool = False,
     progress: bool = True,
 ) -> ExperimentResult:
-    """Fit, evaluate on test (full ranking, train+valid masked), save to ``out_dir/recommender.pt``.
+    """Fit, evaluate on test (full ranking, train+valid masked), save to ``out_dir/recommender``.
 
     Callbacks get ``on_fit_start`` (from ``fit`` for torch models, here for the others), the
     per-epoch logs, and ``on_fit_end`` with the test metrics, the protocol as tags and ``out_dir``;
@@ -176,19 +178,22 @@ def _run(
     result.metrics = evaluation.metrics
     result.eval_seconds = evaluation.seconds
     result.protocol = evaluation.protocol
+    artifact_dir = None
     if out_dir is not None:
         recommender = Recommender(
             model=model,
+            train=split.train.to_csr(),
             known=known,
             user_ids=_ids(split.train.user_ids, split.train.num_users),
             item_ids=_ids(split.train.item_ids, split.train.num_items),
             protocol={**result.protocol, "model": config.model, "config": asdict(config)},
         )
-        result.artifact = str(recommender.save(out_dir / "recommender.pt"))
+        artifact_dir = recommender.save(out_dir / RECOMMENDER_DIR)
+        result.artifact = str(artifact_dir)
         summary = {k: v for k, v in asdict(result).items() if k != "history"}
         write_text_atomic(out_dir / "metrics.json", json.dumps(summary, indent=2, default=str))
     for callback in callbacks:
-        callback.on_fit_end(result.metrics, protocol_tags(result.protocol), out_dir)
+        callback.on_fit_end(result.metrics, protocol_tags(result.protocol), artifact_dir)
     return result
 
 

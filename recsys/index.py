@@ -277,6 +277,14 @@ class ItemIndex:
         """``search`` on this index: D (Q, k), I (Q, k) internal ids (-1 when exhausted)."""
         return search(self.index, queries, k, exclude)
 
+    def add(self, vectors: np.ndarray, item_ids: list) -> None:
+        """Append (n, d) vectors of new items; they get internal ids N..N+n-1."""
+        vectors = _as_matrix(vectors, "vectors", dim=self.dim)
+        if len(item_ids) != len(vectors):
+            raise ValueError(f"item_ids: {len(item_ids)} ids for {len(vectors)} vectors")
+        self.index.add(vectors)
+        self.item_ids = [*self.item_ids, *np.asarray(item_ids).tolist()]
+
     def original_ids(self, internal: np.ndarray) -> list[list]:
         """Map an (Q, k) array of internal ids to original ids, dropping -1 entries."""
         return [[self.item_ids[i] for i in row if i >= 0] for row in np.asarray(internal)]

@@ -1,8 +1,9 @@
 """MLflow tracking for training runs: a training-loop callback and a one-call logger.
 
-The only module that imports ``mlflow``. Runs go to ``MLFLOW_TRACKING_URI`` when it is set, else to
-``sqlite:///<ALIGNREC_HOME>/mlflow.db`` with artifacts in ``<ALIGNREC_HOME>/mlartifacts`` (see
-``alignrec.settings.home_dir``). Browse them with ``mlflow ui --backend-store-uri <uri>``.
+The only module that imports ``mlflow``. The tracking URI is an explicit argument; entry points
+choose it (``alignrec.settings.tracking_uri``: ``MLFLOW_TRACKING_URI`` when set, else
+``sqlite:///<ALIGNREC_HOME>/mlflow.db``). A SQLite store keeps its artifacts in ``mlartifacts``
+beside the database. Browse runs with ``mlflow ui --backend-store-uri <uri>``.
 
 MLflow names allow only letters, digits and ``_ - . : / space``, so metric and parameter keys are
 rewritten: ``ndcg@10`` is logged as ``ndcg_at_10``.
@@ -10,14 +11,12 @@ rewritten: ``ndcg@10`` is logged as ``ndcg_at_10``.
 Registering (``register_as``): MLflow 3's ``mlflow.register_model("runs:/<id>/model")`` refuses a
 plain artifact folder ("Unable to find a logged_model"), so the registered version is created with
 ``MlflowClient.create_model_version`` whose source is the run's ``runs:/<id>/model`` folder;
-``mlflow.artifacts.download_artifacts("models:/<name>/<version>")`` then fetches the checkpoint.
+``download_model("models:/<name>@<alias>")`` then fetches the saved recommender folder.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import re
 import time
 from pathlib import Path
@@ -27,19 +26,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 
-from alignrec.settings import home_dir
-
-# MLflow and alembic log every schema migration of a new SQLite file at INFO level.
-for _name in ("mlflow", "alembic"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
-
 ARTIFACT_PATH = "model"
 MAX_PARAM_LENGTH = 6000  # MLflow's limit on a parameter value
-
-
-def default_tracking_uri() -> str:
-    """``MLFLOW_TRACKING_URI`` when set, else a SQLite file under ``home_dir()``."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(home_dir() / 'mlflow.db').resolve()}"
 
 
 def mlflow_key(key: str) -> str:
@@ -73,7 +61,7 @@ class MlflowCallback:
     Args:
         experiment: MLflow experiment name (created when missing).
         run_name: display name of the run.
-        tracking_uri: where to log; None means ``default_tracking_uri()``.
+        tracking_uri: where to log (e.g. ``sqlite:///runs/mlflow.db``).
         register_as: when set, ``on_fit_end`` registers the logged artifact folder as a new
             version of this registered model.
 
@@ -87,12 +75,13 @@ class MlflowCallback:
         self,
         experiment: str,
         run_name: str | None = None,
-        tracking_uri: str | None = None,
+        *,
+        tracking_uri: str,
         register_as: str | None = None,
     ) -> None:
         self.experiment = experiment
         self.run_name = run_name
-        self.tracking_uri = tracking_uri or default_tracking_uri()
+        self.tracking_uri = tracking_uri
         self.register_as = register_as
         self.client = MlflowClient(tracking_uri=self.tracking_uri)
         self.run_id: str | None = None
@@ -166,13 +155,42 @@ def log_run(
     metrics: dict[str, float],
     tags: dict[str, str],
     artifact_dir: Path | None = None,
-    tracking_uri: str | None = None,
+    *,
+    tracking_uri: str,
     run_name: str | None = None,
     register_as: str | None = None,
 ) -> str:
     """Record a finished run in one call (for models without a training loop); returns its id."""
-    callback = MlflowCallback(experiment, run_name, tracking_uri, register_as)
+    callback = MlflowCallback(experiment, run_name, tracking_uri=tracking_uri, register_as=register_as)
     callback.on_fit_start(params)
     callback.on_fit_end(metrics, tags, artifact_dir)
     return callback.run_id
 
+
+def download_model(model_uri: str, tracking_uri: str, dst: Path | None = None) -> Path:
+    """Fetch a registered model's folder (``models:/<name>@<alias>``, ``models:/<name>/<version>``
+    or ``runs:/<run id>/model``) from the store at ``tracking_uri`` into ``dst`` (a new temporary
+    folder when None) and return the local path of the folder."""
+    import tempfile
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    source = model_uri
+    try:
+        if model_uri.startswith("models:/"):
+            spec = model_uri.removeprefix("models:/")
+            if "@" in spec:
+                name, alias = spec.split("@", 1)
+                source = client.get_model_version_by_alias(name, alias).source
+            else:
+                name, version = spec.rsplit("/", 1)
+                source = client.get_model_version(name, version).source
+        if not source.startswith("runs:/"):
+            raise ValueError(
+                f"{model_uri}: expected models:/NAME@ALIAS, models:/NAME/VERSION or runs:/ID/PATH"
+            )
+        run_id, _, path = source.removeprefix("runs:/").partition("/")
+        folder = Path(dst) if dst is not None else Path(tempfile.mkdtemp(prefix="alignrec-model-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(client.download_artifacts(run_id, path or ARTIFACT_PATH, str(folder)))
+    except MlflowException as error:
+        raise ValueError(f"{model_uri}: cannot fetch it from {tracking_uri} ({error.message})") from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -99,11 +99,22 @@ def _hyperparameters(model: nn.Module) -> dict[str, object]:
     return {k: v for k, v in vars(model).items() if isinstance(v, plain) and k[0] != "_" and k != "training"}
 
 
+def _full_ranking_validation(valid: Interactions, known) -> Callable[[nn.Module], dict[str, float]]:
+    """Validation on held-out events: full ranking with the training items masked."""
+
+    def validate(model: nn.Module) -> dict[str, float]:
+        result = evaluate_scores(lambda u: model.scores(torch.from_numpy(u)), valid, known, ks=(10, 20))
+        return {k: v for k, v in result.metrics.items() if "@" in k}
+
+    return validate
+
+
 def fit(
     model: nn.Module,
     train: Interactions,
     *,
     valid: Interactions | None = None,
+    validate: Callable[[nn.Module], dict[str, float]] | None = None,
     epochs: int = 100,
     batch_size: int = 2048,
     lr: float = 1e-3,
@@ -123,14 +134,22 @@ def fit(
     Args:
         model: an nn.Module with ``loss(users, pos, neg)`` and ``scores(users)``.
         train: training events (repeated pairs are fine; they count as more positives).
-        valid: validation events for early stopping; None trains for ``epochs`` epochs.
+        valid: validation events for early stopping (full ranking, train items masked, NDCG and
+            Recall @10 and @20); None with no ``validate`` trains for ``epochs`` epochs.
+        validate: instead of ``valid``, any validation: called with the model in eval mode, returns
+            metrics that include ``valid_metric`` (e.g. ranking only cold items, see
+            ``recsys.cold_start.fit_cold``).
         patience: evaluations without improvement of ``valid_metric`` before stopping (0 = never stop).
         checkpoint_dir: where ``last.pt`` (for resume) and ``best.pt`` are written atomically.
         resume: continue from ``checkpoint_dir/last.pt`` when it exists.
     """
+    if valid is not None and validate is not None:
+        raise ValueError("give valid (events) or validate (a function), not both")
+    known = train.to_csr()
+    if valid is not None:
+        validate = _full_ranking_validation(valid, known)
     torch.manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-    known = train.to_csr()
     positive_keys = positive_lookup(train)
     users_all = torch.from_numpy(train.users)
     items_all = torch.from_numpy(train.items)
@@ -196,14 +215,16 @@ def fit(
             "epoch_seconds": epoch_seconds,
             "epoch_cpu_seconds": epoch_cpu_seconds,  # process CPU time: steadier on a busy machine
         }
-        if valid is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
+        if validate is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
             model.eval()
             with torch.no_grad():
-                result = evaluate_scores(
-                    lambda u: model.scores(torch.from_numpy(u)), valid, known, ks=(10, 20)
+                metrics = validate(model)
+            if valid_metric not in metrics:
+                raise ValueError(
+                    f"validate returned {sorted(metrics)}, without valid_metric {valid_metric!r}"
                 )
-            logs.update({f"valid_{k}": v for k, v in result.metrics.items() if "@" in k})
-            score = result.metrics[valid_metric]
+            logs.update({f"valid_{k}": v for k, v in metrics.items()})
+            score = metrics[valid_metric]
             if score > best_score:
                 best_score, best_epoch, bad_evals = score, epoch, 0
                 best_state = copy.deepcopy(model.state_dict())
@@ -229,10 +250,10 @@ def fit(
                 },
                 last_path,
             )
-        if valid is not None and patience and bad_evals >= patience:
+        if validate is not None and patience and bad_evals >= patience:
             stopped_early = True
             break
-    if valid is not None:
+    if validate is not None:
         model.load_state_dict(best_state)
     else:
         best_epoch = epoch

@@ -10,8 +10,12 @@ from rich.console import Console
 from rich.table import Table
 
 from alignrec.settings import home_dir
-from product.encoders import MODALITIES, encode_catalog, read_catalog, read_unisrec_text, save_features
-from product.encoders.text import DEFAULT_BATCH_SIZE, DEFAULT_THREADS
+
+# = product.encoders.MODALITIES and the text encoder's defaults (checked by a test); the encoders
+# themselves (torch, transformers) are imported when the command runs.
+MODALITIES = ("text", "image", "attributes")
+DEFAULT_BATCH_SIZE = 128
+DEFAULT_THREADS = 2
 
 
 def encode(
@@ -44,6 +48,11 @@ def encode(
     ] = "auto",
 ) -> None:
     """Encode every product of a catalog (text, image, attributes) and report missing inputs."""
+    import torch
+
+    from product.encoders import encode_catalog, read_catalog, read_unisrec_text, save_features
+
+    torch.set_num_threads(threads)
     products = read_unisrec_text(catalog) if catalog.suffix == ".text" else read_catalog(catalog)
     cache_root = None if no_cache else (cache_dir or home_dir() / "cache" / "vectors")
     features = encode_catalog(
@@ -51,7 +60,6 @@ def encode(
         tuple(modality or MODALITIES),
         cache_root=cache_root,
         batch_size=batch_size,
-        threads=threads,
         progress=True,
         text_precision=precision,
     )

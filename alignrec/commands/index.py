@@ -7,7 +7,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -35,11 +34,12 @@ ModelName = Annotated[
 
 
 def _load_recommender(run: Path, model: str | None):
+    from recsys.experiment import RECOMMENDER_DIR
     from recsys.recommender import Recommender
 
     if model is None:
         raise typer.BadParameter("--run needs --model (which trained model's vectors to use)")
-    return Recommender.load(run / model / "recommender.pt")
+    return Recommender.load(run / model / RECOMMENDER_DIR, with_index=False)
 
 
 @app.command()
@@ -81,6 +81,8 @@ def build(
     ] = 1000,
 ) -> None:
     """Build an index over item vectors and report its recall@10 against exact search."""
+    import numpy as np
+
     from recsys.index import ItemIndex, recall_against_exact
 
     if (run is None) == (vectors is None):
@@ -138,28 +140,37 @@ def search(
     ] = False,
 ) -> None:
     """Top-k items for users of a trained model, or for raw query vectors, from a saved index."""
+    import numpy as np
+
     from recsys.index import ItemIndex
 
     index = ItemIndex.load(index_dir)
-    exclude = None
     if user:
         if run is None:
             raise typer.BadParameter("--user needs --run and --model (for the user vectors)")
         recommender = _load_recommender(run, model)
-        rows = np.array([recommender.user_index(u) for u in user])
-        vectors = recommender.model.user_vectors().detach().numpy()[rows]
-        labels = list(user)
-        exclude = None if include_known else recommender.known[rows]
+        if len(index.item_ids) != len(recommender.item_ids):
+            raise typer.BadParameter(
+                f"{index_dir} indexes {len(index.item_ids)} items, the model has {len(recommender.item_ids)}: "
+                "build the index from this run's model"
+            )
+        recommender.index = index
+        answers = recommender.recommend_many(list(user), k, exclude_known=not include_known)
+        labels = [f"{u} ({a.source})" for u, a in zip(user, answers, strict=True)]
+        names = [a.items for a in answers]
+        scores = [a.scores for a in answers]
+        score_name = "score" if index.metric == "ip" else "score (-squared L2)"
     elif queries is not None:
         vectors = np.load(queries)
         rows = np.array(row) if row else np.arange(len(vectors))
         vectors, labels = vectors[rows], [f"row {r}" for r in rows]
+        scores, found = index.search(vectors, k)
+        names = index.original_ids(found)
+        score_name = "ip score" if index.metric == "ip" else "squared L2"
     else:
         raise typer.BadParameter("give --user (with --run/--model) or --queries")
-    scores, found = index.search(vectors, k, exclude=exclude)
-    names = index.original_ids(found)
     table = Table(title=f"Top {k} from {index_dir} ({index.factory}, {index.metric})")
-    for column in ("query", "rank", "item", "ip score" if index.metric == "ip" else "squared L2"):
+    for column in ("query", "rank", "item", score_name):
         table.add_column(column)
     for label, row_names, row_scores in zip(labels, names, scores, strict=True):
         for rank, (name, score) in enumerate(zip(row_names, row_scores, strict=False), start=1):

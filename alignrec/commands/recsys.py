@@ -1,26 +1,30 @@
-"""``alignrec train / evaluate / recommend``: recommenders from interaction logs."""
+"""``alignrec train / evaluate / recommend``: recommenders from interaction logs.
+
+Heavy modules (torch, pandas, mlflow, the models) are imported inside the commands, so that
+``alignrec --help`` starts fast; the name lists below are checked against the library by a test.
+"""
 
 from __future__ import annotations
 
 import json
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from recsys.data import Interactions, k_core, to_implicit
-from recsys.experiment import MODEL_NAMES, ExperimentResult, TrainConfig, run_experiment
-from recsys.readers import READERS, read_interactions
-from recsys.splits import load_split, make_split, save_split, with_protocol
-from recsys.synthetic import make_interactions
+if TYPE_CHECKING:
+    from recsys.data import Interactions
+    from recsys.experiment import ExperimentResult
 
 console = Console()
 
+MODEL_NAMES = ("pop", "itemknn", "bpr", "lightgcn", "cml")  # = recsys.experiment.MODEL_NAMES
+READER_NAMES = ("movielens-100k", "movielens-1m", "movielens-latest", "amazon", "mmrec")  # = recsys.readers.READERS
 Model = Enum("Model", {name: name for name in MODEL_NAMES}, type=str)  # type: ignore[misc]
-Format = Enum("Format", {name: name for name in ("auto", *READERS)}, type=str)  # type: ignore[misc]
+Format = Enum("Format", {name: name for name in ("auto", *READER_NAMES)}, type=str)  # type: ignore[misc]
 
 
 class SplitKind(StrEnum):
@@ -39,6 +43,9 @@ def load_log(
     synthetic_seed: int,
 ) -> tuple[Interactions, str]:
     """The log and a name for it: a file through a reader or a column mapping, or synthetic data."""
+    from recsys.readers import READERS, read_interactions
+    from recsys.synthetic import make_interactions
+
     if data is None:
         return make_interactions(seed=synthetic_seed)[0], f"synthetic(seed={synthetic_seed})"
     if fmt != "auto":
@@ -108,6 +115,11 @@ def train(
     """Train recommenders on a log, evaluate them with full ranking and save them under OUT."""
     import torch
 
+    from alignrec.settings import tracking_uri as default_tracking_uri
+    from recsys.data import k_core, to_implicit
+    from recsys.experiment import TrainConfig, run_experiment
+    from recsys.splits import load_split, make_split, save_split, with_protocol
+
     if threads:
         torch.set_num_threads(threads)
     if split_file is not None:
@@ -139,7 +151,7 @@ def train(
             from recsys.tracking import MlflowCallback
 
             tracker = MlflowCallback(
-                experiment, run_name=chosen.value, tracking_uri=tracking_uri,
+                experiment, run_name=chosen.value, tracking_uri=tracking_uri or default_tracking_uri(),
                 register_as=f"{register}-{chosen.value}" if register else None,
             )
             callbacks.append(tracker)
@@ -151,6 +163,15 @@ def train(
     console.print(f"Saved split and models under {out}")
 
 
+def _load(run: Path, model: str):
+    from recsys.experiment import RECOMMENDER_DIR
+    from recsys.recommender import Recommender
+
+    if not run.is_dir():
+        raise FileNotFoundError(f"{run}: no run folder there (train one with `alignrec train --out {run}`)")
+    return Recommender.load(run / model / RECOMMENDER_DIR)
+
+
 def evaluate(
     run: Annotated[Path, typer.Option(help="Run folder written by `alignrec train`.")] = Path(".alignrec/runs/latest"),
     model: Annotated[Model, typer.Option("--model", "-m", help="Which trained model of the run.")] = Model.bpr,
@@ -160,10 +181,10 @@ def evaluate(
     import torch
 
     from recsys.evaluate import evaluate_scores
-    from recsys.recommender import Recommender
+    from recsys.splits import load_split
 
     parts = load_split(run / "split.npz")
-    recommender = Recommender.load(run / model.value / "recommender.pt")
+    recommender = _load(run, model.value)
     cutoffs = tuple(int(k) for k in ks.split(","))
     with torch.no_grad():
         result = evaluate_scores(
@@ -184,23 +205,31 @@ def evaluate(
 
 
 def recommend(
-    user: Annotated[str, typer.Option(help="Original user id.")],
+    user: Annotated[str | None, typer.Option(help="Original user id (omit for an anonymous user with --recent).")] = None,
     k: Annotated[int, typer.Option("-k", help="Number of items.")] = 10,
     run: Annotated[Path, typer.Option(help="Run folder written by `alignrec train`.")] = Path(".alignrec/runs/latest"),
     model: Annotated[Model, typer.Option("--model", "-m", help="Which trained model of the run.")] = Model.bpr,
+    recent: Annotated[list[str] | None, typer.Option(help="Item id the user interacted with recently (repeatable); drives item-to-item answers for users the model does not know.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Item id not to recommend (repeatable), on top of the user's history.")] = None,
+    include_known: Annotated[bool, typer.Option(help="Allow items the user already had in training.")] = False,
+    index: Annotated[Path | None, typer.Option(help="Answer through this FAISS index folder (`alignrec index build`) instead of exact scoring.")] = None,
 ) -> None:
-    """Top-k items for one user (items the user already has are excluded)."""
-    from recsys.recommender import Recommender
+    """Top-k items for one user (known items excluded); unknown users get a cold-start answer."""
+    recommender = _load(run, model.value)
+    if index is not None:
+        from recsys.index import ItemIndex
 
-    recommender = Recommender.load(run / model.value / "recommender.pt")
-    try:
-        items = recommender.recommend(user, k)
-    except KeyError as err:
-        raise typer.BadParameter(str(err.args[0])) from None
-    table = Table(title=f"Top {k} for user {user} ({model.value})")
+        recommender.index = ItemIndex.load(index)
+    answer = recommender.recommend(user, k, recent_items=recent, exclude=exclude, exclude_known=not include_known)
+    who = f"user {user}" if user is not None else "an anonymous user"
+    table = Table(title=f"Top {k} for {who} ({model.value}, answered by: {answer.source})")
     table.add_column("rank", justify="right")
     table.add_column("item")
     table.add_column("score", justify="right")
-    for rank, (item, score) in enumerate(items, start=1):
+    for rank, (item, score) in enumerate(answer.pairs(), start=1):
         table.add_row(str(rank), item, f"{score:.4f}")
     console.print(table)
+    if user is not None and recommender.user_index(user) is None:
+        console.print(f"[yellow]user {user!r} is not in the training log: {answer.source} answer[/yellow]")
+    if answer.ignored_items:
+        console.print(f"[yellow]not in the catalog, ignored: {', '.join(answer.ignored_items)}[/yellow]")

@@ -69,6 +69,7 @@ def train(
     """Train on every record and save the model."""
     from product.sizefit.train import SizeFitConfig, train_size_fit
 
+    _one_thread()
     console = Console()
     records, _ = _load(data, seed, skip_bad_records, console)
     recommender, log = train_size_fit(records, SizeFitConfig(use_reviews=reviews, epochs=epochs, seed=seed))
@@ -77,6 +78,14 @@ def train(
         f"trained on {len(records)} records ({'with' if reviews else 'without'} reviews), "
         f"best held-out loss {min(log.valid_loss):.4f} at epoch {log.best_epoch}; wrote {out}"
     )
+
+
+def _one_thread() -> None:
+    """The fit net is tiny (a few thousand weights on batches of a thousand rows): more torch
+    threads only add synchronisation, which made training ten times slower on a busy 2-core machine."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @app.command()
@@ -92,6 +101,7 @@ def evaluate(
     """Split per customer in time order, train with and without reviews, and compare with baselines."""
     import numpy as np
 
+    _one_thread()
     from product.sizefit.evaluate import (
         customer_mode_size,
         evaluate_recommender,

@@ -9,9 +9,7 @@ import torch
 from rich.console import Console
 
 from alignrec.commands.recsys import print_results
-from recsys.evaluate import top_k
-from recsys.experiment import TrainConfig, run_experiment
-from recsys.index import ItemIndex
+from recsys.experiment import RECOMMENDER_DIR, TrainConfig, run_experiment
 from recsys.recommender import Recommender
 from recsys.splits import random_split, save_split, with_protocol
 from recsys.synthetic import make_interactions
@@ -45,18 +43,23 @@ def _run(out: Path, console: Console) -> None:
     console.print(f"MLflow runs: experiment 'alignrec-demo' at {tracking_uri}")
     console.print(f"  browse them with: mlflow ui --backend-store-uri {tracking_uri}")
 
-    recommender = Recommender.load(out / "lightgcn" / "recommender.pt")
-    items = recommender.model.item_vectors().numpy()
-    users = recommender.model.user_vectors().numpy()
-    index = ItemIndex.build(items, metric="ip", factory="HNSW32", item_ids=recommender.item_ids)
-    index.save(out / "index")
-    _, ann = index.search(users, 10, exclude=recommender.known)
-    exact, _ = top_k(lambda u: recommender.model.scores(torch.from_numpy(u)), np.arange(len(users)), 10,
-                     recommender.known)
+    recommender = Recommender.load(out / "lightgcn" / RECOMMENDER_DIR)
+    users = np.arange(len(recommender.user_ids))
+    exact, _ = recommender.recommend_batch(users, 10)
+    recommender.attach_index("HNSW32")
+    recommender.index.save(out / "index")
+    ann, _ = recommender.recommend_batch(users, 10)
     overlap = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(ann, exact, strict=True)])
-    console.print(f"FAISS HNSW32 index over {len(items)} LightGCN item vectors saved to {out / 'index'}; "
-                  f"recall@10 against exact search: {overlap:.3f}")
+    console.print(f"FAISS HNSW32 index over {len(recommender.item_ids)} LightGCN item vectors saved to "
+                  f"{out / 'index'}; recall@10 of the index path against exact scoring: {overlap:.3f}")
+    recommender.save(out / "lightgcn-with-index")
+    served = Recommender.load(out / "lightgcn-with-index")
     user = recommender.user_ids[0]
-    top = ", ".join(item for item, _ in recommender.recommend(user, 5))
-    console.print(f"Top 5 for user {user}: {top}")
+    answer = served.recommend(user, 5)
+    console.print(f"Top 5 for user {user} ({answer.source}): {', '.join(answer.items)}")
+    cold = served.recommend("new-visitor", 5, recent_items=answer.items[:2])
+    console.print(f"Top 5 for an unknown visitor who just viewed {answer.items[:2]} ({cold.source}): "
+                  f"{', '.join(cold.items)}")
+    similar = ", ".join(item for item, _ in served.similar_items(answer.items[0], 5))
+    console.print(f"Similar to {answer.items[0]}: {similar}")
     console.print(f"  try: alignrec recommend --run {out} -m lightgcn --user {user}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from rich.console import Console
 from rich.table import Table
 
@@ -23,6 +24,7 @@ from product.sizefit.train import SizeFitConfig, train_size_fit
 
 
 def run(out: Path, console: Console) -> None:
+    torch.set_num_threads(1)  # a tiny net: more threads only add synchronisation (see commands/sizefit.py)
     out.mkdir(parents=True, exist_ok=True)
     data = generate_fit_data(num_customers=2500, num_products=250, seed=0)
     train, test = split_by_customer_time(data.frame, test_fraction=0.2, seed=0)

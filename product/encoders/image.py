@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from product.encoders.cache import VectorCache, content_key
-from product.encoders.text import torch_threads
 
 MODEL_NAME = "efficientnet-lite0"
 DIM = 1280
@@ -78,7 +77,6 @@ def encode_images(
     paths: list[str | Path | None],
     cache: VectorCache | None = None,
     batch_size: int = 16,
-    threads: int = 2,
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, Counter]:
     """Embed image files, reusing cached vectors (keyed by the file's bytes).
@@ -104,21 +102,20 @@ def encode_images(
         vectors[rows[pos]] = vector
         mask[rows[pos]] = True
     todo = [pos for pos in range(len(rows)) if pos not in cached]
-    with torch_threads(threads):
-        for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="images", unit="batch"):
-            tensors, done = [], []
-            for pos in todo[start : start + batch_size]:
-                try:
-                    tensors.append(image_tensor(blobs[rows[pos]]))
-                except (OSError, ValueError):  # PIL raises these for corrupt or unknown formats
-                    missing["unreadable"] += 1
-                    continue
-                done.append(pos)
-            if not tensors:
+    for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="images", unit="batch"):
+        tensors, done = [], []
+        for pos in todo[start : start + batch_size]:
+            try:
+                tensors.append(image_tensor(blobs[rows[pos]]))
+            except (OSError, ValueError):  # PIL raises these for corrupt or unknown formats
+                missing["unreadable"] += 1
                 continue
-            new = embed_images(torch.stack(tensors))  # (b, 1280)
-            vectors[[rows[pos] for pos in done]] = new
-            mask[[rows[pos] for pos in done]] = True
-            if cache is not None:
-                cache.put_many([keys[pos] for pos in done], new)
+            done.append(pos)
+        if not tensors:
+            continue
+        new = embed_images(torch.stack(tensors))  # (b, 1280)
+        vectors[[rows[pos] for pos in done]] = new
+        mask[[rows[pos] for pos in done]] = True
+        if cache is not None:
+            cache.put_many([keys[pos] for pos in done], new)
     return vectors, mask, missing

@@ -8,7 +8,7 @@ from pathlib import Path
 from product.encoders.attributes import DEFAULT_DIM, attribute_tokens, encode_attributes
 from product.encoders.catalog import Product
 from product.encoders.features import ItemFeatures
-from product.encoders.text import DEFAULT_BATCH_SIZE, DEFAULT_THREADS, encode_product_texts, text_cache
+from product.encoders.text import DEFAULT_BATCH_SIZE, encode_product_texts, text_cache
 
 MODALITIES = ("text", "image", "attributes")
 
@@ -18,7 +18,6 @@ def encode_catalog(
     modalities: tuple[str, ...] = MODALITIES,
     cache_root: Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    threads: int = DEFAULT_THREADS,
     attribute_dim: int = DEFAULT_DIM,
     progress: bool = False,
     text_precision: str = "auto",
@@ -37,7 +36,7 @@ def encode_catalog(
         cache = text_cache(cache_root) if cache_root is not None else None
         texts = [product.text() for product in products]
         vectors["text"], masks["text"] = encode_product_texts(
-            texts, cache, batch_size, threads, progress, precision=text_precision
+            texts, cache, batch_size, progress, precision=text_precision
         )
         reasons["text"] = {"no title or description": int((~masks["text"]).sum())}
     if "image" in modalities:
@@ -46,7 +45,7 @@ def encode_catalog(
         cache = image_cache(cache_root) if cache_root is not None else None
         paths = [product.image for product in products]
         vectors["image"], masks["image"], missing = encode_images(
-            paths, cache, threads=threads, progress=progress
+            paths, cache, progress=progress
         )
         reasons["image"] = dict(Counter(missing))
     if "attributes" in modalities:

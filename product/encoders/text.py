@@ -6,11 +6,9 @@ False, so a model can tell "no description" apart from "a description that embed
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from product.encoders.cache import VectorCache, content_key
@@ -18,22 +16,11 @@ from product.text_encoder import DIM, encode_texts, resolve_precision
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 
-# Measured on the shared 2-core dev machine (benchmarks/multimodal.py, 10,000 Walmart-Amazon titles,
-# load average ~5 from other jobs): 1 thread 86 s wall, 2 threads 40 s wall, both at batch 128 and
-# ~60 CPU-seconds; under heavier load (~14) a single thread wasted less. Two threads are the default.
 DEFAULT_BATCH_SIZE = 128
+# torch threads are set once by the entry point (``alignrec encode --threads``, a benchmark's main),
+# never here. Measured on the shared 2-core dev machine (benchmarks/multimodal.py, 10,000
+# Walmart-Amazon titles, load ~5): 1 thread 86 s wall, 2 threads 40 s wall, both at batch 128.
 DEFAULT_THREADS = 2
-
-
-@contextmanager
-def torch_threads(threads: int):
-    """Run the block with ``torch.set_num_threads(threads)``, restoring the old count after."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def text_cache(root: Path) -> VectorCache:
@@ -45,7 +32,6 @@ def encode_product_texts(
     texts: list[str | None],
     cache: VectorCache | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    threads: int = DEFAULT_THREADS,
     progress: bool = False,
     precision: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -68,13 +54,11 @@ def encode_product_texts(
     todo = [pos for pos in range(len(present)) if pos not in cached]
     # Encode in slices so the progress bar moves and the cache grows even if the run is stopped.
     step = max(batch_size * 8, 1)
-    with torch_threads(threads):
-        for start in tqdm(range(0, len(todo), step), disable=not progress, desc="text", unit="chunk"):
-            part = todo[start : start + step]
-            new = encode_texts(
-                [cleaned[present[pos]] for pos in part], batch_size=batch_size, precision=precision
-            )
-            vectors[present[part]] = new
-            if cache is not None:
-                cache.put_many([keys[pos] for pos in part], new)
+    for start in tqdm(range(0, len(todo), step), disable=not progress, desc="text", unit="chunk"):
+        part = todo[start : start + step]
+        texts_part = [cleaned[present[pos]] for pos in part]
+        new = encode_texts(texts_part, batch_size=batch_size, precision=precision)
+        vectors[present[part]] = new
+        if cache is not None:
+            cache.put_many([keys[pos] for pos in part], new)
     return vectors, mask

@@ -28,9 +28,6 @@ and, with reviews, each purchase's own review as a soft second label.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -137,16 +134,3 @@ def ordinal_log_proba(z: torch.Tensor, cuts: torch.Tensor) -> torch.Tensor:
     below = torch.sigmoid(cuts[None, :] - z[:, None])  # (N, 2): P(y <= small), P(y <= fit)
     proba = torch.stack([below[:, 0], below[:, 1] - below[:, 0], 1 - below[:, 1]], dim=1)  # (N, 3)
     return proba.clamp_min(1e-7).log()
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one thread inside the block. The net is tiny (a few thousand weights on
-    batches of a thousand rows): spreading its ops over threads only adds synchronisation, which
-    made training ten times slower on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)

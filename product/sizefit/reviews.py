@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from product.sizefit.model import ordinal_log_proba, single_thread
+from product.sizefit.model import ordinal_log_proba
 from product.text_encoder import DIM, encode_texts
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -92,7 +92,7 @@ def review_fit_signals(
     x = torch.from_numpy(np.ascontiguousarray(vectors[rows], dtype=np.float32))  # (R, 384)
     y = torch.from_numpy(np.asarray(labels)[rows].astype(np.int64))  # (R,)
     fold = torch.from_numpy(np.random.default_rng(seed).permutation(len(rows)) % folds)  # (R,)
-    with single_thread(), torch.no_grad():
+    with torch.no_grad():
         for k in range(folds):
             train, held = fold != k, fold == k
             with torch.enable_grad():

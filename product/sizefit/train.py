@@ -18,7 +18,7 @@ import torch
 
 from product.sizefit.calibration import fit_calibration, fit_decision_cuts
 from product.sizefit.features import FitInputs, build_feature_space, encode_labels, encode_rows
-from product.sizefit.model import LatentSizeNet, single_thread
+from product.sizefit.model import LatentSizeNet
 from product.sizefit.recommend import SizeRecommender
 from product.sizefit.reviews import embed_frame_reviews, review_fit_signals
 from product.sizefit.split import split_by_customer_time
@@ -92,8 +92,7 @@ def train_size_fit(
     """
     if len(records) < 10:
         raise ValueError(f"need at least 10 records to train, got {len(records)}")
-    with single_thread():
-        return _train(records.reset_index(drop=True), config, review_vectors, has_review)
+    return _train(records.reset_index(drop=True), config, review_vectors, has_review)
 
 
 def _train(

@@ -89,6 +89,10 @@ class BPR(nn.Module):
         nn.init.xavier_normal_(self.user_embedding.weight)
         nn.init.xavier_normal_(self.item_embedding.weight)
 
+    def init_args(self) -> dict[str, object]:
+        """Constructor arguments that rebuild this model (see ``recsys.artifact``)."""
+        return {"num_users": self.num_users, "num_items": self.num_items, "dim": self.dim, "reg": self.reg}
+
     def loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
         """users, pos: (B,); neg: (B, N). Mean BPR loss over the B x N pairs plus L2 of the batch."""
         items = torch.cat([pos.unsqueeze(1), neg], dim=1)  # (B, 1+N)

@@ -47,7 +47,7 @@ code could be read here (no network access to the full text), and the forms abov
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recsys.models.lightgcn import SymmetricSpmm, normalized_adjacency
+from recsys.models.lightgcn import SymmetricSpmm, normalized_adjacency, pad_adjacency
 
 
 @dataclass
@@ -153,18 +153,41 @@ class CM3(nn.Module):
         self.branch_logits = nn.Parameter(torch.empty(num_users, branches, 1))  # (U, M+1, 1)
         nn.init.xavier_normal_(self.branch_logits)
         self.register_buffer("adjacency", normalized_adjacency(train_csr), persistent=False)
-        item_graph = knn_graph(features, config.knn_k).tocoo()
-        self.register_buffer(
-            "item_graph",
-            torch.sparse_coo_tensor(
-                np.vstack([item_graph.row, item_graph.col]), item_graph.data, item_graph.shape
-            ).coalesce(),
-            persistent=False,
-        )
+        self.register_buffer("item_graph", _item_graph(features, config.knn_k), persistent=False)
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def features(self) -> list[torch.Tensor]:
         return [getattr(self, f"feature_{m}") for m in range(self.num_modalities)]
+
+    def init_args(self) -> dict[str, object]:
+        """Constructor arguments besides ``train_csr`` and ``features`` (see ``recsys.artifact``)."""
+        return {"num_users": self.num_users, "num_items": self.num_items, "config": asdict(self.config)}
+
+    @torch.no_grad()
+    def add_items(self, features: Sequence[np.ndarray]) -> None:
+        """Append new items from their content (one (n, d_m) matrix per modality) without training.
+
+        Items have no ID embedding, so a new item's branches come from its features; it has no
+        user-item edges (the graph gains isolated nodes) and the item-item k-NN graph is rebuilt
+        over the grown catalog, as the constructor would build it. Old items' vectors can change
+        where a new item enters their neighbourhood. The rebuild is O(I^2) in the catalog size.
+        """
+        if self.config.id_branch:
+            raise ValueError("CM3 with id_branch=True has per-item ID vectors: retrain to add items")
+        if len(features) != self.num_modalities:
+            raise ValueError(
+                f"features: {len(features)} modalities given, the model has {self.num_modalities}"
+            )
+        n = len(features[0])
+        for m, matrix in enumerate(features):
+            old = getattr(self, f"feature_{m}")
+            if matrix.shape != (n, old.shape[1]):
+                raise ValueError(f"features[{m}]: expected shape ({n}, {old.shape[1]}), got {matrix.shape}")
+            setattr(self, f"feature_{m}", torch.cat([old, torch.as_tensor(matrix, dtype=torch.float32)]))
+        self.adjacency = pad_adjacency(self.adjacency, n)
+        self.item_graph = _item_graph([f.numpy() for f in self.features()], self.config.knn_k)
+        self.num_items += n
+        self._cache = None
 
     def train(self, mode: bool = True) -> CM3:
         self._cache = None
@@ -244,6 +267,12 @@ class CM3(nn.Module):
 
     def item_vectors(self) -> torch.Tensor:
         return self._embeddings()[1].detach()
+
+
+def _item_graph(features: Sequence[np.ndarray], k: int) -> torch.Tensor:
+    """:func:`knn_graph` as a coalesced torch sparse COO matrix."""
+    graph = knn_graph(features, k).tocoo()
+    return torch.sparse_coo_tensor(np.vstack([graph.row, graph.col]), graph.data, graph.shape).coalesce()
 
 
 def _log_mean_exp_pairs(matrix: torch.Tensor) -> torch.Tensor:

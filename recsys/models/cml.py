@@ -46,6 +46,17 @@ class CML(nn.Module):
         nn.init.normal_(self.user_embedding.weight, std=1.0 / dim**0.5)
         nn.init.normal_(self.item_embedding.weight, std=1.0 / dim**0.5)
 
+    def init_args(self) -> dict[str, object]:
+        """Constructor arguments that rebuild this model (see ``recsys.artifact``)."""
+        return {
+            "num_users": self.num_users,
+            "num_items": self.num_items,
+            "dim": self.dim,
+            "margin": self.margin,
+            "cov_weight": self.cov_weight,
+            "use_rank_weight": self.use_rank_weight,
+        }
+
     @torch.no_grad()
     def clip_norms(self, users: torch.Tensor, items: torch.Tensor) -> None:
         """Rescale the given rows to norm <= 1, in place."""

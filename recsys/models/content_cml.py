@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from recsys.models.cml import covariance_loss
-from recsys.models.vbpr import stack_features
+from recsys.models.vbpr import modality_means, stack_features
 
 
 def clip_to_ball(x: torch.Tensor) -> torch.Tensor:
@@ -44,10 +44,15 @@ class ContentCML(nn.Module):
     ) -> None:
         super().__init__()
         self.num_users, self.num_items, self.dim = num_users, num_items, dim
-        self.margin, self.cov_weight = margin, cov_weight
-        stacked = stack_features(features, center=True)  # (I, F)
+        self.hidden, self.margin, self.cov_weight, self.dropout = hidden, margin, cov_weight, dropout
+        # The catalog's statistics are kept so that items added later get the same transform.
+        self.num_modalities = len(features)
+        for m, mean in enumerate(modality_means(features)):
+            self.register_buffer(f"mean_{m}", mean)  # (d_m,)
+        stacked = stack_features(features, center=True, means=self._means())  # (I, F)
         # Unit-variance columns give the MLP inputs of norm ~sqrt(F), so items start spread apart.
-        self.register_buffer("features", stacked / stacked.std(0).clamp(min=1e-6))
+        self.register_buffer("column_std", stacked.std(0).clamp(min=1e-6))  # (F,)
+        self.register_buffer("features", stacked / self.column_std)
         self.item_net = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(self.features.shape[1], hidden),
@@ -56,6 +61,34 @@ class ContentCML(nn.Module):
         )
         self.user_embedding = nn.Embedding(num_users, dim, max_norm=1.0)
         nn.init.normal_(self.user_embedding.weight, std=1.0 / dim**0.5)
+
+    def _means(self) -> list[torch.Tensor]:
+        return [getattr(self, f"mean_{m}") for m in range(self.num_modalities)]
+
+    def init_args(self) -> dict[str, object]:
+        """Constructor arguments besides ``features`` (see ``recsys.artifact``)."""
+        return {
+            "num_users": self.num_users,
+            "num_items": self.num_items,
+            "dim": self.dim,
+            "hidden": self.hidden,
+            "margin": self.margin,
+            "cov_weight": self.cov_weight,
+            "dropout": self.dropout,
+        }
+
+    @torch.no_grad()
+    def add_items(self, features: Sequence[np.ndarray]) -> None:
+        """Append new items (one (n, d_m) matrix per modality), placed by the item network from
+        their content with the training catalog's centring and scaling."""
+        if [f.shape[1] for f in features] != [m.shape[0] for m in self._means()]:
+            raise ValueError(
+                f"features: widths {[f.shape[1] for f in features]}, the model was built on "
+                f"{[m.shape[0] for m in self._means()]}"
+            )
+        new = stack_features(features, center=True, means=self._means()) / self.column_std  # (n, F)
+        self.features = torch.cat([self.features, new])
+        self.num_items += len(new)
 
     def item_positions(self, items: torch.Tensor | None = None) -> torch.Tensor:
         """(n, dim) positions of ``items`` (all items when None) from their content."""

@@ -42,10 +42,14 @@ class ItemKNN:
     metric = "ip"
 
     def __init__(self, train: Interactions, k: int = 100, shrink: float = 0.0) -> None:
-        self.num_users, self.num_items, self.k = train.num_users, train.num_items, k
+        self.num_users, self.num_items, self.k, self.shrink = train.num_users, train.num_items, k, shrink
         self.user_items = train.to_csr()  # (U, I)
         # (I, I): similarity[i, j] = sim(i, j) when i is among j's k nearest neighbours
         self.similarity = cosine_topk(self.user_items, k, shrink).T.tocsr()
+
+    def init_args(self) -> dict[str, object]:
+        """Constructor arguments besides ``train`` (see ``recsys.artifact``)."""
+        return {"k": self.k, "shrink": self.shrink}
 
     def scores(self, users: torch.Tensor) -> torch.Tensor:
         rows = self.user_items[np.asarray(users)]  # (B, I)

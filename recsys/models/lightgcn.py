@@ -44,6 +44,19 @@ def normalized_adjacency(train_csr: sp.csr_matrix) -> torch.Tensor:
         )
 
 
+def pad_adjacency(adjacency: torch.Tensor, extra: int) -> torch.Tensor:
+    """The (N, N) sparse CSR ``adjacency`` with ``extra`` isolated nodes appended: (N+extra, N+extra).
+
+    New items without events have no edges, so every existing degree (and normalised weight) stays.
+    """
+    crow = adjacency.crow_indices()
+    crow = torch.cat([crow, crow[-1:].expand(extra)])  # empty rows for the new nodes
+    n = adjacency.shape[0] + extra
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, adjacency.col_indices(), adjacency.values(), size=(n, n))
+
+
 class SymmetricSpmm(torch.autograd.Function):
     """y = A x for a symmetric sparse A; the gradient with respect to x is A g."""
 
@@ -77,6 +90,16 @@ class LightGCN(nn.Module):
         nn.init.xavier_uniform_(self.gcn.embedding.weight)
         self.register_buffer("adjacency", normalized_adjacency(train_csr), persistent=False)
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def init_args(self) -> dict[str, object]:
+        """Constructor arguments besides ``train_csr`` (see ``recsys.artifact``)."""
+        return {
+            "num_users": self.num_users,
+            "num_items": self.num_items,
+            "dim": self.dim,
+            "num_layers": self.gcn.num_layers,
+            "reg": self.reg,
+        }
 
     def train(self, mode: bool = True) -> LightGCN:
         self._cache = None  # propagated embeddings are stale once parameters may change

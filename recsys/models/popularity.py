@@ -15,6 +15,10 @@ class MostPopular:
         self.num_users, self.num_items = train.num_users, train.num_items
         self.popularity = train.item_popularity().astype(np.float32)  # (I,)
 
+    def init_args(self) -> dict[str, object]:
+        """Constructor arguments besides ``train`` (none; see ``recsys.artifact``)."""
+        return {}
+
     def scores(self, users: torch.Tensor) -> torch.Tensor:
         row = torch.from_numpy(self.popularity)
         return row.expand(len(users), -1)  # (B, I)

@@ -19,19 +19,33 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def stack_features(features: Sequence[np.ndarray], center: bool = False) -> torch.Tensor:
+def modality_means(features: Sequence[np.ndarray]) -> list[torch.Tensor]:
+    """Each modality's mean over its non-missing (non-zero) rows: [(d_m,)] float32."""
+    means = []
+    for f in features:
+        x = torch.as_tensor(f, dtype=torch.float32)
+        means.append(x[x.abs().sum(1) > 0].mean(0))
+    return means
+
+
+def stack_features(
+    features: Sequence[np.ndarray], center: bool = False, means: Sequence[torch.Tensor] | None = None
+) -> torch.Tensor:
     """Row-normalise each modality and concatenate: (I, sum d_m) float32.
 
     ``center`` first subtracts each modality's mean over the non-missing items: pretrained features
     share a large common direction (cosines of 0.8 between unrelated items), which would make a
-    network's initial outputs nearly identical for every item.
+    network's initial outputs nearly identical for every item. ``means`` gives those means (from
+    :func:`modality_means` of the training catalog) so that items added later are centred alike.
     """
+    if center and means is None:
+        means = modality_means(features)
     parts = []
-    for f in features:
+    for m, f in enumerate(features):
         x = torch.as_tensor(f, dtype=torch.float32)
         if center:
             present = x.abs().sum(1) > 0  # missing rows stay zero
-            x = torch.where(present[:, None], x - x[present].mean(0), x)
+            x = torch.where(present[:, None], x - means[m], x)
         parts.append(F.normalize(x, dim=1))
     return torch.cat(parts, dim=1)
 
@@ -51,6 +65,7 @@ class VBPR(nn.Module):
     ) -> None:
         super().__init__()
         self.num_users, self.num_items, self.dim, self.reg = num_users, num_items, dim, reg
+        self.content_dim = content_dim
         self.register_buffer("features", stack_features(features))  # (I, F)
         mask = np.ones(num_items, dtype=bool) if id_items is None else np.asarray(id_items, dtype=bool)
         self.register_buffer("id_mask", torch.from_numpy(mask.astype(np.float32))[:, None])  # (I, 1)
@@ -64,6 +79,37 @@ class VBPR(nn.Module):
             nn.init.xavier_normal_(table.weight)
         nn.init.zeros_(self.item_bias.weight)
         nn.init.zeros_(self.content_bias.weight)
+
+    def init_args(self) -> dict[str, object]:
+        """Constructor arguments besides ``features`` (see ``recsys.artifact``)."""
+        return {
+            "num_users": self.num_users,
+            "num_items": self.num_items,
+            "dim": self.dim,
+            "content_dim": self.content_dim,
+            "reg": self.reg,
+            "id_items": self.id_mask[:, 0].numpy() > 0,
+        }
+
+    @torch.no_grad()
+    def add_items(self, features: Sequence[np.ndarray]) -> None:
+        """Append new items from their content (one (n, d_m) matrix per modality); they have no ID
+        part, so they are scored by the content terms alone, as cold items are."""
+        new = stack_features(features)  # (n, F)
+        if new.shape[1] != self.features.shape[1]:
+            raise ValueError(
+                f"features: {new.shape[1]} columns in all, the model was built on {self.features.shape[1]}"
+            )
+        n = len(new)
+        self.features = torch.cat([self.features, new])
+        self.id_mask = torch.cat([self.id_mask, torch.zeros(n, 1)])
+        for name in ("item_embedding", "item_bias"):
+            table = getattr(self, name)
+            grown = nn.Embedding(self.num_items + n, table.embedding_dim)
+            grown.weight.zero_()
+            grown.weight[: self.num_items] = table.weight
+            setattr(self, name, grown)
+        self.num_items += n
 
     def _item_parts(self, items: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """ID part [gamma_i; b_i] (n, d+1) and content part [E f_i; beta' f_i] (n, c+1)."""

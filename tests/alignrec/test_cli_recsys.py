@@ -14,27 +14,60 @@ def test_train_evaluate_recommend(tmp_path):
         ["train", "-m", "pop", "-m", "bpr", "--epochs", "2", "--dim", "8", "--no-track", "--out", str(out)],
     )
     assert result.exit_code == 0, result.output
-    assert "N@10" in result.output and (out / "bpr" / "recommender.pt").exists()
+    assert "N@10" in result.output and (out / "bpr" / "recommender" / "manifest.json").exists()
     result = runner.invoke(app, ["evaluate", "--run", str(out), "-m", "bpr", "--ks", "5,10"])
     assert result.exit_code == 0, result.output
     assert "recall" in result.output and "@5" in result.output
     result = runner.invoke(app, ["recommend", "--run", str(out), "-m", "bpr", "--user", "u3", "-k", "4"])
     assert result.exit_code == 0, result.output
     assert result.output.count("│ i") == 4  # four item rows, ids from the synthetic log
+    assert "answered by: exact" in result.output
+    result = runner.invoke(
+        app,
+        [
+            "recommend",
+            "--run",
+            str(out),
+            "-m",
+            "bpr",
+            "--recent",
+            "i3",
+            "--recent",
+            "i7",
+            "--recent",
+            "nope",
+            "-k",
+            "3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "item_to_item" in result.output and result.output.count("│ i") == 3
+    assert "ignored: nope" in result.output
 
 
-def test_unknown_user_is_a_clear_error(tmp_path):
+def test_unknown_user_gets_the_popularity_answer(tmp_path):
     out = tmp_path / "run"
     runner.invoke(app, ["train", "-m", "pop", "--no-track", "--out", str(out)])
-    result = runner.invoke(app, ["recommend", "--run", str(out), "-m", "pop", "--user", "ghost"])
+    result = runner.invoke(app, ["recommend", "--run", str(out), "-m", "pop", "--user", "ghost", "-k", "3"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "answered by: popularity" in result.output and "'ghost' is not in the training log" in result.output
+    )
+    assert result.output.count("│ i") == 3
+
+
+def test_missing_run_folder_is_a_message(tmp_path):
+    result = runner.invoke(app, ["recommend", "--run", str(tmp_path / "none"), "--user", "u1"])
     assert result.exit_code != 0
-    assert "unknown user 'ghost'" in result.output
+    assert "no run folder there" in str(result.exception)
 
 
 def test_bad_log_reports_line(tmp_path):
     log = tmp_path / "log.csv"
     log.write_text("user_id,item_id,rating\n1,2,5\n1,3,five\n")
-    result = runner.invoke(app, ["train", "--data", str(log), "--rating-col", "rating", "--no-track",
-                                 "--out", str(tmp_path / "r")])
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(log), "--rating-col", "rating", "--no-track", "--out", str(tmp_path / "r")],
+    )
     assert result.exit_code != 0
     assert "line 3" in str(result.exception)

@@ -59,3 +59,16 @@ def test_fit_cold_selects_on_cold_validation():
     score = evaluate_cold(lambda u: model.scores(torch.from_numpy(u)), split).metrics["ndcg@10"]
     rand = evaluate_cold(random_scores(100, seed=0), split).metrics["ndcg@10"]
     assert score > rand
+
+
+@pytest.mark.parametrize(("cold", "valid"), [(0.9, 0.5), (0.5, -0.2), (1.5, 0.0), (0.0, 0.1), (0.5, 0.5)])
+def test_fractions_out_of_range_are_refused(cold, valid):
+    data, _ = planted()
+    with pytest.raises(ValueError, match="need 0 < cold_fraction"):
+        cold_item_split(data, cold_fraction=cold, valid_fraction=valid)
+
+
+def test_fractions_in_range_are_accepted():
+    data, _ = planted()
+    split = cold_item_split(data, cold_fraction=0.5, valid_fraction=0.0)
+    assert len(split.test_items) == 50 and len(split.valid_items) == 0

@@ -218,7 +218,7 @@ def test_cli_index_of_a_trained_model_answers_like_recommend(tmp_path):
         app, ["train", "-m", "bpr", "--epochs", "1", "--dim", "8", "--no-track", "--out", str(run)]
     )
     assert trained.exit_code == 0, trained.output
-    recommender = Recommender.load(run / "bpr" / "recommender.pt")
+    recommender = Recommender.load(run / "bpr" / "recommender")
     user = str(recommender.user_ids[3])
     built = CliRunner().invoke(app, ["index", "build", "--run", str(run), "-m", "bpr", "--factory", "Flat",
                                      "--out", str(tmp_path / "index")])
@@ -228,10 +228,16 @@ def test_cli_index_of_a_trained_model_answers_like_recommend(tmp_path):
     rows = [recommender.user_index(user)]
     _, found = item_index.search(recommender.model.user_vectors().detach().numpy()[rows], 5,
                                  exclude=recommender.known[rows])
-    assert item_index.original_ids(found)[0] == [item for item, _ in recommender.recommend(user, 5)]
+    exact = recommender.recommend(user, 5)
+    assert exact.source == "exact"
+    assert item_index.original_ids(found)[0] == exact.items
     searched = CliRunner().invoke(app, ["index", "search", str(tmp_path / "index"), "--run", str(run),
                                         "-m", "bpr", "--user", user, "-k", "5"], env={"COLUMNS": "200"})
     assert searched.exit_code == 0, searched.output
-    assert [cells[2] for cells in table_rows(searched.output)] == [
-        item for item, _ in recommender.recommend(user, 5)
-    ]
+    assert [cells[2] for cells in table_rows(searched.output)] == exact.items
+    assert "(index)" in searched.output
+    through = CliRunner().invoke(app, ["recommend", "--run", str(run), "-m", "bpr", "--user", user, "-k", "5",
+                                       "--index", str(tmp_path / "index")], env={"COLUMNS": "200"})
+    assert through.exit_code == 0, through.output
+    assert "index)" in through.output  # the title says which path answered
+    assert [cells[1] for cells in table_rows(through.output)] == exact.items  # rank, item, score

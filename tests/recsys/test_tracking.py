@@ -8,8 +8,9 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from alignrec.settings import tracking_uri
 from recsys.models.bpr import BPR
-from recsys.tracking import MlflowCallback, default_tracking_uri, log_run, mlflow_key
+from recsys.tracking import MlflowCallback, download_model, log_run, mlflow_key
 from recsys.train import fit
 
 
@@ -37,7 +38,8 @@ def test_callback_logs_params_epochs_metrics_tags_artifacts_and_registers(store,
     for epoch in range(3):
         callback.on_epoch_end(epoch, {"loss": 1.0 / (epoch + 1), "valid_ndcg@10": 0.1 * epoch})
     callback.on_fit_end(
-        {"ndcg@10": 0.25, "recall@10": 0.2}, {"protocol.dataset": "ml-100k", "protocol.seed": "2026"},
+        {"ndcg@10": 0.25, "recall@10": 0.2},
+        {"protocol.dataset": "ml-100k", "protocol.seed": "2026"},
         model_dir,
     )
 
@@ -65,6 +67,10 @@ def test_callback_logs_params_epochs_metrics_tags_artifacts_and_registers(store,
         f"models:/alignrec-bpr/{callback.model_version}", dst_path=str(tmp_path / "fetched")
     )
     assert (Path(fetched) / "recommender.pt").read_bytes() == b"weights"
+    local = download_model(f"models:/alignrec-bpr/{callback.model_version}", uri, tmp_path / "again")
+    assert (local / "recommender.pt").read_bytes() == b"weights"
+    with pytest.raises(ValueError, match="models:/no-such-model/1"):
+        download_model("models:/no-such-model/1", uri)
 
     # A second registration under the same name adds a version.
     second = MlflowCallback("exp-a", tracking_uri=uri, register_as="alignrec-bpr")
@@ -78,8 +84,15 @@ def test_callback_through_the_training_loop(store, planted_split, monkeypatch):
     train = planted_split.train
     callback = MlflowCallback("exp-fit", run_name="bpr-fit", tracking_uri=uri)
     model = BPR(train.num_users, train.num_items, dim=8)
-    result = fit(model, train, valid=planted_split.valid, epochs=3, batch_size=256, callbacks=[callback],
-                 progress=False)
+    result = fit(
+        model,
+        train,
+        valid=planted_split.valid,
+        epochs=3,
+        batch_size=256,
+        callbacks=[callback],
+        progress=False,
+    )
     callback.on_fit_end({"ndcg@10": result.best_score}, {"protocol.split": "random 80/10/10"})
     row = runs(uri, "exp-fit", monkeypatch).iloc[0]
     assert row["params.model"] == "BPR" and row["params.epochs"] == "3"
@@ -111,9 +124,9 @@ def test_misuse_raises(store):
 def test_default_tracking_uri(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.setenv("ALIGNREC_HOME", str(tmp_path / "home"))
-    assert default_tracking_uri() == f"sqlite:///{tmp_path / 'home' / 'mlflow.db'}"
+    assert tracking_uri() == f"sqlite:///{tmp_path / 'home' / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
-    assert default_tracking_uri() == "sqlite:///elsewhere.db"
+    assert tracking_uri() == "sqlite:///elsewhere.db"
 
 
 def test_mlflow_key():
@@ -158,3 +171,22 @@ def test_run_is_closed_when_training_raises(store, planted_split, monkeypatch, e
     assert list(found["status"]) == [status]
     assert found["tags.error"][0].startswith(type(error).__name__)
     assert "metrics.loss" in found  # the epochs before the error were logged
+
+
+def test_registered_model_is_the_saved_folder(store, tmp_path, planted_split):
+    from recsys.experiment import TrainConfig, run_experiment
+    from recsys.recommender import Recommender
+
+    _, uri = store
+    callback = MlflowCallback("exp-registry", run_name="bpr", tracking_uri=uri, register_as="alignrec-folder")
+    config = TrainConfig(model="bpr", dim=8, epochs=2, batch_size=256)
+    result = run_experiment(planted_split, config, tmp_path / "run", callbacks=[callback], progress=False)
+    listed = {f.path for f in MlflowClient(tracking_uri=uri).list_artifacts(callback.run_id, "model")}
+    assert "model/manifest.json" in listed and not any("checkpoint" in p for p in listed)
+    MlflowClient(tracking_uri=uri).set_registered_model_alias(
+        "alignrec-folder", "production", callback.model_version
+    )
+    served = Recommender.load(download_model("models:/alignrec-folder@production", uri, tmp_path / "served"))
+    local = Recommender.load(result.artifact)
+    user = planted_split.train.user_ids[1]
+    assert served.recommend(user, 5) == local.recommend(user, 5)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from product.sizefit.features import build_feature_space, encode_labels, encode_rows
-from product.sizefit.model import LatentSizeNet, ordinal_log_proba, single_thread
+from product.sizefit.model import LatentSizeNet, ordinal_log_proba
 
 
 @pytest.fixture(scope="module")
@@ -51,11 +51,10 @@ def test_loss_is_finite_and_a_step_changes_parameters(batch):
     weight = torch.tensor([1.5, 0.6, 2.0])
     before = {name: p.detach().clone() for name, p in net.named_parameters()}
     optimizer = torch.optim.Adam(net.parameters(), lr=0.05)
-    with single_thread():
-        loss = net.loss(x, y, weight, l2_product=1.0, review_target=target, review_weight=1.0)
-        assert torch.isfinite(loss)
-        loss.backward()
-        optimizer.step()
+    loss = net.loss(x, y, weight, l2_product=1.0, review_target=target, review_weight=1.0)
+    assert torch.isfinite(loss)
+    loss.backward()
+    optimizer.step()
     for name in ("product_offset.weight", "label_shift", "review_shift.weight", "cut_low", "log_kappa"):
         assert not torch.equal(before[name], dict(net.named_parameters())[name]), name
 
