@@ -24,35 +24,95 @@ skipped and why. Logs without timestamps use row order as time.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from datasets import Dataset
 
 from recsys.data import Interactions
+from recsys.movie_catalog import MovieCatalog, natural_title
 
 Kind = Literal["pairwise", "binary", "listwise", "judgments"]
 
 
 @dataclass(frozen=True)
 class PreferenceData:
-    """Train and eval examples over disjoint users, and counts of what building them did."""
+    """Train and eval examples of one layout over disjoint users, and counts of what building them did."""
 
+    kind: Kind
     train: Dataset
     eval: Dataset
     report: dict[str, int]
 
     def describe(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.report.items())
-        return f"{len(self.train)} train / {len(self.eval)} eval examples ({counts})"
+        return f"{self.kind}: {len(self.train)} train / {len(self.eval)} eval examples ({counts})"
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``train/`` and ``eval/`` (Arrow, ``Dataset.save_to_disk``) and ``report.json``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.train.save_to_disk(str(path / "train"))
+        self.eval.save_to_disk(str(path / "eval"))
+        (path / REPORT_FILE).write_text(json.dumps({"kind": self.kind, "report": self.report}, indent=1))
+        return path
+
+
+REPORT_FILE = "report.json"
+
+
+def load_preferences(path: str | Path) -> PreferenceData:
+    """Read a folder written by :meth:`PreferenceData.save`."""
+    path = Path(path)
+    if not (path / REPORT_FILE).exists():
+        raise FileNotFoundError(
+            f"{path}: no {REPORT_FILE}; build preference data with `alignrec align build`"
+        )
+    meta = json.loads((path / REPORT_FILE).read_text())
+    return PreferenceData(
+        kind=meta["kind"],
+        train=Dataset.load_from_disk(str(path / "train")),
+        eval=Dataset.load_from_disk(str(path / "eval")),
+        report=meta["report"],
+    )
 
 
 def default_item_texts(log: Interactions) -> list[str]:
     """``"item <original id>"`` per internal item id, for logs without titles."""
     ids = log.item_ids if log.item_ids is not None else np.arange(log.num_items)
     return [f"item {i}" for i in ids]
+
+
+def movielens_item_texts(log: Interactions, catalog: MovieCatalog) -> list[str]:
+    """``"Title (year)"`` per internal item id of a MovieLens log (item ids are MovieIDs)."""
+    index = {int(m): k for k, m in enumerate(catalog.movie_ids)}
+    texts = []
+    for movie in log.item_ids:
+        if int(movie) not in index:
+            raise ValueError(f"movie {movie} of the log is not in the catalog")
+        k = index[int(movie)]
+        year = int(catalog.years[k])
+        texts.append(natural_title(catalog.titles[k]) + (f" ({year})" if year else ""))
+    return texts
+
+
+def read_ml100k_personas(path: str | Path, log: Interactions) -> list[str]:
+    """``"a 24-year-old man, technician"`` per internal user id, from ML-100K's ``u.user``."""
+    people = {}
+    for line_no, line in enumerate(Path(path).read_text(encoding="latin-1").splitlines(), start=1):
+        fields = line.split("|")
+        if len(fields) != 5 or not fields[1].isdigit() or fields[2] not in ("M", "F"):
+            raise ValueError(f"{path}, line {line_no}: expected user|age|M/F|occupation|zip, got {line!r}")
+        gender = "man" if fields[2] == "M" else "woman"
+        people[fields[0]] = f"a {fields[1]}-year-old {gender}, {fields[3]}"
+    missing = [u for u in log.user_ids if str(u) not in people]
+    if missing:
+        raise ValueError(f"{path}: no line for user(s) {missing[:5]}")
+    return [people[str(u)] for u in log.user_ids]
 
 
 # --- prompts -------------------------------------------------------------------------------------
@@ -229,7 +289,7 @@ def build_preferences(
         report["users"] += bool(user_rows)
         rows.extend(user_rows)
     report["examples"] = len(rows)
-    return _split_by_user(rows, eval_fraction, seed, report)
+    return _split_by_user(kind, rows, eval_fraction, seed, report)
 
 
 @dataclass(frozen=True)
@@ -396,7 +456,7 @@ def _reviews_by_user_time(log: Interactions, reviews: Sequence[str | None]) -> d
 
 
 def _split_by_user(
-    rows: list[dict], eval_fraction: float, seed: int, report: dict[str, int]
+    kind: Kind, rows: list[dict], eval_fraction: float, seed: int, report: dict[str, int]
 ) -> PreferenceData:
     users = sorted({row["user"] for row in rows})
     rng = np.random.default_rng(seed)
@@ -411,7 +471,7 @@ def _split_by_user(
         "train_examples": len(train),
         "eval_examples": len(held),
     }
-    return PreferenceData(train=_dataset(train), eval=_dataset(held), report=report)
+    return PreferenceData(kind=kind, train=_dataset(train), eval=_dataset(held), report=report)
 
 
 def _dataset(rows: list[dict]) -> Dataset:

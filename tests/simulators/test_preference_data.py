@@ -160,3 +160,29 @@ def test_bad_arguments_raise(log, kwargs, message):
     target = implicit if kwargs["kind"] == "listwise" else log
     with pytest.raises(ValueError, match=message):
         build_preferences(target, **kwargs)
+
+
+def test_saved_preferences_load_back(tmp_path, log):
+    from simulators.preference_data import load_preferences
+
+    data = build_preferences(log, "listwise", texts(log), max_per_user=1, eval_fraction=0.2)
+    loaded = load_preferences(data.save(tmp_path / "prefs"))
+    assert loaded.kind == "listwise" and loaded.report == data.report
+    assert loaded.train.to_list() == data.train.to_list() and loaded.eval.to_list() == data.eval.to_list()
+
+
+@pytest.mark.data
+def test_movielens_100k_texts_and_personas(shared_data):
+    from recsys.movie_catalog import read_ml100k_items
+    from recsys.readers import read_movielens_100k
+    from simulators.preference_data import movielens_item_texts, read_ml100k_personas
+
+    root = shared_data / "ml-100k"
+    log = read_movielens_100k(root / "u.data.gz")
+    catalog = read_ml100k_items(root / "u.item", root / "u.genre")
+    item_texts = movielens_item_texts(log, catalog)
+    personas = read_ml100k_personas(root / "u.user", log)
+    assert item_texts[list(log.item_ids).index("1")] == "Toy Story (1995)"
+    assert personas[list(log.user_ids).index("1")] == "a 24-year-old man, technician"
+    data = build_preferences(log, "pairwise", item_texts, personas, max_per_user=2, seed=0)
+    assert data.report["users"] > 900 and len(data.eval) > 0  # a user whose events share one time has none
