@@ -1,14 +1,15 @@
 """Preference data for LM alignment, built from an interaction log per user in time order.
 
-Each example is anchored at one event of one user: its prompt shows the user's persona and only the
+Each example is anchored at one event of one user: its prompt shows the user's persona, only the
 events *strictly before* the anchor's timestamp (so nothing from the future, nor from the same
-instant, leaks into a prompt); what is asked for is the anchor item or a list of later ones.
+instant, leaks into a prompt) and an exposure: the items the example is about plus fillers the user
+never chose, drawn with probability ∝ 1 + popularity, shuffled, ``list_size`` in all. Every layout
+has prompts of this one format, so a model trained on one layout can be evaluated on another.
 
 Four layouts, as ``datasets.Dataset`` columns (TRL's "standard" text format where TRL trains it):
 
-- **pairwise** ``prompt, chosen, rejected`` (DPO; SFT reads ``prompt`` + ``chosen``): the prompt lists
-  an exposure (the chosen item, the rejected item and sampled fillers, shuffled); chosen is the item
-  the user picked, rejected an item shown and not picked.
+- **pairwise** ``prompt, chosen, rejected`` (DPO; SFT reads ``prompt`` + ``chosen``): chosen is the
+  item the user picked, rejected an item shown and not picked.
 - **binary** ``prompt, completion, label`` (KTO, BCO): the next item with label True for a liked
   event (rating >= ``like``) and False for a disliked one (rating <= ``dislike``); in a log without
   ratings every event is desirable and an unseen sampled item is undesirable.
@@ -126,17 +127,14 @@ def history_lines(texts: Sequence[str], ratings: Sequence[float] | None) -> str:
     return "; ".join(f"{t} (rated {r:g}/5)" for t, r in zip(texts, ratings, strict=True))
 
 
-def choice_prompt(persona: str | None, history: str, shown: Sequence[str] | None) -> str:
-    """The prompt text: who the user is, what they did, and (optionally) what is shown now."""
+def choice_prompt(persona: str | None, history: str, shown: Sequence[str]) -> str:
+    """The prompt text: who the user is, what they chose before, and what is shown now."""
     lines = []
     if persona:
         lines.append(f"You are a user: {persona}.")
     lines.append(f"Recently you chose: {history}.")
-    if shown is None:
-        lines.append("Which one do you choose next?")
-    else:
-        lines.append("You are shown: " + "; ".join(shown) + ".")
-        lines.append("Which one do you choose?")
+    lines.append("You are shown: " + "; ".join(shown) + ".")
+    lines.append("Which one do you choose?")
     return "\n".join(lines) + "\nAnswer: "
 
 
@@ -306,15 +304,21 @@ class _Context:
     max_per_user: int | None
     seed: int
 
-    def prompt(self, line: _Timeline, t: int, shown: Sequence[int] | None) -> str:
+    def prompt(self, line: _Timeline, t: int, shown: Sequence[int]) -> str:
         """The prompt at time t: persona, the history strictly before t, the shown items."""
         past = line.before(t, self.history)
         items = line.items[past]
         ratings = None if line.ratings is None else line.ratings[past].tolist()
         text = history_lines([self.item_texts[i] for i in items], ratings)
         persona = None if self.personas is None else self.personas[line.user]
-        shown_texts = None if shown is None else [self.item_texts[i] for i in shown]
-        return choice_prompt(persona, text, shown_texts)
+        return choice_prompt(persona, text, [self.item_texts[i] for i in shown])
+
+    def exposure(self, rng: np.random.Generator, seen: set[int], items: list[int]) -> list[int]:
+        """``items`` plus fillers the user never chose (by popularity), ``list_size`` in all, shuffled."""
+        fillers = _sample_unseen(rng, self.weights, seen | set(items), self.list_size - len(items))
+        shown = [*items, *fillers]
+        rng.shuffle(shown)
+        return shown
 
     def eligible(self, line: _Timeline, report: dict[str, int]) -> np.ndarray:
         """Indices of events with at least ``min_history`` strictly earlier events."""
@@ -344,10 +348,7 @@ def _pairwise(ctx: _Context, line: _Timeline, report: dict[str, int], _reviews) 
             rejected = int(line.items[rng.choice(later)])
         else:
             rejected = _sample_unseen(rng, ctx.weights, seen_ever, 1)[0]
-        fillers = _sample_unseen(rng, ctx.weights, seen_ever | {rejected}, ctx.list_size - 2)
-        shown = [chosen, rejected, *fillers]
-        rng.shuffle(shown)
-        prompt = ctx.prompt(line, t, shown)
+        prompt = ctx.prompt(line, t, ctx.exposure(rng, seen_ever, [chosen, rejected]))
         rows.append(
             {
                 "prompt": prompt,
@@ -372,16 +373,17 @@ def _binary(ctx: _Context, line: _Timeline, report: dict[str, int], _reviews) ->
     rows = []
     for k in _anchors(rng, candidates, ctx.max_per_user):
         t = int(line.times[k])
-        prompt = ctx.prompt(line, t, None)
         item = int(line.items[k])
         if line.ratings is None:
             negative = _sample_unseen(rng, ctx.weights, seen_ever, 1)[0]
+            prompt = ctx.prompt(line, t, ctx.exposure(rng, seen_ever, [item, negative]))
             rows.append({"prompt": prompt, "completion": ctx.item_texts[item], "label": True, "timestamp": t})
             rows.append(
                 {"prompt": prompt, "completion": ctx.item_texts[negative], "label": False, "timestamp": t}
             )
         else:
             label = bool(line.ratings[k] >= ctx.like)
+            prompt = ctx.prompt(line, t, ctx.exposure(rng, seen_ever, [item]))
             rows.append(
                 {"prompt": prompt, "completion": ctx.item_texts[item], "label": label, "timestamp": t}
             )
@@ -427,10 +429,11 @@ def _judgments(ctx: _Context, line: _Timeline, report: dict[str, int], reviews) 
     rated = line.ratings[candidates]
     clear = (rated >= ctx.like) | (rated <= ctx.dislike)
     report["neutral"] = report.get("neutral", 0) + int((~clear).sum())
+    seen_ever = {int(i) for i in line.items}
     rows = []
     for k in _anchors(rng, candidates[clear], ctx.max_per_user):
         t = int(line.times[k])
-        prompt = ctx.prompt(line, t, None)
+        prompt = ctx.prompt(line, t, ctx.exposure(rng, seen_ever, [int(line.items[k])]))
         rating = float(line.ratings[k])
         rows.append(
             {

@@ -53,6 +53,8 @@ def test_prompts_show_only_strictly_earlier_events():
     assert history_of(rows["D"]["prompt"]) == ["A", "B", "C"]
     assert "A" not in rows  # no earlier event, min_history=1
     assert [rows[k]["label"] for k in "BCDE"] == [True, False, False, True]
+    for item, row in rows.items():  # the item is shown among fillers the user never chose
+        assert item in shown_of(row["prompt"]) and set(shown_of(row["prompt"])) - {item} <= {"F", "G", "H"}
 
 
 def test_pairwise_rows_hold_a_chosen_and_a_rejected_item_from_the_exposure(log):
@@ -107,6 +109,9 @@ def test_binary_on_an_implicit_log_pairs_each_event_with_an_unseen_item(log):
     data = build_preferences(implicit, "binary", texts(log), max_per_user=3, eval_fraction=0.0)
     labels = data.train["label"]
     assert sum(labels) == len(labels) - sum(labels) == 3 * log.num_users
+    positive, negative = data.train[0], data.train[1]  # one exposure holds both
+    assert positive["prompt"] == negative["prompt"]
+    assert {positive["completion"], negative["completion"]} <= set(shown_of(positive["prompt"]))
 
 
 def test_listwise_lists_the_next_rated_items_with_their_ratings(log):
