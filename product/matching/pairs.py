@@ -38,7 +38,8 @@ def _records(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     if not header.strip():
         raise ValueError(f"{path}: empty file; expected a header such as left_id,right_id,label")
     handle.seek(0)
-    records = list(csv_records(handle, str(path)))
+    # a row shorter than the header has empty trailing fields (csv gives None for them)
+    records = [(line, {k: v or "" for k, v in raw.items()}) for line, raw in csv_records(handle, str(path))]
     if not records:
         raise ValueError(f"{path}: no pairs after the header")
     return list(records[0][1]), records
@@ -118,11 +119,11 @@ def read_pairs(
     for line, record in records:
         ids = []
         for field in ("left_id", "right_id"):
-            value = (record[columns[field]] or "").strip()
+            value = record[columns[field]].strip()
             if not value:
                 raise ValueError(f"{path}:{line}: field {columns[field]!r} is empty")
             ids.append(value)
-        rows.append((line, ids[0], ids[1], _label(record[columns["label"]] or "", path, line, "label")))
+        rows.append((line, ids[0], ids[1], _label(record[columns["label"]], path, line, "label")))
     rows = [rows[i] for i in _unique(rows, path)]
     _check_ids(path, rows, left, right)
     return pd.DataFrame(
@@ -160,12 +161,10 @@ def read_pair_rows(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
     fields = [f for f in fields if not (f in REDUNDANT and REDUNDANT[f] in fields)]
     label_column = next((c for c in ("match", "label") if c in header), None)
     if "id" not in fields or label_column is None:
-        catalogs = (
-            " (left_id, right_id, label pairs need the two catalogs too)" if "left_id" in header else ""
-        )
+        hint = " (left_id, right_id, label pairs need the two catalogs too)" if "left_id" in header else ""
         raise ValueError(
             f"{path}:1: a file with both products per row needs columns id1, id2 and match (or label); "
-            f"found {header}{catalogs}"
+            f"found {header}{hint}"
         )
     paired = {f + s for f in fields for s in "12"} | {c + s for c in REDUNDANT for s in "12"}
     shared = [c for c in header if c in SHARED_FIELDS]
@@ -180,7 +179,7 @@ def read_pair_rows(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
             first.setdefault(product["id"].strip(), (line, product))
         catalogs.append(normalize_listings(first.values(), source=str(path)))
     rows = [
-        (line, r["id1"].strip(), r["id2"].strip(), _label(r[label_column] or "", path, line, label_column))
+        (line, r["id1"].strip(), r["id2"].strip(), _label(r[label_column], path, line, label_column))
         for line, r in records
     ]
     keep = _unique(rows, path)

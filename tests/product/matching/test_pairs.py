@@ -33,6 +33,7 @@ def test_repeated_pairs_count_once(tmp_path):
         (b"left_id,label\na,1\n", r"pairs\.csv:1: missing column\(s\) \['right_id'\]"),
         (b"left_id,right_id,label\na,x,1\n,y,0\n", r"pairs\.csv:3: field 'left_id' is empty"),
         (b"left_id,right_id,label\na,x,yes\n", r"pairs\.csv:2: field 'label': 'yes' is not 0 or 1"),
+        (b"left_id,right_id,label\na,x\n", r"pairs\.csv:2: field 'label': '' is not 0 or 1"),
         (
             b"left_id,right_id,label\na,x,1\nb,y,0\na,x,0\n",
             r"pairs\.csv:4: pair \('a', 'x'\) has label 0, but line 2",
@@ -101,6 +102,7 @@ def test_promap_style_pair_rows(tmp_path):
         ("id1,name1,id2,name2,label\n1,a,2,b,1\n,a,3,c,0\n", r"promap\.csv:3: field 'id1' is empty"),
         ("id1,name1,id2,name2,match\n1,a,2,b,2\n", r"promap\.csv:2: field 'match': '2' is not 0 or 1"),
         ("id1,id2,match\n1,2,1\n", r"promap\.csv: no title column"),
+        ("id1,name1,id2,name2,match\n1,a,2,b,1\n3,c\n", r"promap\.csv:3: field 'id2' is empty"),
     ],
 )
 def test_bad_pair_rows(tmp_path, content, message):
