@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from alignrec.settings import home_dir
+
+if TYPE_CHECKING:  # pandas is imported by the commands, so that `--help` stays light
+    import pandas as pd
 
 app = typer.Typer(
     help="Match listings across two shops: train on labelled pairs, run, evaluate.",
@@ -182,6 +184,8 @@ def evaluate(
 ) -> None:
     """Precision, recall and F1 on labelled pairs (a repeated pair counts once), and blocking
     recall of their matches."""
+    import pandas as pd
+
     from product.matching.blocking import blocking_recall
     from product.matching.matcher import Matcher, precision_recall_f1
 
