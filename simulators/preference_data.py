@@ -116,6 +116,25 @@ def read_ml100k_personas(path: str | Path, log: Interactions) -> list[str]:
     return [people[str(u)] for u in log.user_ids]
 
 
+def read_amazon_review_texts(path: str | Path) -> list[str | None]:
+    """``reviewText`` of each record of an Amazon review JSON Lines file (optionally .gz), in file order,
+    aligned with the rows ``recsys.readers.read_amazon_reviews`` returns; None where a record has none."""
+    import gzip
+
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    texts: list[str | None] = []
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                texts.append(json.loads(line).get("reviewText"))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}, line {line_no}: not valid JSON ({err.msg})") from None
+    return texts
+
+
 # --- prompts -------------------------------------------------------------------------------------
 
 

