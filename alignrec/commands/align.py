@@ -40,8 +40,14 @@ class Kind(StrEnum):
     judgments = "judgments"
 
 
-LAYOUT = {"sft": "pairwise", "dpo": "pairwise", "kto": "binary", "bco": "binary", "lipo": "listwise",
-          "cut": "judgments"}  # fmt: skip
+LAYOUT = {
+    "sft": "pairwise",
+    "dpo": "pairwise",
+    "kto": "binary",
+    "bco": "binary",
+    "lipo": "listwise",
+    "cut": "judgments",
+}
 USES_REFERENCE = {"dpo", "kto", "bco", "lipo"}  # without LoRA these get a frozen copy of the base model
 
 # Applied before the YAML file: what suits a 135M model on a few CPU cores.
@@ -193,10 +199,20 @@ def build(
             raise ValueError("judgments need review texts: use --format amazon (reviewText of each record)")
         reviews = read_amazon_review_texts(data)
     built = build_preferences(
-        log, kind.value, item_texts, personas, reviews, history=history, list_size=list_size,
-        rejected_from=rejected_from, like=like, dislike=dislike, max_per_user=max_per_user,
-        eval_fraction=eval_fraction, seed=seed,
-    )  # fmt: skip
+        log,
+        kind.value,
+        item_texts,
+        personas,
+        reviews,
+        history=history,
+        list_size=list_size,
+        rejected_from=rejected_from,
+        like=like,
+        dislike=dislike,
+        max_per_user=max_per_user,
+        eval_fraction=eval_fraction,
+        seed=seed,
+    )
     built.save(out)
     console.print(built.describe())
     console.print(f"saved to {out}")
@@ -250,8 +266,12 @@ def train(
     if prefs.kind != LAYOUT[name]:
         raise ValueError(f"{data}: {name} trains on {LAYOUT[name]} data, but this folder holds {prefs.kind}")
     settings, lora_settings = parse_settings(config, set_)
-    flags = {"max_steps": max_steps, "learning_rate": learning_rate, "per_device_train_batch_size": batch_size,
-             "beta": beta}  # fmt: skip
+    flags = {
+        "max_steps": max_steps,
+        "learning_rate": learning_rate,
+        "per_device_train_batch_size": batch_size,
+        "beta": beta,
+    }
     settings.update({k: v for k, v in flags.items() if v is not None})
     if lora_r is not None:
         lora_settings["r"] = lora_r
@@ -267,8 +287,14 @@ def train(
     if name in USES_REFERENCE and peft_config is None:
         kwargs["ref_model"] = copy.deepcopy(model).eval()
     callbacks, tracker = [], None
-    params = {"objective": name, "base_model": str(folder), "data": str(data), "data_report": prefs.report,
-              "lora": {**LORA_DEFAULTS, **lora_settings} if peft_config else "none", **values}  # fmt: skip
+    params = {
+        "objective": name,
+        "base_model": str(folder),
+        "data": str(data),
+        "data_report": prefs.report,
+        "lora": {**LORA_DEFAULTS, **lora_settings} if peft_config else "none",
+        **values,
+    }
     if track:
         from alignrec.settings import tracking_uri as default_tracking_uri
         from recsys.tracking import MlflowCallback
@@ -278,9 +304,15 @@ def train(
         tracker = MlflowCallback(experiment, run_name=f"{name}-{out.name}", tracking_uri=uri)
         callbacks.append(TrainerTracking(tracker, params))
     trainer = trainer_cls(
-        model=model, args=args, train_dataset=train_set, eval_dataset=eval_set if len(eval_set) else None,
-        processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks, **kwargs,
-    )  # fmt: skip
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=eval_set if len(eval_set) else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+        **kwargs,
+    )
     try:
         result = trainer.train(resume_from_checkpoint=True if resume else None)
         metrics = {"train_loss": result.training_loss, "steps": trainer.state.global_step}
@@ -290,8 +322,12 @@ def train(
         trainer.save_model(str(final))
         (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
         if tracker is not None:
-            protocol = {"objective": name, "data_kind": prefs.kind, "split": "by user",
-                        "eval_examples": str(len(eval_set))}  # fmt: skip
+            protocol = {
+                "objective": name,
+                "data_kind": prefs.kind,
+                "split": "by user",
+                "eval_examples": str(len(eval_set)),
+            }
             tracker.on_fit_end({k: float(v) for k, v in metrics.items()}, protocol, artifact_dir=final)
     except BaseException as error:
         if tracker is not None:

@@ -12,8 +12,20 @@ from alignrec.commands.align import app
 from recsys.synthetic import make_interactions
 
 runner = CliRunner()
-FAST = ["--max-steps", "2", "--batch-size", "2", "--threads", "1", "--set", "max_length=160",
-        "--set", "disable_tqdm=true", "--set", "save_steps=1"]  # fmt: skip
+FAST = [
+    "--max-steps",
+    "2",
+    "--batch-size",
+    "2",
+    "--threads",
+    "1",
+    "--set",
+    "max_length=160",
+    "--set",
+    "disable_tqdm=true",
+    "--set",
+    "save_steps=1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +38,50 @@ def workspace(tmp_path_factory):
     log.to_frame().to_csv(root / "log.csv", index=False)
     with open(root / "reviews.jsonl", "w") as handle:
         for row in log.to_frame().itertuples():
-            record = {"reviewerID": row.user_id, "asin": row.item_id, "overall": float(row.rating),
-                      "unixReviewTime": int(row.timestamp), "reviewText": f"it was a {int(row.rating)}"}  # fmt: skip
+            record = {
+                "reviewerID": row.user_id,
+                "asin": row.item_id,
+                "overall": float(row.rating),
+                "unixReviewTime": int(row.timestamp),
+                "reviewText": f"it was a {int(row.rating)}",
+            }
             handle.write(json.dumps(record) + "\n")
     for kind in ("pairwise", "binary", "listwise"):
-        result = runner.invoke(app, ["build", "--data", str(root / "log.csv"), "--out", str(root / kind),
-                                     "--kind", kind, "--history", "2", "--max-per-user", "2", "--eval-fraction", "0.25"])  # fmt: skip
+        result = runner.invoke(
+            app,
+            [
+                "build",
+                "--data",
+                str(root / "log.csv"),
+                "--out",
+                str(root / kind),
+                "--kind",
+                kind,
+                "--history",
+                "2",
+                "--max-per-user",
+                "2",
+                "--eval-fraction",
+                "0.25",
+            ],
+        )
         assert result.exit_code == 0, result.output
-    result = runner.invoke(app, ["build", "--data", str(root / "reviews.jsonl"), "--format", "amazon", "--out",
-                                 str(root / "judgments"), "--kind", "judgments", "--history", "2"])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "build",
+            "--data",
+            str(root / "reviews.jsonl"),
+            "--format",
+            "amazon",
+            "--out",
+            str(root / "judgments"),
+            "--kind",
+            "judgments",
+            "--history",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "judgments:" in result.output
     return root
@@ -42,13 +89,33 @@ def workspace(tmp_path_factory):
 
 @pytest.mark.parametrize(
     ("objective", "kind"),
-    [("sft", "pairwise"), ("dpo", "pairwise"), ("kto", "binary"), ("bco", "binary"), ("lipo", "listwise"),
-     ("cut", "judgments")],
-)  # fmt: skip
+    [
+        ("sft", "pairwise"),
+        ("dpo", "pairwise"),
+        ("kto", "binary"),
+        ("bco", "binary"),
+        ("lipo", "listwise"),
+        ("cut", "judgments"),
+    ],
+)
 def test_train_each_objective(workspace, tmp_path, objective, kind):
     out = tmp_path / objective
-    result = runner.invoke(app, ["train", "--objective", objective, "--data", str(workspace / kind), "--base-model",
-                                 str(workspace / "model"), "--out", str(out), "--no-track", *FAST])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--objective",
+            objective,
+            "--data",
+            str(workspace / kind),
+            "--base-model",
+            str(workspace / "model"),
+            "--out",
+            str(out),
+            "--no-track",
+            *FAST,
+        ],
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 2 and "eval_loss" in metrics
@@ -61,9 +128,24 @@ def test_resume_tracks_to_mlflow_and_reads_yaml(workspace, tmp_path):
     config = tmp_path / "bco.yaml"
     config.write_text("beta: 0.3\nlearning_rate: 0.001\nlora:\n  r: 2\n  target_modules: [q_proj]\n")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    base = ["train", "--objective", "bco", "--data", str(workspace / "binary"), "--base-model",
-            str(workspace / "model"), "--out", str(out), "--config", str(config), "--tracking-uri", uri, *FAST,
-            "--set", "logging_steps=1"]  # fmt: skip
+    base = [
+        "train",
+        "--objective",
+        "bco",
+        "--data",
+        str(workspace / "binary"),
+        "--base-model",
+        str(workspace / "model"),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        "--tracking-uri",
+        uri,
+        *FAST,
+        "--set",
+        "logging_steps=1",
+    ]
     assert runner.invoke(app, base).exit_code == 0
     result = runner.invoke(app, [*base, "--max-steps", "3", "--resume"])
     assert result.exit_code == 0, result.output
