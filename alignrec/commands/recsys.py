@@ -22,7 +22,13 @@ if TYPE_CHECKING:
 console = Console()
 
 MODEL_NAMES = ("pop", "itemknn", "bpr", "lightgcn", "cml")  # = recsys.experiment.MODEL_NAMES
-READER_NAMES = ("movielens-100k", "movielens-1m", "movielens-latest", "amazon", "mmrec")  # = recsys.readers.READERS
+READER_NAMES = (
+    "movielens-100k",
+    "movielens-1m",
+    "movielens-latest",
+    "amazon",
+    "mmrec",
+)  # = recsys.readers.READERS
 Model = Enum("Model", {name: name for name in MODEL_NAMES}, type=str)  # type: ignore[misc]
 Format = Enum("Format", {name: name for name in ("auto", *READER_NAMES)}, type=str)  # type: ignore[misc]
 
@@ -41,6 +47,7 @@ def load_log(
     rating_col: str | None,
     time_col: str | None,
     synthetic_seed: int,
+    sep: str | None = None,
 ) -> tuple[Interactions, str]:
     """The log and a name for it: a file through a reader or a column mapping, or synthetic data."""
     from recsys.readers import READERS, read_interactions
@@ -55,7 +62,7 @@ def load_log(
         columns["rating"] = rating_col
     if time_col:
         columns["timestamp"] = time_col
-    return read_interactions(data, columns), data.name
+    return read_interactions(data, columns, sep=sep), data.name
 
 
 def print_results(results: list[ExperimentResult], ks: tuple[int, ...] = (10, 20)) -> None:
@@ -66,7 +73,7 @@ def print_results(results: list[ExperimentResult], ks: tuple[int, ...] = (10, 20
     table.add_column("model")
     keys = [f"{m}@{k}" for k in ks for m in ("recall", "ndcg")]
     for key in keys:
-        table.add_column(key[0].upper() + key[key.index("@"):], justify="right")
+        table.add_column(key[0].upper() + key[key.index("@") :], justify="right")
     table.add_column("epochs", justify="right")
     table.add_column("s/epoch", justify="right")
     table.add_column("fit s", justify="right")
@@ -82,19 +89,41 @@ def print_results(results: list[ExperimentResult], ks: tuple[int, ...] = (10, 20
 
 
 def train(
-    data: Annotated[Path | None, typer.Option(help="Interaction log (CSV/TSV/Parquet/JSONL). Omit for synthetic data.")] = None,
-    format: Annotated[Format, typer.Option("--format", help="Reader for a public format, or 'auto' to use the column options.")] = Format.auto,  # noqa: A002,B008
+    data: Annotated[
+        Path | None, typer.Option(help="Interaction log (CSV/TSV/Parquet/JSONL). Omit for synthetic data.")
+    ] = None,
+    format: Annotated[
+        Format,
+        typer.Option("--format", help="Reader for a public format, or 'auto' to use the column options."),
+    ] = Format.auto,  # noqa: A002,B008
     user_col: Annotated[str, typer.Option(help="User column (format auto).")] = "user_id",
     item_col: Annotated[str, typer.Option(help="Item column (format auto).")] = "item_id",
     rating_col: Annotated[str | None, typer.Option(help="Rating column, if any (format auto).")] = None,
     time_col: Annotated[str | None, typer.Option(help="Timestamp column, if any (format auto).")] = None,
-    threshold: Annotated[float | None, typer.Option(help="Keep events with rating >= this (implicit feedback).")] = None,
+    sep: Annotated[
+        str | None,
+        typer.Option(
+            help="Field separator of a text log: ',', ';', '|', '::' or '\\t' (default: detected from its first lines)."
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Keep events with rating >= this (implicit feedback).")
+    ] = None,
     min_user: Annotated[int, typer.Option(help="k-core: minimum events per user (0 = no filter).")] = 0,
     min_item: Annotated[int, typer.Option(help="k-core: minimum events per item (0 = no filter).")] = 0,
-    split: Annotated[SplitKind, typer.Option(help="random: per-user ratio; loo: leave-one-out by time; temporal: global time cut.")] = SplitKind.random,
-    ratios: Annotated[str, typer.Option(help="train,valid,test fractions for random/temporal splits.")] = "0.8,0.1,0.1",
-    split_file: Annotated[Path | None, typer.Option(help="Reuse a saved split (.npz) instead of splitting.")] = None,
-    model: Annotated[list[Model], typer.Option("--model", "-m", help="Model(s) to train; repeat for several.")] = [Model.bpr],  # noqa: B006,B008
+    split: Annotated[
+        SplitKind,
+        typer.Option(help="random: per-user ratio; loo: leave-one-out by time; temporal: global time cut."),
+    ] = SplitKind.random,
+    ratios: Annotated[
+        str, typer.Option(help="train,valid,test fractions for random/temporal splits.")
+    ] = "0.8,0.1,0.1",
+    split_file: Annotated[
+        Path | None, typer.Option(help="Reuse a saved split (.npz) instead of splitting.")
+    ] = None,
+    model: Annotated[
+        list[Model], typer.Option("--model", "-m", help="Model(s) to train; repeat for several.")
+    ] = [Model.bpr],  # noqa: B006,B008
     dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
     epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 100,
     batch_size: Annotated[int, typer.Option(help="Training events per step.")] = 2048,
@@ -102,15 +131,23 @@ def train(
     reg: Annotated[float, typer.Option(help="L2 weight on batch embeddings (BPR, LightGCN).")] = 1e-4,
     negatives: Annotated[int | None, typer.Option(help="Negatives per event (default 1; CML 10).")] = None,
     layers: Annotated[int, typer.Option(help="LightGCN propagation layers.")] = 3,
-    patience: Annotated[int, typer.Option(help="Evaluations without validation NDCG@10 gain before stopping (0: never).")] = 10,
+    patience: Annotated[
+        int, typer.Option(help="Evaluations without validation NDCG@10 gain before stopping (0: never).")
+    ] = 10,
     seed: Annotated[int, typer.Option(help="Seed for the split, initialisation and sampling.")] = 2026,
     threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's choice).")] = None,
-    out: Annotated[Path, typer.Option(help="Run folder: split, models, metrics.")] = Path(".alignrec/runs/latest"),
+    out: Annotated[Path, typer.Option(help="Run folder: split, models, metrics.")] = Path(
+        ".alignrec/runs/latest"
+    ),
     resume: Annotated[bool, typer.Option(help="Continue torch models from their last checkpoint.")] = False,
     track: Annotated[bool, typer.Option(help="Log runs to MLflow.")] = True,
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "alignrec",
-    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI (default sqlite under .alignrec).")] = None,
-    register: Annotated[str | None, typer.Option(help="Register each trained model in MLflow under NAME-<model>.")] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default sqlite under .alignrec).")
+    ] = None,
+    register: Annotated[
+        str | None, typer.Option(help="Register each trained model in MLflow under NAME-<model>.")
+    ] = None,
 ) -> None:
     """Train recommenders on a log, evaluate them with full ranking and save them under OUT."""
     import torch
@@ -126,7 +163,21 @@ def train(
         parts = load_split(split_file)
         console.print(f"Loaded {parts.describe()}")
     else:
-        log, name = load_log(data, format.value, user_col, item_col, rating_col, time_col, seed)
+        if sep in ("\\t", "tab"):
+            sep = "\t"  # what a shell passes for --sep '\t'
+        if sep is not None and format.value != "auto":
+            raise typer.BadParameter(
+                "--sep applies to --format auto; the public formats have fixed separators", param_hint="--sep"
+            )
+        if threshold is not None and data is not None and format.value == "auto" and rating_col is None:
+            from recsys.readers import read_header
+
+            raise typer.BadParameter(
+                f"--threshold keeps events with rating >= {threshold}, but no rating column is read: add "
+                f"--rating-col NAME (columns of {data.name}: {', '.join(read_header(data, sep))})",
+                param_hint="--threshold",
+            )
+        log, name = load_log(data, format.value, user_col, item_col, rating_col, time_col, seed, sep)
         log = to_implicit(log, threshold)
         if min_user or min_item:
             log = k_core(log, min_user, min_item)
@@ -143,15 +194,25 @@ def train(
     results = []
     for chosen in model:
         config = TrainConfig(
-            model=chosen.value, dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, reg=reg,
-            num_negatives=negatives, num_layers=layers, patience=patience, seed=seed,
+            model=chosen.value,
+            dim=dim,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            reg=reg,
+            num_negatives=negatives,
+            num_layers=layers,
+            patience=patience,
+            seed=seed,
         )
         callbacks = []
         if track:
             from recsys.tracking import MlflowCallback
 
             tracker = MlflowCallback(
-                experiment, run_name=chosen.value, tracking_uri=tracking_uri or default_tracking_uri(),
+                experiment,
+                run_name=chosen.value,
+                tracking_uri=tracking_uri or default_tracking_uri(),
                 register_as=f"{register}-{chosen.value}" if register else None,
             )
             callbacks.append(tracker)
@@ -173,8 +234,12 @@ def _load(run: Path, model: str):
 
 
 def evaluate(
-    run: Annotated[Path, typer.Option(help="Run folder written by `alignrec train`.")] = Path(".alignrec/runs/latest"),
-    model: Annotated[Model, typer.Option("--model", "-m", help="Which trained model of the run.")] = Model.bpr,
+    run: Annotated[Path, typer.Option(help="Run folder written by `alignrec train`.")] = Path(
+        ".alignrec/runs/latest"
+    ),
+    model: Annotated[
+        Model, typer.Option("--model", "-m", help="Which trained model of the run.")
+    ] = Model.bpr,
     ks: Annotated[str, typer.Option(help="Cut-offs, comma-separated.")] = "10,20,50",
 ) -> None:
     """Re-evaluate a saved model on its run's test split (full ranking, train+valid masked)."""
@@ -205,14 +270,35 @@ def evaluate(
 
 
 def recommend(
-    user: Annotated[str | None, typer.Option(help="Original user id (omit for an anonymous user with --recent).")] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Original user id (omit for an anonymous user with --recent).")
+    ] = None,
     k: Annotated[int, typer.Option("-k", help="Number of items.")] = 10,
-    run: Annotated[Path, typer.Option(help="Run folder written by `alignrec train`.")] = Path(".alignrec/runs/latest"),
-    model: Annotated[Model, typer.Option("--model", "-m", help="Which trained model of the run.")] = Model.bpr,
-    recent: Annotated[list[str] | None, typer.Option(help="Item id the user interacted with recently (repeatable); drives item-to-item answers for users the model does not know.")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(help="Item id not to recommend (repeatable), on top of the user's history.")] = None,
-    include_known: Annotated[bool, typer.Option(help="Allow items the user already had in training.")] = False,
-    index: Annotated[Path | None, typer.Option(help="Answer through this FAISS index folder (`alignrec index build`) instead of exact scoring.")] = None,
+    run: Annotated[Path, typer.Option(help="Run folder written by `alignrec train`.")] = Path(
+        ".alignrec/runs/latest"
+    ),
+    model: Annotated[
+        Model, typer.Option("--model", "-m", help="Which trained model of the run.")
+    ] = Model.bpr,
+    recent: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Item id the user interacted with recently (repeatable); drives item-to-item answers for users the model does not know."
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Item id not to recommend (repeatable), on top of the user's history."),
+    ] = None,
+    include_known: Annotated[
+        bool, typer.Option(help="Allow items the user already had in training.")
+    ] = False,
+    index: Annotated[
+        Path | None,
+        typer.Option(
+            help="Answer through this FAISS index folder (`alignrec index build`) instead of exact scoring."
+        ),
+    ] = None,
 ) -> None:
     """Top-k items for one user (known items excluded); unknown users get a cold-start answer."""
     recommender = _load(run, model.value)
@@ -220,7 +306,9 @@ def recommend(
         from recsys.index import ItemIndex
 
         recommender.index = ItemIndex.load(index)
-    answer = recommender.recommend(user, k, recent_items=recent, exclude=exclude, exclude_known=not include_known)
+    answer = recommender.recommend(
+        user, k, recent_items=recent, exclude=exclude, exclude_known=not include_known
+    )
     who = f"user {user}" if user is not None else "an anonymous user"
     table = Table(title=f"Top {k} for {who} ({model.value}, answered by: {answer.source})")
     table.add_column("rank", justify="right")

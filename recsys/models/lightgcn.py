@@ -35,7 +35,9 @@ def normalized_adjacency(train_csr: sp.csr_matrix) -> torch.Tensor:
     norm = sp.diags(inv_sqrt) @ adjacency @ sp.diags(inv_sqrt)
     norm = norm.tocsr().astype(np.float32)
     with warnings.catch_warnings():  # "sparse CSR support is in beta": spmm is all we use
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.filterwarnings(
+            "ignore", message="Sparse (CSR tensor support is in beta|invariant checks)", category=UserWarning
+        )
         return torch.sparse_csr_tensor(
             torch.from_numpy(norm.indptr.astype(np.int64)),
             torch.from_numpy(norm.indices.astype(np.int64)),
@@ -53,7 +55,9 @@ def pad_adjacency(adjacency: torch.Tensor, extra: int) -> torch.Tensor:
     crow = torch.cat([crow, crow[-1:].expand(extra)])  # empty rows for the new nodes
     n = adjacency.shape[0] + extra
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.filterwarnings(
+            "ignore", message="Sparse (CSR tensor support is in beta|invariant checks)", category=UserWarning
+        )
         return torch.sparse_csr_tensor(crow, adjacency.col_indices(), adjacency.values(), size=(n, n))
 
 

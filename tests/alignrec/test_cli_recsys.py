@@ -71,3 +71,35 @@ def test_bad_log_reports_line(tmp_path):
     )
     assert result.exit_code != 0
     assert "line 3" in str(result.exception)
+
+
+def test_tab_separated_log_is_detected_and_sep_overrides(tmp_path):
+    log = tmp_path / "user_artists.dat"
+    rows = [f"{u}\t{i}\t{(u * 7 + i) % 5 + 1}" for u in range(30) for i in range(u % 7, u % 7 + 8)]
+    log.write_text("userID\titemID\tweight\n" + "\n".join(rows) + "\n")
+    args = [
+        "train",
+        "--data",
+        str(log),
+        "--user-col",
+        "userID",
+        "--item-col",
+        "itemID",
+        "-m",
+        "pop",
+        "--no-track",
+    ]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    wrong = runner.invoke(app, [*args, "--sep", ",", "--out", str(tmp_path / "b")])
+    assert wrong.exit_code != 0 and "set the separator" in str(wrong.exception)
+
+
+def test_threshold_without_rating_column_names_the_option(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("user_id,item_id,stars\n1,2,5\n1,3,4\n")
+    result = runner.invoke(
+        app, ["train", "--data", str(log), "--threshold", "4", "--no-track", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code != 0
+    assert "add --rating-col NAME" in result.output and "stars" in result.output

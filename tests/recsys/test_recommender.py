@@ -221,3 +221,16 @@ def test_callbacks_hear_start_and_end_for_every_model(tmp_path, planted_split, m
     ending = ("end", round(result.metrics["ndcg@10"], 6), "random", tmp_path / RECOMMENDER_DIR)
     assert recorder.calls[-1] == ending
     assert sum(kind == "epoch" for kind, *_ in recorder.calls) == (2 if model == "bpr" else 0)
+
+
+def test_loading_a_graph_model_prints_no_sparse_beta_warning(tmp_path, planted_split):
+    """The warning fires once per process, so it is checked in a fresh one."""
+    import subprocess
+    import sys
+
+    path = recommender_for("lightgcn", planted_split).save(tmp_path / "lightgcn")
+    code = f"from recsys.recommender import Recommender; Recommender.load({str(path)!r}).recommend('u1', 3)"
+    out = subprocess.run(
+        [sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert "beta" not in out.stderr and "invariant" not in out.stderr, out.stderr
