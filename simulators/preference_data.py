@@ -19,8 +19,9 @@ Four layouts, as ``datasets.Dataset`` columns (TRL's "standard" text format wher
   rating as a natural-language judgment; label True when the judgment is positive.
 
 Every row also carries ``user`` (the original user id, as text) and ``timestamp`` (the anchor's).
-Users are split between train and eval (no user in both), seeded; ``report`` counts what was built,
-skipped and why. Logs without timestamps use row order as time.
+Users are split between train and eval (no user in both) by a seeded permutation of all the log's
+users, so layouts built from one log and seed share their held-out users; ``report`` counts what
+was built, skipped and why. Logs without timestamps use row order as time.
 """
 
 from __future__ import annotations
@@ -306,7 +307,7 @@ def build_preferences(
         report["users"] += bool(user_rows)
         rows.extend(user_rows)
     report["examples"] = len(rows)
-    return _split_by_user(kind, rows, eval_fraction, seed, report)
+    return _split_by_user(kind, rows, [str(u) for u in user_ids], eval_fraction, seed, report)
 
 
 @dataclass(frozen=True)
@@ -478,18 +479,24 @@ def _reviews_by_user_time(log: Interactions, reviews: Sequence[str | None]) -> d
 
 
 def _split_by_user(
-    kind: Kind, rows: list[dict], eval_fraction: float, seed: int, report: dict[str, int]
+    kind: Kind,
+    rows: list[dict],
+    all_users: list[str],
+    eval_fraction: float,
+    seed: int,
+    report: dict[str, int],
 ) -> PreferenceData:
-    users = sorted({row["user"] for row in rows})
+    """Hold out a seeded share of *all* the log's users, so that every layout built from one log with
+    one seed holds out the same users (a model trained on binary data never saw a pairwise eval user)."""
     rng = np.random.default_rng(seed)
-    n_eval = int(round(eval_fraction * len(users)))
-    eval_users = {users[i] for i in rng.permutation(len(users))[:n_eval]}
+    n_eval = int(round(eval_fraction * len(all_users)))
+    eval_users = {all_users[i] for i in rng.permutation(len(all_users))[:n_eval]}
     train = [row for row in rows if row["user"] not in eval_users]
     held = [row for row in rows if row["user"] in eval_users]
     report = {
         **report,
-        "train_users": len(users) - n_eval,
-        "eval_users": n_eval,
+        "train_users": len({row["user"] for row in train}),
+        "eval_users": len({row["user"] for row in held}),
         "train_examples": len(train),
         "eval_examples": len(held),
     }
