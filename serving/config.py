@@ -1,0 +1,57 @@
+"""Settings of the HTTP service, read from ``ALIGNREC_*`` environment variables (pydantic-settings).
+
+``ALIGNREC_MODEL_DIR``        a saved ``Recommender`` folder (``RUN/<model>/recommender``), or
+``ALIGNREC_MODEL_URI``        an MLflow registered model (``models:/name@production``), fetched
+                              from ``ALIGNREC_TRACKING_URI`` (default: alignrec's MLflow database)
+``ALIGNREC_FEEDBACK_URL``     SQLAlchemy URL of the feedback store (default: SQLite file
+                              ``ALIGNREC_HOME/feedback.db``; ``postgresql+psycopg://...`` for PostgreSQL)
+``ALIGNREC_ADMIN_API_KEY``    key for ``POST /v1/admin/reload`` (unset: admin endpoints disabled)
+``ALIGNREC_SIZEFIT_MODEL``, ``ALIGNREC_MATCHER_MODEL``, ``ALIGNREC_CATALOG``: optional models
+
+Every field is also a keyword of ``Settings(...)``, which is how tests and ``alignrec serve``
+build one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alignrec.settings import home_dir
+from serving.schemas import MAX_BATCH, MAX_K
+
+
+def default_feedback_url() -> str:
+    return f"sqlite:///{(home_dir() / 'feedback.db').resolve()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALIGNREC_", extra="ignore", frozen=True)
+
+    model_dir: Path | None = Field(None, description="saved Recommender folder to serve")
+    model_uri: str | None = Field(None, description="MLflow model URI, e.g. models:/alignrec-bpr@production")
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI for model_uri")
+    feedback_url: str = Field(default_factory=default_feedback_url, description="SQLAlchemy URL")
+    max_k: int = Field(100, ge=1, le=MAX_K, description="most items one request may ask for")
+    max_batch_size: int = Field(1000, ge=1, le=MAX_BATCH, description="most events in one feedback batch")
+    candidates: int = Field(
+        100, ge=1, le=MAX_K, description="items retrieved for the re-ranker and for allow-list filtering"
+    )
+    admin_api_key: SecretStr | None = Field(
+        None, description="X-API-Key for admin endpoints; None disables them"
+    )
+    sizefit_model: Path | None = Field(None, description="SizeRecommender file (`alignrec sizefit train`)")
+    matcher_model: Path | None = Field(None, description="Matcher file (`alignrec match train`)")
+    catalog: Path | None = Field(None, description="listings a single listing is matched against")
+    vector_cache: Path | None = Field(None, description="text-vector cache folder for the matcher")
+    torch_threads: int = Field(1, ge=1, description="torch threads per worker process")
+
+    @model_validator(mode="after")
+    def _one_model_source(self) -> Settings:
+        if (self.model_dir is None) == (self.model_uri is None):
+            raise ValueError("set exactly one of ALIGNREC_MODEL_DIR and ALIGNREC_MODEL_URI")
+        if self.catalog is not None and self.matcher_model is None:
+            raise ValueError("ALIGNREC_CATALOG needs ALIGNREC_MATCHER_MODEL too")
+        return self

@@ -1,0 +1,58 @@
+"""What handlers receive, as ``Annotated`` dependency aliases over the state ``create_app`` loaded."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+
+from serving.artifacts import LoadedModel, ServingState
+from serving.config import Settings
+from serving.feedback import FeedbackStore
+
+
+def get_state(request: Request) -> ServingState:
+    return request.app.state.serving
+
+
+State = Annotated[ServingState, Depends(get_state)]
+
+
+def get_settings(state: State) -> Settings:
+    return state.settings
+
+
+def get_model(state: State) -> LoadedModel:
+    """The model at the start of the request: a reload meanwhile does not change it under us."""
+    return state.model
+
+
+def get_store(state: State) -> FeedbackStore:
+    return state.store
+
+
+def require_admin(state: State, x_api_key: Annotated[str | None, Header()] = None) -> None:
+    """403 when admin is disabled (no key configured), 401 without the right ``X-API-Key``."""
+    expected = state.settings.admin_api_key
+    if expected is None:
+        raise HTTPException(403, "admin endpoints are disabled: set ALIGNREC_ADMIN_API_KEY to enable them")
+    if x_api_key is None or not secrets.compare_digest(
+        x_api_key.encode(), expected.get_secret_value().encode()
+    ):
+        raise HTTPException(401, "header X-API-Key: missing or wrong", headers={"WWW-Authenticate": "ApiKey"})
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+Model = Annotated[LoadedModel, Depends(get_model)]
+Store = Annotated[FeedbackStore, Depends(get_store)]
+Admin = Depends(require_admin)
+
+
+def check_limit(value: int, limit: int, loc: tuple[str, ...], setting: str) -> None:
+    """422 naming the field at ``loc`` when a request goes past this server's limit (the schemas
+    hold the API's own, larger ceilings)."""
+    if value > limit:
+        message = f"at most {limit} on this server ({setting}), got {value}"
+        raise RequestValidationError([{"loc": loc, "msg": message, "type": "too_large"}])

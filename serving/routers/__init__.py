@@ -1,0 +1,1 @@
+"""One router per resource; ``serving.main.create_app`` lists them."""

@@ -1,0 +1,32 @@
+"""``POST /v1/admin/reload``: serve another model version without dropping requests in flight."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from starlette.concurrency import run_in_threadpool
+
+from serving.artifacts import load_model
+from serving.deps import Admin, State
+from serving.schemas import ModelInfo, ReloadRequest, ReloadResponse
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin])
+
+
+@router.post("/reload", responses={401: {"description": "wrong key"}, 403: {"description": "admin disabled"}})
+async def reload(state: State, body: ReloadRequest | None = None) -> ReloadResponse:
+    """Load the model (again from where it came, or from ``model_dir`` / ``model_uri``) beside the
+    one being served, then swap: requests already running finish on the old one."""
+    current = state.model
+    model_dir, model_uri = current.model_dir, current.model_uri
+    if body is not None and (body.model_dir or body.model_uri):
+        model_dir, model_uri = (Path(body.model_dir) if body.model_dir else None), body.model_uri
+    async with state.reload_lock:
+        try:
+            loaded = await run_in_threadpool(load_model, model_dir, model_uri, state.settings.tracking_uri)
+        except (ValueError, FileNotFoundError) as error:  # ArtifactError is a ValueError
+            raise HTTPException(422, f"{'model_uri' if model_uri else 'model_dir'}: {error}") from None
+        previous = state.swap(loaded)
+    state.metrics.reloads.inc()
+    return ReloadResponse(previous=ModelInfo(**previous.describe()), current=ModelInfo(**loaded.describe()))

@@ -1,0 +1,28 @@
+"""``POST /v1/recommendations``: the k best items for a user, or for an anonymous visitor."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from serving.deps import Model, State, check_limit
+from serving.ranking import recommend
+from serving.schemas import RecommendationRequest, RecommendationResponse
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+
+@router.post("/recommendations")
+async def recommendations(body: RecommendationRequest, model: Model, state: State) -> RecommendationResponse:
+    """Known users are scored by the model (through its FAISS index when it has one); unknown users
+    get item-to-item answers from ``recent_items``, or the most popular items."""
+    check_limit(body.k, state.settings.max_k, ("body", "k"), "ALIGNREC_MAX_K")
+    ranked = recommend(model.recommender, body, state.ranker, state.settings.candidates, state.metrics)
+    answer = ranked.answer
+    return RecommendationResponse(
+        items=answer.items,
+        scores=answer.scores,
+        stage=ranked.stage,
+        source=answer.source,
+        model_version=model.version,
+        ignored_items=answer.ignored_items,
+    )
