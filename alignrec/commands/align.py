@@ -140,6 +140,23 @@ def build_lora(settings: dict[str, object]):
     return LoraConfig(task_type="CAUSAL_LM", **values)
 
 
+def filter_uncertain(model, tokenizer, prefs, fraction: float, max_length: int | None):
+    """The pairwise training rows on which the base model's chosen-vs-rejected choice has the highest
+    entropy (uncertainty-based sample filtering); prints how many were kept."""
+    from simulators.alignment.evaluation import pair_logprobs
+    from simulators.alignment.filtering import choice_entropy, most_uncertain
+
+    if prefs.kind != "pairwise":
+        raise ValueError(f"--keep-uncertain filters pairwise data (sft, dpo); this data is {prefs.kind}")
+    entropy = choice_entropy(*pair_logprobs(model, tokenizer, prefs.train, max_length))
+    keep = most_uncertain(entropy, fraction)
+    console.print(
+        f"kept {len(keep)} of {len(entropy)} training pairs by the base model's choice entropy "
+        f"(mean {float(entropy.mean()):.3f} -> {float(entropy[keep].mean()):.3f} nats)"
+    )
+    return prefs.train.select(keep)
+
+
 @app.command()
 def build(
     data: Annotated[Path, typer.Option(help="Interaction log (any format the recsys readers load).")],
@@ -246,6 +263,12 @@ def train(
     threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's choice).")] = None,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow.")] = True,
     experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "alignrec-align",
+    keep_uncertain: Annotated[
+        float | None,
+        typer.Option(
+            help="Keep this share of pairwise training pairs, those the base model is least sure about (choice entropy)."
+        ),
+    ] = None,
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI (default sqlite under .alignrec).")
     ] = None,
@@ -279,10 +302,14 @@ def train(
     args, values = run_config(config_cls, name, settings, out, str(config or "flags"))
     peft_config = build_lora(lora_settings)
 
-    train_set, eval_set = prefs.train.shuffle(seed=args.seed), prefs.eval
+    model, tokenizer, folder = load_base_model(base_model, home_dir() / "models")
+    train_set, eval_set = prefs.train, prefs.eval
+    if keep_uncertain is not None:
+        train_set = filter_uncertain(model, tokenizer, prefs, keep_uncertain, args.max_length)
+        values["keep_uncertain"] = keep_uncertain
+    train_set = train_set.shuffle(seed=args.seed)  # KTO reads its data in order
     if name == "sft":
         train_set, eval_set = sft_view(train_set), sft_view(eval_set)
-    model, tokenizer, folder = load_base_model(base_model, home_dir() / "models")
     kwargs = {}
     if name in USES_REFERENCE and peft_config is None:
         kwargs["ref_model"] = copy.deepcopy(model).eval()

@@ -123,6 +123,29 @@ def test_train_each_objective(workspace, tmp_path, objective, kind):
     assert (out / "checkpoint-2").is_dir()
 
 
+def test_keep_uncertain_filters_the_training_pairs(workspace, tmp_path):
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "--objective",
+        "dpo",
+        "--data",
+        str(workspace / "pairwise"),
+        "--base-model",
+        str(workspace / "model"),
+        "--out",
+        str(out),
+        "--no-track",
+        "--keep-uncertain",
+        "0.5",
+        *FAST,
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    total = json.loads((workspace / "pairwise" / "report.json").read_text())["report"]["train_examples"]
+    assert f"kept {round(total / 2)} of {total} training pairs" in result.output
+
+
 def test_resume_tracks_to_mlflow_and_reads_yaml(workspace, tmp_path):
     out = tmp_path / "run"
     config = tmp_path / "bco.yaml"
