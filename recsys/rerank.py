@@ -1,102 +1,283 @@
-"""Re-rank retrieval candidates with LightGBM LambdaRank (``lightgbm.LGBMRanker``).
+"""Two-stage ranking: merged retriever candidates re-ranked by LightGBM LambdaRank.
 
-Retrieval (a FAISS index or a model's full-ranking scores) proposes C candidates per user; the
-ranker learns from features of each (user, candidate) pair which candidates the user goes on to
-interact with. LambdaRank (Burges, "From RankNet to LambdaRank to LambdaMART", 2010) weights each
-pairwise gradient by the change in NDCG that swapping the pair would cause, so training optimises
-the top of the list directly.
+Stage one (``recsys.candidates``) asks several retrievers (``Recommender`` objects: LightGCN, BPR,
+ItemKNN, popularity) for their top items and merges them; stage two scores every (user, candidate)
+pair from ``recsys.ranking_features`` with a ``lightgbm.LGBMRanker``. LambdaRank (Burges, "From
+RankNet to LambdaRank to LambdaMART", 2010) weights each pairwise gradient by the change in NDCG
+that swapping the pair would cause, so training optimises the top of the list directly.
 
-Arrays: ``candidates`` (Q, C) item ids, ``scores`` (Q, C) retrieval scores (higher is better),
-``features`` (Q, C, F), ``labels`` (Q, C) 0/1. Every query has the same C candidates slots, so
-LightGBM's query groups are ``[C] * Q``.
+The ranker must learn from interactions the retrievers did not see (their training items are
+excluded from candidates; the labels are held-out items, e.g. the validation split), and it is
+tuned (early stopping) on held-out users.
+
+:class:`TwoStageRanker` is the online object: ``rank(retrievers, user, k)`` for one request,
+``rank_batch`` for many. It is saved as data — LightGBM's text model, a JSON manifest and an
+``.npz`` of feature tables — never as a pickle. This is the only module importing ``lightgbm``
+for recsys.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import lightgbm
 import numpy as np
-import scipy.sparse as sp
 
-FEATURE_NAMES = ["retrieval_score", "retrieval_rank", "item_popularity", "user_activity"]
+from recsys.candidates import Candidates, retrieve
+from recsys.ranking_features import FeatureTables, candidate_features, feature_names
+from recsys.recommender import Recommender
 
-
-def candidate_features(
-    candidates: np.ndarray,
-    scores: np.ndarray,
-    item_popularity: np.ndarray,
-    user_activity: np.ndarray,
-) -> np.ndarray:
-    """(Q, C, 4) features: retrieval score and rank, log item popularity, log user activity.
-
-    Args:
-        candidates: (Q, C) item ids, best retrieval score first.
-        scores: (Q, C) retrieval scores.
-        item_popularity: (I,) training interactions per item.
-        user_activity: (Q,) training interactions of each query's user.
-    """
-    candidates = np.asarray(candidates)
-    if candidates.ndim != 2 or scores.shape != candidates.shape:
-        raise ValueError(f"candidates {candidates.shape} and scores {scores.shape} must be equal (Q, C)")
-    if (candidates < 0).any():
-        raise ValueError("candidates: -1 entries (exhausted search); ask the index for fewer candidates")
-    num_queries, num_candidates = candidates.shape
-    rank = np.broadcast_to(np.arange(num_candidates, dtype=np.float32), candidates.shape)
-    popularity = np.log1p(np.asarray(item_popularity, dtype=np.float32)[candidates])  # (Q, C)
-    activity = np.broadcast_to(
-        np.log1p(np.asarray(user_activity, dtype=np.float32))[:, None], candidates.shape
-    )
-    return np.stack([scores.astype(np.float32), rank, popularity, activity], axis=-1)
+FORMAT = "alignrec-two-stage-ranker"
+FORMAT_VERSION = 1
+MANIFEST, MODEL, TABLES = "ranker.json", "model.txt", "tables.npz"
 
 
-def candidate_labels(candidates: np.ndarray, relevant: sp.spmatrix) -> np.ndarray:
-    """(Q, C) 1 where the candidate is among the query user's relevant items (row of ``relevant``)."""
-    relevant = sp.csr_array(relevant)
-    rows = np.repeat(np.arange(len(candidates)), candidates.shape[1])
-    return (relevant[rows, candidates.ravel()] > 0).reshape(candidates.shape).astype(np.int32)
+def flatten(
+    features: np.ndarray, labels: np.ndarray, mask: np.ndarray, positive_only: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Q, C, F) features and (Q, C) labels to LightGBM's rows (N, F), labels (N,) and group
+    sizes (Q',); with ``positive_only``, queries without a relevant candidate (they give LambdaRank
+    no gradient, and NDCG counts them as perfect) are left out."""
+    if labels.shape != features.shape[:2] or mask.shape != labels.shape:
+        raise ValueError(f"labels {labels.shape} and mask {mask.shape} must be {features.shape[:2]}")
+    keep = labels.any(axis=1) if positive_only else np.ones(len(labels), dtype=bool)
+    rows = mask[keep]
+    return features[keep][rows], labels[keep][rows], rows.sum(axis=1)
 
 
 def fit_ranker(
-    features: np.ndarray,
-    labels: np.ndarray,
+    train: tuple[np.ndarray, np.ndarray, np.ndarray],
+    tune: tuple[np.ndarray, np.ndarray, np.ndarray],
     *,
-    num_rounds: int = 200,
+    names: Sequence[str],
+    num_rounds: int = 1000,
     learning_rate: float = 0.05,
-    num_leaves: int = 31,
-    min_child_samples: int = 20,
+    num_leaves: int = 63,
+    min_child_samples: int = 50,
+    subsample: float = 0.8,
+    colsample: float = 0.8,
+    early_stopping: int = 50,
     seed: int = 0,
     threads: int = 1,
-    feature_names: list[str] | None = None,
 ) -> lightgbm.LGBMRanker:
-    """Train a LambdaRank model on (Q, C, F) features and (Q, C) 0/1 labels."""
-    num_queries, num_candidates, num_features = features.shape
-    if labels.shape != (num_queries, num_candidates):
-        raise ValueError(f"labels {labels.shape} do not match features {features.shape[:2]}")
+    """Train LambdaRank on rows (N, F), 0/1 labels (N,) and query sizes (Q,) (see :func:`flatten`),
+    stopping when the NDCG@10 of ``tune`` (held-out users, same layout) has not improved for
+    ``early_stopping`` rounds. Returns the ``LGBMRanker``; ``best_iteration_`` is the round kept."""
+    (x, y, group), (tx, ty, tgroup) = train, tune
+    if len(x) != len(y) or group.sum() != len(x):
+        raise ValueError(f"train: {len(x)} rows, {len(y)} labels, groups summing to {group.sum()}")
     ranker = lightgbm.LGBMRanker(
         objective="lambdarank",
         n_estimators=num_rounds,
         learning_rate=learning_rate,
         num_leaves=num_leaves,
         min_child_samples=min_child_samples,
+        subsample=subsample,
+        subsample_freq=1,
+        colsample_bytree=colsample,
         random_state=seed,
         n_jobs=threads,
         verbose=-1,
     )
     ranker.fit(
-        features.reshape(-1, num_features),
-        labels.reshape(-1),
-        group=[num_candidates] * num_queries,
-        feature_name=feature_names or (FEATURE_NAMES if num_features == len(FEATURE_NAMES) else "auto"),
+        x,
+        y,
+        group=group,
+        eval_X=(tx,),
+        eval_y=(ty,),
+        eval_group=[tgroup],
+        eval_at=[10],
+        feature_name=list(names),
+        callbacks=[lightgbm.early_stopping(early_stopping, verbose=False)],
     )
     return ranker
 
 
-def rerank(
-    ranker: lightgbm.LGBMRanker, features: np.ndarray, candidates: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates (Q, C) reordered by the ranker's scores, best first, and those scores (Q, C)."""
-    num_queries, num_candidates, num_features = features.shape
-    # The booster takes a plain array; the sklearn wrapper would warn that it has no feature names.
-    predicted = ranker.booster_.predict(features.reshape(-1, num_features))
-    predicted = predicted.reshape(num_queries, num_candidates)
-    order = np.argsort(-predicted, axis=1, kind="stable")
-    return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(predicted, order, axis=1)
+@dataclass
+class TwoStageRanker:
+    """Retrievers' merged candidates, re-ranked by a LightGBM booster.
+
+    Attributes:
+        booster: the trained LambdaRank model (``best_iteration`` rounds are used).
+        sources: retriever names, in the order the features list them.
+        depths: candidates each retriever proposes per user.
+        tables: per-user and per-item feature tables (aligned with the retrievers' indices).
+        info: how it was trained (protocol, rounds, validation metrics), saved with it.
+        threads: LightGBM prediction threads.
+    """
+
+    booster: lightgbm.Booster
+    sources: tuple[str, ...]
+    depths: tuple[int, ...]
+    tables: FeatureTables
+    info: dict[str, object] = field(default_factory=dict)
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        self.sources, self.depths = tuple(self.sources), tuple(int(d) for d in self.depths)
+        names = feature_names(self.sources)
+        if self.booster.feature_name() != names:
+            raise ValueError(
+                f"booster features {self.booster.feature_name()} differ from this code's {names}"
+            )
+
+    @property
+    def feature_names(self) -> list[str]:
+        return feature_names(self.sources)
+
+    def check(self, retrievers: Mapping[str, Recommender]) -> None:
+        """Raise ValueError unless ``retrievers`` are the ones this ranker was trained with."""
+        if tuple(retrievers) != self.sources:
+            raise ValueError(
+                f"retrievers: expected {list(self.sources)} in that order, got {list(retrievers)}"
+            )
+        shape = (self.tables.num_users, self.tables.num_items)
+        for name, recommender in retrievers.items():
+            if recommender.train.shape != shape:
+                raise ValueError(
+                    f"retriever {name!r}: {recommender.train.shape} users x items, ranker {shape}"
+                )
+
+    def candidates(
+        self,
+        retrievers: Mapping[str, Recommender],
+        users: np.ndarray,
+        exclude: Sequence[np.ndarray] | None = None,
+        exclude_known: bool = True,
+    ) -> Candidates:
+        """Stage one for ``users`` (Q,)."""
+        return retrieve(
+            retrievers, dict(zip(self.sources, self.depths, strict=True)), users, exclude, exclude_known
+        )
+
+    def predict(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """(Q, C) ranker scores of (Q, C, F) features; -inf at padding."""
+        flat = features[mask]  # (N, F)
+        scores = np.full(mask.shape, -np.inf, dtype=np.float32)
+        if len(flat):
+            scores[mask] = self.booster.predict(
+                flat, num_iteration=self.best_iteration, num_threads=self.threads
+            )
+        return scores
+
+    @property
+    def best_iteration(self) -> int:
+        return int(self.booster.best_iteration) or self.booster.num_trees()
+
+    def rank_batch(
+        self,
+        retrievers: Mapping[str, Recommender],
+        users: np.ndarray,
+        k: int,
+        exclude: Sequence[np.ndarray] | None = None,
+        exclude_known: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(Q, k) internal item indices and ranker scores, best first; -1 and -inf where fewer
+        than k candidates exist.
+
+        Args:
+            retrievers: name -> Recommender, the ones the ranker was trained with (``check``).
+            users: (Q,) internal user indices (known users; unknown ones take the cold path).
+            exclude: per user, internal item indices not to recommend, besides the known items.
+        """
+        if k < 1:
+            raise ValueError(f"k: expected a positive integer, got {k}")
+        self.check(retrievers)
+        found = self.candidates(retrievers, users, exclude, exclude_known)
+        features = candidate_features(found, self.tables, retrievers[self.sources[0]].train)
+        scores = self.predict(features, found.mask)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        top = np.take_along_axis(scores, order, axis=1)
+        items = np.where(np.isfinite(top), np.take_along_axis(found.items, order, axis=1), -1)
+        if items.shape[1] < k:
+            pad = k - items.shape[1]
+            items = np.pad(items, ((0, 0), (0, pad)), constant_values=-1)
+            top = np.pad(top, ((0, 0), (0, pad)), constant_values=-np.inf)
+        return items, top
+
+    def rank(
+        self,
+        retrievers: Mapping[str, Recommender],
+        user: int,
+        k: int,
+        exclude: np.ndarray | None = None,
+        exclude_known: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One request: (≤ k,) internal item indices and scores, best first."""
+        extra = None if exclude is None else [np.asarray(exclude, dtype=np.int64)]
+        items, scores = self.rank_batch(retrievers, np.array([user]), k, extra, exclude_known)
+        keep = items[0] >= 0
+        return items[0][keep], scores[0][keep]
+
+    # ----- persistence -----
+
+    def save(self, path: str | Path) -> Path:
+        """Write the folder atomically: ``model.txt`` (LightGBM text), ``tables.npz``, ``ranker.json``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        try:
+            self.booster.save_model(str(tmp / MODEL))
+            np.savez(tmp / TABLES, **self.tables.arrays())
+            manifest = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "sources": list(self.sources),
+                "depths": list(self.depths),
+                "feature_names": self.feature_names,
+                "num_users": self.tables.num_users,
+                "num_items": self.tables.num_items,
+                "info": self.info,
+                "files": {name: _sha256(tmp / name) for name in (MODEL, TABLES)},
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+            if path.exists():
+                old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+                os.replace(path, old / "previous")
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, threads: int = 1) -> TwoStageRanker:
+        """Read a folder written by ``save``; checks format, version and every file's checksum."""
+        path = Path(path)
+        manifest_path = path / MANIFEST
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"{manifest_path}: missing; {path} is not a saved two-stage ranker")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{manifest_path}: not valid JSON ({error})") from None
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"{manifest_path}: field 'format' is {manifest.get('format')!r}, not {FORMAT!r}")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{manifest_path}: field 'format_version' is {manifest.get('format_version')}, this "
+                f"alignrec reads {FORMAT_VERSION}; retrain the ranker"
+            )
+        for name, digest in manifest["files"].items():
+            if not (path / name).is_file() or _sha256(path / name) != digest:
+                raise ValueError(f"{path / name}: missing or its checksum differs from {MANIFEST}")
+        booster = lightgbm.Booster(model_file=str(path / MODEL))
+        with np.load(path / TABLES, allow_pickle=False) as handle:
+            tables = FeatureTables.from_arrays({key: handle[key] for key in handle.files})
+        return cls(
+            booster, tuple(manifest["sources"]), tuple(manifest["depths"]), tables, manifest["info"], threads
+        )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
