@@ -18,7 +18,9 @@ Four layouts, as ``datasets.Dataset`` columns (TRL's "standard" text format wher
 - **judgments** ``prompt, completion, judgment, label`` (CUT): the item with the user's review text and
   rating as a natural-language judgment; label True when the judgment is positive.
 
-Every row also carries ``user`` (the original user id, as text) and ``timestamp`` (the anchor's).
+Prompts end with ``"Answer:"`` and completions start with a space (``" Toy Story (1995)"``), TRL's
+convention for the standard format. Every row also carries ``user`` (the original user id, as text)
+and ``timestamp`` (the anchor's).
 Users are split between train and eval (no user in both) by a seeded permutation of all the log's
 users, so layouts built from one log and seed share their held-out users; ``report`` counts what
 was built, skipped and why. Logs without timestamps use row order as time.
@@ -155,7 +157,7 @@ def choice_prompt(persona: str | None, history: str, shown: Sequence[str]) -> st
     lines.append(f"Recently you chose: {history}.")
     lines.append("You are shown: " + "; ".join(shown) + ".")
     lines.append("Which one do you choose?")
-    return "\n".join(lines) + "\nAnswer: "
+    return "\n".join(lines) + "\nAnswer:"
 
 
 # --- per-user timelines --------------------------------------------------------------------------
@@ -333,6 +335,11 @@ class _Context:
         persona = None if self.personas is None else self.personas[line.user]
         return choice_prompt(persona, text, [self.item_texts[i] for i in shown])
 
+    def answer(self, item: int) -> str:
+        """A completion: the item's text after one space (the prompt ends with "Answer:"), so that
+        prompt + completion tokenizes the way the text reads."""
+        return " " + self.item_texts[item]
+
     def exposure(self, rng: np.random.Generator, seen: set[int], items: list[int]) -> list[int]:
         """``items`` plus fillers the user never chose (by popularity), ``list_size`` in all, shuffled."""
         fillers = _sample_unseen(rng, self.weights, seen | set(items), self.list_size - len(items))
@@ -372,8 +379,8 @@ def _pairwise(ctx: _Context, line: _Timeline, report: dict[str, int], _reviews) 
         rows.append(
             {
                 "prompt": prompt,
-                "chosen": ctx.item_texts[chosen],
-                "rejected": ctx.item_texts[rejected],
+                "chosen": ctx.answer(chosen),
+                "rejected": ctx.answer(rejected),
                 "timestamp": t,
             }
         )
@@ -397,16 +404,14 @@ def _binary(ctx: _Context, line: _Timeline, report: dict[str, int], _reviews) ->
         if line.ratings is None:
             negative = _sample_unseen(rng, ctx.weights, seen_ever, 1)[0]
             prompt = ctx.prompt(line, t, ctx.exposure(rng, seen_ever, [item, negative]))
-            rows.append({"prompt": prompt, "completion": ctx.item_texts[item], "label": True, "timestamp": t})
+            rows.append({"prompt": prompt, "completion": ctx.answer(item), "label": True, "timestamp": t})
             rows.append(
-                {"prompt": prompt, "completion": ctx.item_texts[negative], "label": False, "timestamp": t}
+                {"prompt": prompt, "completion": ctx.answer(negative), "label": False, "timestamp": t}
             )
         else:
             label = bool(line.ratings[k] >= ctx.like)
             prompt = ctx.prompt(line, t, ctx.exposure(rng, seen_ever, [item]))
-            rows.append(
-                {"prompt": prompt, "completion": ctx.item_texts[item], "label": label, "timestamp": t}
-            )
+            rows.append({"prompt": prompt, "completion": ctx.answer(item), "label": label, "timestamp": t})
         report["anchors"] += 1
     return rows
 
@@ -430,7 +435,7 @@ def _listwise(ctx: _Context, line: _Timeline, report: dict[str, int], _reviews) 
         rows.append(
             {
                 "prompt": prompt,
-                "completions": [ctx.item_texts[i] for i in items],
+                "completions": [ctx.answer(i) for i in items],
                 "relevance": [float(r) for r in line.ratings[listed]],
                 "timestamp": t,
             }
@@ -458,7 +463,7 @@ def _judgments(ctx: _Context, line: _Timeline, report: dict[str, int], reviews) 
         rows.append(
             {
                 "prompt": prompt,
-                "completion": ctx.item_texts[int(line.items[k])],
+                "completion": ctx.answer(int(line.items[k])),
                 "judgment": f"rated {rating:g}/5: {texts[k].strip()}",
                 "label": rating >= ctx.like,
                 "timestamp": t,

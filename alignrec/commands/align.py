@@ -59,7 +59,7 @@ DEFAULTS: dict[str, object] = {
     "logging_steps": 5,
     "save_steps": 25,
     "save_total_limit": 2,
-    "gradient_checkpointing": False,  # TRL turns it on; on CPU it only costs time
+    "activation_checkpointing": False,  # TRL turns it on (as gradient_checkpointing); on CPU it only costs time
     "bf16": False,  # TRL's default is bf16 wherever it can; fp32 is what the tests and benchmark use
     "report_to": "none",  # MLflow is recorded through recsys.tracking instead
     "max_length": 512,

@@ -1,8 +1,10 @@
 """Prompt + completion token sequences for our own trainers: tokenize, pad, score.
 
-A sequence is ``prompt_ids + completion_ids + [eos]``; only completion tokens (eos included) are
-scored. When a sequence is longer than ``max_length`` the prompt loses tokens from its start (the
-most recent history and the question sit at its end), and the completion is cut only if it alone is
+A sequence is ``prompt_ids + completion_ids + [eos]``: the prompt tokenized with the tokenizer's own
+special tokens (a llama tokenizer adds its bos, SmolLM2's adds none), the completion without any,
+as TRL does for its standard (non-chat) format. Only completion tokens (eos included) are scored.
+When a sequence is longer than ``max_length`` the prompt loses tokens from its start (the most
+recent history and the question sit at its end), and the completion is cut only if it alone is
 longer than ``max_length``.
 """
 
@@ -17,10 +19,8 @@ def tokenize_completion(
     tokenizer: PreTrainedTokenizerBase, prompt: str, completion: str, max_length: int | None
 ) -> dict[str, list[int]]:
     """``input_ids`` and ``completion_mask`` (1 on completion tokens) of one prompt + completion."""
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    prompt_ids = tokenizer(prompt)["input_ids"]
     completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    if tokenizer.bos_token_id is not None:
-        prompt_ids = [tokenizer.bos_token_id, *prompt_ids]
     if max_length is not None and len(prompt_ids) + len(completion_ids) > max_length:
         completion_ids = completion_ids[: max_length - 1]
         prompt_ids = prompt_ids[len(prompt_ids) + len(completion_ids) - max_length :]

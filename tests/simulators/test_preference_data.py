@@ -21,6 +21,12 @@ def texts(log: Interactions) -> list[str]:
     return [f"m{i}" for i in range(log.num_items)]
 
 
+def test_completions_follow_the_prompt_after_one_space(log):
+    data = build_preferences(log, "pairwise", texts(log), max_per_user=1)
+    row = data.train[0]
+    assert row["prompt"].endswith("\nAnswer:") and row["chosen"].startswith(" m")
+
+
 def history_of(prompt: str) -> list[str]:
     line = re.search(r"Recently you chose: (.*)\.\n", prompt).group(1)
     return [] if line == "nothing yet" else [part.split(" (rated")[0] for part in line.split("; ")]
@@ -47,7 +53,7 @@ HAND_TEXTS = ["A", "B", "C", "D", "E", "F", "G", "H"]
 
 def test_prompts_show_only_strictly_earlier_events():
     data = build_preferences(hand_log(), "binary", HAND_TEXTS, eval_fraction=0.0)
-    rows = {row["completion"]: row for row in data.train}
+    rows = {row["completion"].lstrip(): row for row in data.train}
     assert history_of(rows["B"]["prompt"]) == ["A"]  # C happened at the same instant: not shown
     assert history_of(rows["C"]["prompt"]) == ["A"]
     assert history_of(rows["D"]["prompt"]) == ["A", "B", "C"]
@@ -63,11 +69,11 @@ def test_pairwise_rows_hold_a_chosen_and_a_rejected_item_from_the_exposure(log):
     frame = log.to_frame()
     for row in data.train.select(range(30)):
         shown = shown_of(row["prompt"])
-        assert len(shown) == 4 and row["chosen"] in shown and row["rejected"] in shown
+        assert len(shown) == 4 and row["chosen"][1:] in shown and row["rejected"][1:] in shown
         assert row["chosen"] != row["rejected"]
         user_events = frame[frame.user_id == row["user"]]
         seen = {f"m{log.item_ids.tolist().index(i)}" for i in user_events.item_id}
-        assert row["rejected"] not in seen  # an unseen item, drawn by popularity
+        assert row["rejected"][1:] not in seen  # an unseen item, drawn by popularity
         chosen_event = user_events[user_events.timestamp == row["timestamp"]]
         assert chosen_event.rating.iloc[0] >= 4
         assert set(history_of(row["prompt"])) <= seen
@@ -77,10 +83,10 @@ def test_pairwise_disliked_rejects_a_later_low_rated_item():
     data = build_preferences(
         hand_log(), "pairwise", HAND_TEXTS, rejected_from="disliked", list_size=3, eval_fraction=0.0
     )
-    rows = {row["chosen"]: row for row in data.train}
+    rows = {row["chosen"][1:]: row for row in data.train}
     assert set(rows) == {"B"}  # liked events with history are B and E; E has no later dislike
     assert data.report["no_disliked"] == 1
-    assert rows["B"]["rejected"] in {"C", "D"}  # rated <= 2 at or after t=2, never in B's history
+    assert rows["B"]["rejected"] in {" C", " D"}  # rated <= 2 at or after t=2, never in B's history
     assert set(shown_of(rows["B"]["prompt"])) - {"B", "C", "D"} <= {"F", "G", "H"}  # filler unseen
 
 
@@ -121,7 +127,7 @@ def test_binary_on_an_implicit_log_pairs_each_event_with_an_unseen_item(log):
     assert sum(labels) == len(labels) - sum(labels) == 3 * log.num_users
     positive, negative = data.train[0], data.train[1]  # one exposure holds both
     assert positive["prompt"] == negative["prompt"]
-    assert {positive["completion"], negative["completion"]} <= set(shown_of(positive["prompt"]))
+    assert {positive["completion"][1:], negative["completion"][1:]} <= set(shown_of(positive["prompt"]))
 
 
 def test_listwise_lists_the_next_rated_items_with_their_ratings(log):
@@ -129,11 +135,11 @@ def test_listwise_lists_the_next_rated_items_with_their_ratings(log):
     frame = log.to_frame()
     for row in data.train:
         assert len(row["completions"]) == len(row["relevance"]) == 3
-        assert shown_of(row["prompt"]) == row["completions"]
+        assert [" " + text for text in shown_of(row["prompt"])] == row["completions"]
         assert len(set(row["relevance"])) > 1  # tied lists are skipped
         events = frame[(frame.user_id == row["user"]) & (frame.timestamp >= row["timestamp"])]
         ratings = dict(zip(events.item_id, events.rating, strict=True))
-        for text, relevance in zip(row["completions"], row["relevance"], strict=True):
+        for text, relevance in zip([c[1:] for c in row["completions"]], row["relevance"], strict=True):
             assert ratings[log.item_ids[int(text[1:])]] == relevance
     assert data.report["anchors"] == len(data.train)
 
@@ -141,7 +147,7 @@ def test_listwise_lists_the_next_rated_items_with_their_ratings(log):
 def test_judgments_carry_the_review_and_its_polarity():
     reviews = ["fine", "great fun", "boring and long", None, "loved it"]
     data = build_preferences(hand_log(), "judgments", HAND_TEXTS, reviews=reviews, eval_fraction=0.0)
-    rows = {row["completion"]: row for row in data.train}
+    rows = {row["completion"][1:]: row for row in data.train}
     assert set(rows) == {"B", "C", "E"}  # D has no review; A has no history
     assert rows["C"]["judgment"] == "rated 1/5: boring and long" and rows["C"]["label"] is False
     assert rows["B"]["label"] is True

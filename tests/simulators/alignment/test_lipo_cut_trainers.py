@@ -128,11 +128,7 @@ def test_cut_masks_compare_the_same_completion_tokens_with_and_without_the_judgm
             example["prompt"],
             args.judged_prompt.format(judgment=example["judgment"], prompt=example["prompt"]),
         ):
-            ids = [
-                tokenizer.bos_token_id,
-                *tokenizer(prompt, add_special_tokens=False)["input_ids"],
-                *completion,
-            ]
+            ids = [*tokenizer(prompt)["input_ids"], *completion]
             with torch.no_grad():
                 logps = F.log_softmax(model(torch.tensor([ids])).logits[0], dim=-1)  # (T, V)
             start = len(ids) - len(completion)

@@ -19,7 +19,7 @@ COMMON = dict(
     save_strategy="no",
     disable_tqdm=True,
     logging_steps=1,
-    gradient_checkpointing=False,
+    activation_checkpointing=False,
     bf16=False,
     dataloader_pin_memory=False,
 )
