@@ -190,3 +190,34 @@ def make_split(
     if kind == "temporal":
         return temporal_split(data, ratios, seed)
     raise ValueError(f"unknown split {kind!r}; choose random, loo or temporal")
+
+
+def split_from_logs(paths: tuple[Path, Path, Path], columns: dict[str, str], sep: str | None = None) -> Split:
+    """A split given as three logs (train, valid, test), e.g. the files another toolkit wrote.
+
+    Each file is read with ``recsys.readers.read_interactions``'s column mapping; the three share
+    one id map (users and items numbered over their union, sorted by original id), so a model
+    trained on the first is evaluated on the others. Repeated (user, item) pairs within a file are
+    kept as they are.
+    """
+    import pandas as pd
+
+    from recsys.data import from_frame
+    from recsys.readers import read_table
+
+    if len(paths) != 3:
+        raise ValueError(f"a split needs three files (train, valid, test), got {len(paths)}")
+    frames = []
+    for role, path in enumerate(paths):
+        frame = read_table(path, columns, sep=sep).drop(columns="_line")
+        frames.append(frame.assign(_role=role))
+    frame = pd.concat(frames, ignore_index=True)
+    data = from_frame(
+        frame,
+        user_col="user",
+        item_col="item",
+        rating_col="rating" if "rating" in frame else None,
+        time_col="timestamp" if "timestamp" in frame else None,
+    )
+    files = [str(p) for p in paths]
+    return _parts(data, frame["_role"].to_numpy(), {"split": "given files", "files": files, "seed": None})

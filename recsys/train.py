@@ -185,7 +185,7 @@ def fit(
     bar = tqdm(
         range(start_epoch, epochs),
         desc=type(model).__name__,
-        disable=not progress,
+        disable=None if progress else True,  # None: tqdm turns itself off when stderr is not a terminal
         leave=False,
         mininterval=1.0,
     )

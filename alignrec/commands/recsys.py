@@ -119,7 +119,11 @@ def train(
         str, typer.Option(help="train,valid,test fractions for random/temporal splits.")
     ] = "0.8,0.1,0.1",
     split_file: Annotated[
-        Path | None, typer.Option(help="Reuse a saved split (.npz) instead of splitting.")
+        str | None,
+        typer.Option(
+            help="Use a given split instead of splitting: a saved .npz, or three logs "
+            "TRAIN,VALID,TEST (CSV/TSV with the column options)."
+        ),
     ] = None,
     model: Annotated[
         list[Model], typer.Option("--model", "-m", help="Model(s) to train; repeat for several.")
@@ -134,7 +138,10 @@ def train(
     patience: Annotated[
         int, typer.Option(help="Evaluations without validation NDCG@10 gain before stopping (0: never).")
     ] = 10,
-    seed: Annotated[int, typer.Option(help="Seed for the split, initialisation and sampling.")] = 2026,
+    seed: Annotated[int, typer.Option(help="Seed for the split (and training, unless --train-seed).")] = 2026,
+    train_seed: Annotated[
+        int | None, typer.Option(help="Seed for initialisation and sampling (default: --seed).")
+    ] = None,
     threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's choice).")] = None,
     out: Annotated[Path, typer.Option(help="Run folder: split, models, metrics.")] = Path(
         ".alignrec/runs/latest"
@@ -148,6 +155,9 @@ def train(
     register: Annotated[
         str | None, typer.Option(help="Register each trained model in MLflow under NAME-<model>.")
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option(help="No progress bars (they are off anyway when stderr is not a terminal).")
+    ] = False,
 ) -> None:
     """Train recommenders on a log, evaluate them with full ranking and save them under OUT."""
     import torch
@@ -159,12 +169,42 @@ def train(
 
     if threads:
         torch.set_num_threads(threads)
+    if sep in ("\\t", "tab"):
+        sep = "\t"  # what a shell passes for --sep '\t'
+    filtered: dict[str, dict[str, str]] = {"users": {}, "items": {}}
     if split_file is not None:
-        parts = load_split(split_file)
+        ignored = [
+            name
+            for name, value in (
+                ("--data", data),
+                ("--threshold", threshold),
+                ("--min-user", min_user),
+                ("--min-item", min_item),
+            )
+            if value
+        ]
+        if ignored:
+            raise typer.BadParameter(
+                f"a given split is used as it is: drop {', '.join(ignored)}", param_hint="--split-file"
+            )
+        files = [Path(p) for p in split_file.split(",")]
+        if len(files) == 1 and files[0].suffix == ".npz":
+            parts = load_split(files[0])
+        elif len(files) == 3:
+            from recsys.splits import split_from_logs
+
+            columns = {"user": user_col, "item": item_col}
+            if rating_col:
+                columns["rating"] = rating_col
+            if time_col:
+                columns["timestamp"] = time_col
+            parts = split_from_logs(tuple(files), columns, sep)
+        else:
+            raise typer.BadParameter(
+                "give a saved split .npz, or three files TRAIN,VALID,TEST", param_hint="--split-file"
+            )
         console.print(f"Loaded {parts.describe()}")
     else:
-        if sep in ("\\t", "tab"):
-            sep = "\t"  # what a shell passes for --sep '\t'
         if sep is not None and format.value != "auto":
             raise typer.BadParameter(
                 "--sep applies to --format auto; the public formats have fixed separators", param_hint="--sep"
@@ -178,9 +218,23 @@ def train(
                 param_hint="--threshold",
             )
         log, name = load_log(data, format.value, user_col, item_col, rating_col, time_col, seed, sep)
+        raw = log
         log = to_implicit(log, threshold)
+        _record_dropped(filtered, raw, log, f"all their events are below --threshold {threshold}")
         if min_user or min_item:
+            before = log
             log = k_core(log, min_user, min_item)
+            _record_dropped(
+                filtered,
+                before,
+                log,
+                f"too few events for the k-core (--min-user {min_user}, --min-item {min_item})",
+            )
+        if filtered["users"] or filtered["items"]:
+            console.print(
+                f"Filtered out: {len(filtered['users'])} users and {len(filtered['items'])} items "
+                f"(listed with the reason in {out / FILTERED_FILE})"
+            )
         fractions = tuple(float(x) for x in ratios.split(","))
         if len(fractions) != 3:
             raise typer.BadParameter(f"--ratios needs three numbers, got {ratios!r}")
@@ -191,6 +245,12 @@ def train(
         console.print(f"Data {name}: {log.stats}")
         console.print(parts.describe())
     save_split(parts, out / "split.npz")
+    from recsys.storage import write_text_atomic
+
+    write_text_atomic(out / FILTERED_FILE, json.dumps(filtered))
+    store = tracking_uri or default_tracking_uri()
+    if track:
+        console.print(f"[dim]MLflow store: {store} (browse: mlflow ui --backend-store-uri {store})[/dim]")
     results = []
     for chosen in model:
         config = TrainConfig(
@@ -203,7 +263,7 @@ def train(
             num_negatives=negatives,
             num_layers=layers,
             patience=patience,
-            seed=seed,
+            seed=seed if train_seed is None else train_seed,
         )
         callbacks = []
         if track:
@@ -212,16 +272,35 @@ def train(
             tracker = MlflowCallback(
                 experiment,
                 run_name=chosen.value,
-                tracking_uri=tracking_uri or default_tracking_uri(),
+                tracking_uri=store,
                 register_as=f"{register}-{chosen.value}" if register else None,
             )
             callbacks.append(tracker)
-        result = run_experiment(parts, config, out / chosen.value, callbacks=callbacks, resume=resume)
+        result = run_experiment(
+            parts, config, out / chosen.value, callbacks=callbacks, resume=resume, progress=not quiet
+        )
         if track:
-            console.print(f"[dim]MLflow run {tracker.run_id} at {tracker.tracking_uri}[/dim]")
+            console.print(f"[dim]{chosen.value}: MLflow run {tracker.run_id}[/dim]")
         results.append(result)
     print_results(results)
     console.print(f"Saved split and models under {out}")
+
+
+FILTERED_FILE = "filtered.json"  # users and items the threshold or k-core removed, with the reason
+
+
+def _record_dropped(filtered: dict[str, dict[str, str]], before, after, reason: str) -> None:
+    """Note the users and items of ``before`` that ``after`` no longer has."""
+    for kind, old, new in (
+        ("users", before.user_ids, after.user_ids),
+        ("items", before.item_ids, after.item_ids),
+    ):
+        if old is None or new is None:
+            continue
+        kept = {str(x) for x in new}
+        for x in map(str, old):
+            if x not in kept:
+                filtered[kind].setdefault(x, reason)
 
 
 def _load(run: Path, model: str):
@@ -238,34 +317,43 @@ def evaluate(
         ".alignrec/runs/latest"
     ),
     model: Annotated[
-        Model, typer.Option("--model", "-m", help="Which trained model of the run.")
-    ] = Model.bpr,
+        list[Model] | None, typer.Option("--model", "-m", help="Trained model(s) of the run (default: all).")
+    ] = None,
     ks: Annotated[str, typer.Option(help="Cut-offs, comma-separated.")] = "10,20,50",
 ) -> None:
-    """Re-evaluate a saved model on its run's test split (full ranking, train+valid masked)."""
+    """Re-evaluate saved models on their run's test split (full ranking, train+valid masked)."""
     import torch
 
     from recsys.evaluate import evaluate_scores
+    from recsys.experiment import RECOMMENDER_DIR
     from recsys.splits import load_split
 
+    if not run.is_dir():
+        raise FileNotFoundError(f"{run}: no run folder there (train one with `alignrec train --out {run}`)")
+    names = (
+        [m.value for m in model] if model else sorted(p.parent.name for p in run.glob(f"*/{RECOMMENDER_DIR}"))
+    )
+    if not names:
+        raise FileNotFoundError(f"{run}: no trained models in this run folder")
     parts = load_split(run / "split.npz")
-    recommender = _load(run, model.value)
     cutoffs = tuple(int(k) for k in ks.split(","))
-    with torch.no_grad():
-        result = evaluate_scores(
-            lambda u: recommender.model.scores(torch.from_numpy(u)),
-            parts.test,
-            recommender.known,
-            ks=cutoffs,
-            protocol={**parts.protocol, "split_checksum": parts.checksum},
-        )
-    table = Table(title=f"{model.value}: {result.num_users} test users, {result.seconds:.2f} s")
-    table.add_column("metric")
-    for k in cutoffs:
-        table.add_column(f"@{k}", justify="right")
-    for name in ("recall", "ndcg", "hit", "mrr", "precision", "coverage"):
-        table.add_row(name, *[f"{result.metrics[f'{name}@{k}']:.4f}" for k in cutoffs])
-    console.print(table)
+    for name in names:
+        recommender = _load(run, name)
+        with torch.no_grad():
+            result = evaluate_scores(
+                lambda u, r=recommender: r.model.scores(torch.from_numpy(u)),
+                parts.test,
+                recommender.known,
+                ks=cutoffs,
+                protocol={**parts.protocol, "split_checksum": parts.checksum},
+            )
+        table = Table(title=f"{name}: {result.num_users} test users, {result.seconds:.2f} s")
+        table.add_column("metric")
+        for k in cutoffs:
+            table.add_column(f"@{k}", justify="right")
+        for metric in ("recall", "ndcg", "hit", "mrr", "precision", "coverage"):
+            table.add_row(metric, *[f"{result.metrics[f'{metric}@{k}']:.4f}" for k in cutoffs])
+        console.print(table)
     console.print(f"protocol: {json.dumps(result.protocol, default=str)}")
 
 
@@ -318,6 +406,9 @@ def recommend(
         table.add_row(str(rank), item, f"{score:.4f}")
     console.print(table)
     if user is not None and recommender.user_index(user) is None:
-        console.print(f"[yellow]user {user!r} is not in the training log: {answer.source} answer[/yellow]")
+        filtered = run / FILTERED_FILE
+        reason = json.loads(filtered.read_text())["users"].get(str(user)) if filtered.is_file() else None
+        why = f"filtered out when training ({reason})" if reason else "not in the training log"
+        console.print(f"[yellow]user {user!r} is {why}: {answer.source} answer[/yellow]")
     if answer.ignored_items:
         console.print(f"[yellow]not in the catalog, ignored: {', '.join(answer.ignored_items)}[/yellow]")

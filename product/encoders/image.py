@@ -102,7 +102,9 @@ def encode_images(
         vectors[rows[pos]] = vector
         mask[rows[pos]] = True
     todo = [pos for pos in range(len(rows)) if pos not in cached]
-    for start in tqdm(range(0, len(todo), batch_size), disable=not progress, desc="images", unit="batch"):
+    for start in tqdm(
+        range(0, len(todo), batch_size), disable=None if progress else True, desc="images", unit="batch"
+    ):
         tensors, done = [], []
         for pos in todo[start : start + batch_size]:
             try:

@@ -54,7 +54,9 @@ def encode_product_texts(
     todo = [pos for pos in range(len(present)) if pos not in cached]
     # Encode in slices so the progress bar moves and the cache grows even if the run is stopped.
     step = max(batch_size * 8, 1)
-    for start in tqdm(range(0, len(todo), step), disable=not progress, desc="text", unit="chunk"):
+    for start in tqdm(
+        range(0, len(todo), step), disable=None if progress else True, desc="text", unit="chunk"
+    ):
         part = todo[start : start + step]
         texts_part = [cleaned[present[pos]] for pos in part]
         new = encode_texts(texts_part, batch_size=batch_size, precision=precision)

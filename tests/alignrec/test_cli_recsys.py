@@ -1,5 +1,7 @@
 """The recsys commands end to end on synthetic data, through typer's test runner."""
 
+import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from alignrec.cli import app
@@ -103,3 +105,53 @@ def test_threshold_without_rating_column_names_the_option(tmp_path):
     )
     assert result.exit_code != 0
     assert "add --rating-col NAME" in result.output and "stars" in result.output
+
+
+def test_given_split_files_filtered_users_and_evaluate_all(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = {(f"u{u}", f"i{i}") for u in range(40) for i in rng.choice(30, 12, replace=False)}
+    frame = pd.DataFrame(sorted(rows), columns=["user_id", "item_id"]).sample(frac=1.0, random_state=0)
+    cut1, cut2 = int(0.8 * len(frame)), int(0.9 * len(frame))
+    parts = [frame.iloc[:cut1], frame.iloc[cut1:cut2], frame.iloc[cut2:]]
+    files = []
+    for name, part in zip(("train", "valid", "test"), parts, strict=True):
+        part.to_csv(tmp_path / f"{name}.tsv", sep="\t", index=False)
+        files.append(str(tmp_path / f"{name}.tsv"))
+    out = tmp_path / "given"
+    args = [
+        "train",
+        "--split-file",
+        ",".join(files),
+        "-m",
+        "pop",
+        "-m",
+        "bpr",
+        "--epochs",
+        "1",
+        "--dim",
+        "4",
+        "--no-track",
+        "--train-seed",
+        "5",
+        "--out",
+        str(out),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "given files split" in result.output
+    clash = runner.invoke(app, [*args, "--min-user", "3"], env={"COLUMNS": "200"})
+    assert clash.exit_code != 0 and "drop --min-user" in " ".join(clash.output.split())
+    both = runner.invoke(app, ["evaluate", "--run", str(out), "--ks", "5"])
+    assert both.exit_code == 0, both.output
+    assert "bpr:" in both.output and "pop:" in both.output
+
+    log = tmp_path / "log.csv"
+    pd.concat([frame, pd.DataFrame({"user_id": ["rare"], "item_id": ["i1"]})]).to_csv(log, index=False)
+    kcore = tmp_path / "kcore"
+    trained = runner.invoke(
+        app, ["train", "--data", str(log), "--min-user", "5", "-m", "pop", "--no-track", "--out", str(kcore)]
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "Filtered out: 1 users" in trained.output
+    asked = runner.invoke(app, ["recommend", "--run", str(kcore), "-m", "pop", "--user", "rare"])
+    assert asked.exit_code == 0 and "filtered out when training" in asked.output and "k-core" in asked.output
