@@ -50,9 +50,13 @@ Store = Annotated[FeedbackStore, Depends(get_store)]
 Admin = Depends(require_admin)
 
 
+def invalid(loc: tuple[str, ...], message: str, kind: str = "value_error") -> RequestValidationError:
+    """A 422 in the shape of FastAPI's own validation errors, for checks the schemas cannot make."""
+    return RequestValidationError([{"loc": loc, "msg": message, "type": kind}])
+
+
 def check_limit(value: int, limit: int, loc: tuple[str, ...], setting: str) -> None:
     """422 naming the field at ``loc`` when a request goes past this server's limit (the schemas
     hold the API's own, larger ceilings)."""
     if value > limit:
-        message = f"at most {limit} on this server ({setting}), got {value}"
-        raise RequestValidationError([{"loc": loc, "msg": message, "type": "too_large"}])
+        raise invalid(loc, f"at most {limit} on this server ({setting}), got {value}", "too_large")

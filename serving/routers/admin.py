@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from serving.artifacts import load_model
-from serving.deps import Admin, State
+from serving.deps import Admin, State, invalid
 from serving.schemas import ModelInfo, ReloadRequest, ReloadResponse
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin])
@@ -26,7 +26,7 @@ async def reload(state: State, body: ReloadRequest | None = None) -> ReloadRespo
         try:
             loaded = await run_in_threadpool(load_model, model_dir, model_uri, state.settings.tracking_uri)
         except (ValueError, FileNotFoundError) as error:  # ArtifactError is a ValueError
-            raise HTTPException(422, f"{'model_uri' if model_uri else 'model_dir'}: {error}") from None
+            raise invalid(("body", "model_uri" if model_uri else "model_dir"), str(error)) from None
         previous = state.swap(loaded)
     state.metrics.reloads.inc()
     return ReloadResponse(previous=ModelInfo(**previous.describe()), current=ModelInfo(**loaded.describe()))

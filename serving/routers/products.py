@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
-from fastapi.exceptions import RequestValidationError
 
-from serving.deps import State
+from serving.deps import State, invalid
 from serving.matching import match_pair, match_pairs
 from serving.schemas import MatchRequest, MatchResponse
 
@@ -26,7 +25,7 @@ def match(body: MatchRequest, state: State) -> MatchResponse:
             matches = match_pairs(state.matcher, body.left, state.catalog, body.k, cache)
         else:
             message = "required: this server has no catalog to search (ALIGNREC_CATALOG)"
-            raise RequestValidationError([{"loc": ("body", "right"), "msg": message, "type": "missing"}])
+            raise invalid(("body", "right"), message, "missing")
     except ValueError as error:  # a listing the matcher cannot read, named by the listing module
-        raise HTTPException(422, str(error)) from None
+        raise invalid(("body",), str(error)) from None
     return MatchResponse(left_id=body.left.id, threshold=state.matcher.threshold, matches=matches)
