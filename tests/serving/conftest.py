@@ -8,6 +8,12 @@ against.
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -152,3 +158,85 @@ def admin() -> dict[str, str]:
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (Debian keeps them off PATH), or None."""
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).resolve().parent
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on loopback for this session (initdb + pg_ctl in a temporary
+    folder); the test is skipped, saying why, when none can be started."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed: run scripts/postgres.sh")
+    root = Path(tempfile.mkdtemp(prefix="alignrec-pg-"))
+    as_owner: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: the cluster belongs to user postgres
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to own a cluster")
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    port, data = free_port(), root / "data"
+
+    def pg(program: str, *args: str) -> None:
+        subprocess.run(
+            [*as_owner, str(bin_dir / program), *args], check=True, capture_output=True, timeout=60
+        )
+
+    try:
+        pg("initdb", "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root}"
+        pg(
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-l",
+            str(root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
+        detail = getattr(error, "stderr", b"") or b""
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(f"PostgreSQL could not be started: {error} {detail.decode(errors='replace')[-300:]}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_owner, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_feedback_url(postgres_url: str) -> Iterator[str]:
+    """``postgres_url`` with an empty feedback table for each test."""
+    import sqlalchemy as sa
+
+    from serving.feedback import metadata
+
+    yield postgres_url
+    engine = sa.create_engine(postgres_url)
+    metadata.drop_all(engine)
+    engine.dispose()

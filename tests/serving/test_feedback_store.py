@@ -79,3 +79,12 @@ def test_since_filters_on_when_events_were_received(store, tmp_path, monkeypatch
     store.add([event(2)])
     assert export_log(store, tmp_path / "all.csv") == 2
     assert export_log(store, tmp_path / "new.csv", since=1500) == 1
+
+
+def test_concurrent_overlapping_batches_store_each_event_once(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [[event(i) for i in range(start, start + 50)] for start in range(0, 400, 25)]  # each id twice
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(store.add, batches))
+    assert sum(r.stored for r in results) == store.count() == 425
