@@ -192,6 +192,9 @@ def save_artifact(artifact: Artifact, path: Path, index: object | None = None) -
             "files": {p.relative_to(tmp).as_posix(): _sha256(p) for p in files},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        # mkdtemp and safetensors make owner-only entries; a service account must read the model.
+        for entry in [tmp, *tmp.rglob("*")]:
+            os.chmod(entry, 0o755 if entry.is_dir() else 0o644)
         _replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -90,3 +90,10 @@ def test_saving_again_replaces_the_folder_whole(saved, planted_split):
     assert (saved / "weights.safetensors").read_bytes() != first
     assert sorted(p.name for p in saved.parent.iterdir()) == ["bpr"]  # no temporary folders left
     assert Recommender.load(saved).recommend(str(planted_split.train.user_ids[0]), 3).source == "exact"
+
+
+def test_saved_folder_is_readable_by_others(saved):
+    """A service account reading the model must not need the trainer's uid (mkstemp/mkdtemp are 0600/0700)."""
+    assert saved.stat().st_mode & 0o055 == 0o055
+    for file in saved.iterdir():
+        assert file.stat().st_mode & 0o044 == 0o044, file
