@@ -107,6 +107,7 @@ def train_lightgcn(out: Path, epochs: int) -> tuple[object, Path, dict]:
         f"{epochs}-epoch budget (best epoch {result.best_epoch + 1}); test ndcg@10 {metrics['ndcg@10']:.4f}",
         "test_ndcg@10": round(metrics["ndcg@10"], 4),
     }
+    info["identity_check"] = "trained in-memory object -> save -> load"
     return live, live.save(out / "lightgcn-ml1m"), info
 
 
@@ -154,6 +155,7 @@ def train_cm3(out: Path, epochs: int) -> tuple[object, Path, dict]:
         "protocol": "shipped leave-one-out; shipped 512-d text+image features; unnormalised scores; "
         f"{epochs}-epoch budget (best epoch {result.best_epoch + 1}); test ndcg@20 {metrics['ndcg@20']:.4f}",
         "test_ndcg@20": round(metrics["ndcg@20"], 4),
+        "identity_check": "trained in-memory object -> save -> load",
     }
     return live, path, info
 
@@ -168,6 +170,7 @@ def reused(path: Path) -> tuple[object, Path, dict]:
     previous = json.loads((Path(__file__).parent / "results" / "online.json").read_text())
     record = next(r for r in previous if r["model"] == live.name)
     info = {k: v for k, v in record.items() if k in ("dataset", "protocol") or k.startswith("test_")}
+    info["identity_check"] = "loaded folder -> save -> load (--reuse)"
     return live, live.save(path.parent / f"{path.name}-again"), info
 
 
