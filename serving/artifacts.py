@@ -119,8 +119,13 @@ def load_state(settings: Settings, ranker: Ranker | None, metrics: Metrics) -> S
         state.sizefit = SizeRecommender.load(settings.sizefit_model)
     if settings.matcher_model is not None:
         from product.matching.matcher import Matcher
+        from serving.matching import match_pair
+        from serving.schemas import Listing
 
         state.matcher = Matcher.load(settings.matcher_model)
+        # The first match loads the text encoder (seconds): do it now, not in a request.
+        probe = Listing(id="probe", title="warm-up listing")
+        match_pair(state.matcher, probe, probe, settings.vector_cache)
     if settings.catalog is not None:
         from product.matching.listing import load_listings
 

@@ -1,0 +1,76 @@
+import subprocess
+import sys
+
+import pytest
+import typer
+from rich.console import Console
+from typer.testing import CliRunner
+
+from alignrec.commands import serve
+
+runner = CliRunner()
+app = typer.Typer()
+app.command()(serve.serve)
+
+
+@pytest.fixture
+def no_alignrec_env(monkeypatch):
+    import os
+
+    for name in [
+        n for n in os.environ if n.startswith("ALIGNREC_") and n not in ("ALIGNREC_HOME", "ALIGNREC_DATA_DIR")
+    ]:
+        monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_serve_prints_the_docs_url_and_hands_settings_to_uvicorn(no_alignrec_env, served):
+    import os
+
+    import uvicorn
+
+    calls = []
+    no_alignrec_env.setattr(
+        uvicorn, "run", lambda *args, **kwargs: calls.append((args, kwargs, dict(os.environ)))
+    )
+    result = runner.invoke(app, ["--model-dir", str(served.model_dir), "--port", "8123", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "OpenAPI docs: http://127.0.0.1:8123/docs" in result.output
+    assert "admin endpoints disabled" in result.output
+    [(args, kwargs, env)] = calls
+    assert args == ("serving.main:create_app",)
+    assert kwargs["factory"] and kwargs["workers"] == 2 and kwargs["port"] == 8123
+    assert env["ALIGNREC_MODEL_DIR"] == str(served.model_dir.resolve())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [([], "exactly one of"), (["--model-dir", "nowhere"], "nowhere: no saved recommender folder")],
+)
+def test_serve_refuses_bad_options_before_starting(no_alignrec_env, args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0 and message in str(result.exception)
+
+
+def test_the_commands_import_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from alignrec.commands import feedback, serve\n"
+        "heavy = ('fastapi', 'uvicorn', 'sqlalchemy', 'torch', 'pandas', 'serving', 'prometheus_client')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+# Trains a model and starts a real uvicorn server in a subprocess: about 5 s.
+def test_the_demo_calls_every_endpoint(tmp_path):
+    from alignrec.demos import serving_demo
+
+    console = Console(record=True, width=200)
+    serving_demo.run(tmp_path / "serving", console)
+    text = console.export_text()
+    for line in ("GET /healthz -> 200", "POST /v1/recommendations -> 200", "POST /v1/recommendations -> 422",
+                 "/similar?k=5 -> 200", "POST /v1/feedback -> 200", "POST /v1/admin/reload -> 200",
+                 "GET /metrics -> 200", '"stored": 0, "duplicates": 3'):  # fmt: skip
+        assert line in text
