@@ -7,7 +7,8 @@ and an exposure of ``--list-size`` movies. SFT and DPO train on pairwise rows (c
 rated >= 4 at the anchor; rejected: a shown movie the user never rated), KTO and BCO on binary rows
 (rating >= 4 desirable, <= 2 undesirable), LiPO on lists of the next ``--list-size`` rated movies. CUT
 needs review texts, which ML-100K lacks: it trains on Amazon Fashion 2018 5-core reviews (judgment =
-rating + review text) and is evaluated on that log's held-out pairs. One seed holds out the same 10 %
+rating + review text; items are ASINs, the data has no titles; anchors may have an empty history)
+and is evaluated on that log's held-out pairs. One seed holds out the same 10 %
 of users for every layout.
 
 Metric: on held-out users' pairwise rows, the share of pairs where the model gives the chosen movie
@@ -98,8 +99,15 @@ def movielens_data(args) -> dict[str, object]:
     log = read_movielens_100k(root / "u.data.gz")
     texts = movielens_item_texts(log, read_ml100k_items(root / "u.item", root / "u.genre"))
     personas = read_ml100k_personas(root / "u.user", log)
-    common = dict(item_texts=texts, personas=personas, history=args.history, list_size=args.list_size,
-                  max_per_user=args.max_per_user, eval_fraction=0.1, seed=args.seed)  # fmt: skip
+    common = dict(
+        item_texts=texts,
+        personas=personas,
+        history=args.history,
+        list_size=args.list_size,
+        max_per_user=args.max_per_user,
+        eval_fraction=0.1,
+        seed=args.seed,
+    )
     return {kind: build_preferences(log, kind, **common) for kind in ("pairwise", "binary", "listwise")}
 
 
@@ -107,8 +115,16 @@ def amazon_data(args) -> dict[str, object]:
     path = require_data("amazon-fashion-2018/AMAZON_FASHION_5.jsonl.gz")
     log = read_amazon_reviews(path)
     reviews = read_amazon_review_texts(path)
-    common = dict(history=args.history, list_size=args.list_size, max_per_user=args.max_per_user,
-                  eval_fraction=0.1, seed=args.seed)  # fmt: skip
+    # Reviews carry day-granular times and a user often reviews several items on one day, so most
+    # events have no strictly earlier one: anchors may have an empty history here.
+    common = dict(
+        history=args.history,
+        list_size=args.list_size,
+        max_per_user=args.max_per_user,
+        min_history=0,
+        eval_fraction=0.1,
+        seed=args.seed,
+    )
     return {
         "judgments": build_preferences(log, "judgments", reviews=reviews, **common),
         "pairwise": build_preferences(log, "pairwise", **common),
@@ -129,9 +145,16 @@ def run_objective(objective: str, data: dict, args) -> dict:
     base_eval_seconds = time.perf_counter() - started
 
     config_cls, trainer_cls = trainer_classes()[objective]
-    settings = {"max_steps": args.steps, "per_device_train_batch_size": args.batch_size,
-                "learning_rate": args.lr, "max_length": args.max_length, "save_strategy": "no",
-                "logging_steps": 4, "disable_tqdm": True, "seed": args.seed}  # fmt: skip
+    settings = {
+        "max_steps": args.steps,
+        "per_device_train_batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "max_length": args.max_length,
+        "save_strategy": "no",
+        "logging_steps": 4,
+        "disable_tqdm": True,
+        "seed": args.seed,
+    }
     if objective in ("dpo", "kto", "bco", "lipo"):
         settings["beta"] = args.beta
     run_dir = home_dir() / "bench" / f"alignment-{objective}"
@@ -141,9 +164,13 @@ def run_objective(objective: str, data: dict, args) -> dict:
         train_set = sft_view(train_set)
     timer = StepTimer()
     trainer = trainer_cls(
-        model=model, args=train_args, train_dataset=train_set, processing_class=tokenizer,
-        peft_config=build_lora({"r": args.lora_r}), callbacks=[timer],
-    )  # fmt: skip
+        model=model,
+        args=train_args,
+        train_dataset=train_set,
+        processing_class=tokenizer,
+        peft_config=build_lora({"r": args.lora_r}),
+        callbacks=[timer],
+    )
     load_start = os.getloadavg()[0]
     started = time.perf_counter()
     result = trainer.train()
@@ -154,9 +181,21 @@ def run_objective(objective: str, data: dict, args) -> dict:
     metrics = preference_metrics(base, tuned)
     logs = [entry for entry in trainer.state.log_history if "loss" in entry]
     last = logs[-1] if logs else {}
-    wanted = ("loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "kl",
-              "rewards/desirable", "rewards/undesirable", "delta", "accuracy", "pair_accuracy",
-              "inappropriate_share", "mean_token_accuracy")  # fmt: skip
+    wanted = (
+        "loss",
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/margins",
+        "rewards/accuracies",
+        "kl",
+        "rewards/desirable",
+        "rewards/undesirable",
+        "delta",
+        "accuracy",
+        "pair_accuracy",
+        "inappropriate_share",
+        "mean_token_accuracy",
+    )
     steps = sorted(timer.seconds)
     return {
         "model": f"smollm2-135m-instruct+lora-r{args.lora_r}",
@@ -165,7 +204,7 @@ def run_objective(objective: str, data: dict, args) -> dict:
             f"{objective}; {args.steps} steps x batch {args.batch_size}, lr {args.lr}, "
             f"history {args.history}, list {args.list_size}, <= {args.max_per_user}/user; "
             f"held-out users' pairs: {len(pairs)}"
-        ),  # fmt: skip
+        ),
         "threads": torch.get_num_threads(),
         "objective": objective,
         "train_examples": len(train_set),
@@ -218,8 +257,9 @@ def main() -> None:
         key = (record["model"], record["dataset"], record["protocol"], record["threads"])
         records = [r for r in records if (r["model"], r["dataset"], r["protocol"], r["threads"]) != key]
         records.append(record)
-        write_results(AREA, records, title="Preference alignment on CPU (SmolLM2-135M-Instruct + LoRA)",
-                      notes=NOTES)  # fmt: skip
+        write_results(
+            AREA, records, title="Preference alignment on CPU (SmolLM2-135M-Instruct + LoRA)", notes=NOTES
+        )
 
 
 NOTES = """
