@@ -20,6 +20,7 @@ app = typer.Typer(
 app.command("train")(recsys.train)
 app.command("evaluate")(recsys.evaluate)
 app.command("recommend")(recsys.recommend)
+app.command("tune")(recsys.tune)
 app.add_typer(index.app, name="index")
 app.add_typer(data.app, name="data")
 app.add_typer(match.app, name="match")

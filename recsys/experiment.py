@@ -62,6 +62,7 @@ class TrainConfig:
     cov_weight: float = 1.0
     knn_k: int = 100
     patience: int = 10
+    min_epochs: int = 0  # no early stop before this epoch
     eval_every: int = 1
     seed: int = 2026
 
@@ -150,6 +151,7 @@ def _run(
             num_negatives=negatives,
             eval_every=config.eval_every,
             patience=config.patience,
+            min_epochs=config.min_epochs,
             seed=config.seed,
             checkpoint_dir=out_dir / "checkpoints" if out_dir else None,
             resume=resume,

@@ -122,6 +122,7 @@ def fit(
     num_negatives: int = 1,
     eval_every: int = 1,
     patience: int = 10,
+    min_epochs: int = 0,
     valid_metric: str = "ndcg@10",
     seed: int = 2026,
     checkpoint_dir: Path | None = None,
@@ -140,6 +141,8 @@ def fit(
             metrics that include ``valid_metric`` (e.g. ranking only cold items, see
             ``recsys.cold_start.fit_cold``).
         patience: evaluations without improvement of ``valid_metric`` before stopping (0 = never stop).
+        min_epochs: no early stop before this many epochs (a model that starts below its first
+            validation score, e.g. LightGCN near a popularity optimum, gets time to climb out).
         checkpoint_dir: where ``last.pt`` (for resume) and ``best.pt`` are written atomically.
         resume: continue from ``checkpoint_dir/last.pt`` when it exists.
     """
@@ -172,6 +175,7 @@ def fit(
         "weight_decay": weight_decay,
         "num_negatives": num_negatives,
         "patience": patience,
+        "min_epochs": min_epochs,
         "valid_metric": valid_metric,
         "seed": seed,
         "threads": torch.get_num_threads(),
@@ -250,7 +254,7 @@ def fit(
                 },
                 last_path,
             )
-        if validate is not None and patience and bad_evals >= patience:
+        if validate is not None and patience and bad_evals >= patience and epoch + 1 >= min_epochs:
             stopped_early = True
             break
     if validate is not None:

@@ -7,6 +7,7 @@ Heavy modules (torch, pandas, mlflow, the models) are imported inside the comman
 from __future__ import annotations
 
 import json
+import sys
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -37,6 +38,41 @@ class SplitKind(StrEnum):
     random = "random"
     loo = "loo"
     temporal = "temporal"
+
+
+# Options shared by `train` and `tune`: how to read a log and split it.
+DataOpt = Annotated[
+    Path | None, typer.Option(help="Interaction log (CSV/TSV/Parquet/JSONL). Omit for synthetic data.")
+]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", help="Reader for a public format, or 'auto' to use the column options.")
+]
+UserColOpt = Annotated[str, typer.Option(help="User column (format auto).")]
+ItemColOpt = Annotated[str, typer.Option(help="Item column (format auto).")]
+RatingColOpt = Annotated[str | None, typer.Option(help="Rating column, if any (format auto).")]
+TimeColOpt = Annotated[str | None, typer.Option(help="Timestamp column, if any (format auto).")]
+SepOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Field separator of a text log: ',', ';', '|', '::' or '\\t' (default: detected from its first lines)."
+    ),
+]
+ThresholdOpt = Annotated[
+    float | None, typer.Option(help="Keep events with rating >= this (implicit feedback).")
+]
+MinUserOpt = Annotated[int, typer.Option(help="k-core: minimum events per user (0 = no filter).")]
+MinItemOpt = Annotated[int, typer.Option(help="k-core: minimum events per item (0 = no filter).")]
+SplitOpt = Annotated[
+    SplitKind,
+    typer.Option(help="random: per-user ratio; loo: leave-one-out by time; temporal: global time cut."),
+]
+RatiosOpt = Annotated[str, typer.Option(help="train,valid,test fractions for random/temporal splits.")]
+SplitFileOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Use a given split instead of splitting: a saved .npz, or three logs TRAIN,VALID,TEST (CSV/TSV with the column options)."
+    ),
+]
 
 
 def load_log(
@@ -88,87 +124,27 @@ def print_results(results: list[ExperimentResult], ks: tuple[int, ...] = (10, 20
     console.print(table)
 
 
-def train(
-    data: Annotated[
-        Path | None, typer.Option(help="Interaction log (CSV/TSV/Parquet/JSONL). Omit for synthetic data.")
-    ] = None,
-    format: Annotated[
-        Format,
-        typer.Option("--format", help="Reader for a public format, or 'auto' to use the column options."),
-    ] = Format.auto,  # noqa: A002,B008
-    user_col: Annotated[str, typer.Option(help="User column (format auto).")] = "user_id",
-    item_col: Annotated[str, typer.Option(help="Item column (format auto).")] = "item_id",
-    rating_col: Annotated[str | None, typer.Option(help="Rating column, if any (format auto).")] = None,
-    time_col: Annotated[str | None, typer.Option(help="Timestamp column, if any (format auto).")] = None,
-    sep: Annotated[
-        str | None,
-        typer.Option(
-            help="Field separator of a text log: ',', ';', '|', '::' or '\\t' (default: detected from its first lines)."
-        ),
-    ] = None,
-    threshold: Annotated[
-        float | None, typer.Option(help="Keep events with rating >= this (implicit feedback).")
-    ] = None,
-    min_user: Annotated[int, typer.Option(help="k-core: minimum events per user (0 = no filter).")] = 0,
-    min_item: Annotated[int, typer.Option(help="k-core: minimum events per item (0 = no filter).")] = 0,
-    split: Annotated[
-        SplitKind,
-        typer.Option(help="random: per-user ratio; loo: leave-one-out by time; temporal: global time cut."),
-    ] = SplitKind.random,
-    ratios: Annotated[
-        str, typer.Option(help="train,valid,test fractions for random/temporal splits.")
-    ] = "0.8,0.1,0.1",
-    split_file: Annotated[
-        str | None,
-        typer.Option(
-            help="Use a given split instead of splitting: a saved .npz, or three logs "
-            "TRAIN,VALID,TEST (CSV/TSV with the column options)."
-        ),
-    ] = None,
-    model: Annotated[
-        list[Model], typer.Option("--model", "-m", help="Model(s) to train; repeat for several.")
-    ] = [Model.bpr],  # noqa: B006,B008
-    dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 100,
-    batch_size: Annotated[int, typer.Option(help="Training events per step.")] = 2048,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
-    reg: Annotated[float, typer.Option(help="L2 weight on batch embeddings (BPR, LightGCN).")] = 1e-4,
-    negatives: Annotated[int | None, typer.Option(help="Negatives per event (default 1; CML 10).")] = None,
-    layers: Annotated[int, typer.Option(help="LightGCN propagation layers.")] = 3,
-    patience: Annotated[
-        int, typer.Option(help="Evaluations without validation NDCG@10 gain before stopping (0: never).")
-    ] = 10,
-    seed: Annotated[int, typer.Option(help="Seed for the split (and training, unless --train-seed).")] = 2026,
-    train_seed: Annotated[
-        int | None, typer.Option(help="Seed for initialisation and sampling (default: --seed).")
-    ] = None,
-    threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's choice).")] = None,
-    out: Annotated[Path, typer.Option(help="Run folder: split, models, metrics.")] = Path(
-        ".alignrec/runs/latest"
-    ),
-    resume: Annotated[bool, typer.Option(help="Continue torch models from their last checkpoint.")] = False,
-    track: Annotated[bool, typer.Option(help="Log runs to MLflow.")] = True,
-    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "alignrec",
-    tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI (default sqlite under .alignrec).")
-    ] = None,
-    register: Annotated[
-        str | None, typer.Option(help="Register each trained model in MLflow under NAME-<model>.")
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option(help="No progress bars (they are off anyway when stderr is not a terminal).")
-    ] = False,
-) -> None:
-    """Train recommenders on a log, evaluate them with full ranking and save them under OUT."""
-    import torch
-
-    from alignrec.settings import tracking_uri as default_tracking_uri
+def prepare_split(
+    data: Path | None,
+    format: Format,  # noqa: A002
+    user_col: str,
+    item_col: str,
+    rating_col: str | None,
+    time_col: str | None,
+    sep: str | None,
+    threshold: float | None,
+    min_user: int,
+    min_item: int,
+    split: SplitKind,
+    ratios: str,
+    split_file: str | None,
+    seed: int,
+    out: Path,
+):
+    """The split the options describe, and the users/items filtering removed (with the reason)."""
     from recsys.data import k_core, to_implicit
-    from recsys.experiment import TrainConfig, run_experiment
-    from recsys.splits import load_split, make_split, save_split, with_protocol
+    from recsys.splits import load_split, make_split, with_protocol
 
-    if threads:
-        torch.set_num_threads(threads)
     if sep in ("\\t", "tab"):
         sep = "\t"  # what a shell passes for --sep '\t'
     filtered: dict[str, dict[str, str]] = {"users": {}, "items": {}}
@@ -244,6 +220,108 @@ def train(
         )
         console.print(f"Data {name}: {log.stats}")
         console.print(parts.describe())
+    return parts, filtered
+
+
+def warn_below_popularity(results: list[ExperimentResult], parts) -> None:
+    """Say so when a learned model ends below MostPopular on the same test split (NDCG@10)."""
+    learned = [r for r in results if r.model != "pop"]
+    if not learned:
+        return
+    pop = next((r for r in results if r.model == "pop"), None)
+    if pop is None:
+        from recsys.experiment import TrainConfig, run_experiment
+
+        pop = run_experiment(parts, TrainConfig(model="pop"), progress=False)
+    for result in learned:
+        if result.metrics["ndcg@10"] < pop.metrics["ndcg@10"]:
+            console.print(
+                f"[bold yellow]warning:[/bold yellow] {result.model} ends below MostPopular on test NDCG@10 "
+                f"({result.metrics['ndcg@10']:.4f} < {pop.metrics['ndcg@10']:.4f}): try `alignrec tune -m "
+                f"{result.model}` or a larger --lr / --epochs"
+            )
+
+
+def train(
+    data: DataOpt = None,
+    format: FormatOpt = Format.auto,  # noqa: A002,B008
+    user_col: UserColOpt = "user_id",
+    item_col: ItemColOpt = "item_id",
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    threshold: ThresholdOpt = None,
+    min_user: MinUserOpt = 0,
+    min_item: MinItemOpt = 0,
+    split: SplitOpt = SplitKind.random,
+    ratios: RatiosOpt = "0.8,0.1,0.1",
+    split_file: SplitFileOpt = None,
+    model: Annotated[
+        list[Model], typer.Option("--model", "-m", help="Model(s) to train; repeat for several.")
+    ] = [Model.bpr],  # noqa: B006,B008
+    dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 100,
+    batch_size: Annotated[int, typer.Option(help="Training events per step.")] = 2048,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    reg: Annotated[float, typer.Option(help="L2 weight on batch embeddings (BPR, LightGCN).")] = 1e-4,
+    negatives: Annotated[int | None, typer.Option(help="Negatives per event (default 1; CML 10).")] = None,
+    layers: Annotated[int, typer.Option(help="LightGCN propagation layers.")] = 3,
+    patience: Annotated[
+        int, typer.Option(help="Evaluations without validation NDCG@10 gain before stopping (0: never).")
+    ] = 10,
+    min_epochs: Annotated[
+        int,
+        typer.Option(
+            help="No early stop before this epoch (a guard for models that start near a popularity optimum)."
+        ),
+    ] = 20,
+    seed: Annotated[int, typer.Option(help="Seed for the split (and training, unless --train-seed).")] = 2026,
+    train_seed: Annotated[
+        int | None, typer.Option(help="Seed for initialisation and sampling (default: --seed).")
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's choice).")] = None,
+    out: Annotated[Path, typer.Option(help="Run folder: split, models, metrics.")] = Path(
+        ".alignrec/runs/latest"
+    ),
+    resume: Annotated[bool, typer.Option(help="Continue torch models from their last checkpoint.")] = False,
+    track: Annotated[bool, typer.Option(help="Log runs to MLflow.")] = True,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "alignrec",
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default sqlite under .alignrec).")
+    ] = None,
+    register: Annotated[
+        str | None, typer.Option(help="Register each trained model in MLflow under NAME-<model>.")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option(help="No progress bars (they are off anyway when stderr is not a terminal).")
+    ] = False,
+) -> None:
+    """Train recommenders on a log, evaluate them with full ranking and save them under OUT."""
+    import torch
+
+    from alignrec.settings import tracking_uri as default_tracking_uri
+    from recsys.experiment import TrainConfig, run_experiment
+    from recsys.splits import save_split
+
+    if threads:
+        torch.set_num_threads(threads)
+    parts, filtered = prepare_split(
+        data,
+        format,
+        user_col,
+        item_col,
+        rating_col,
+        time_col,
+        sep,
+        threshold,
+        min_user,
+        min_item,
+        split,
+        ratios,
+        split_file,
+        seed,
+        out,
+    )
     save_split(parts, out / "split.npz")
     from recsys.storage import write_text_atomic
 
@@ -263,6 +341,7 @@ def train(
             num_negatives=negatives,
             num_layers=layers,
             patience=patience,
+            min_epochs=min_epochs,
             seed=seed if train_seed is None else train_seed,
         )
         callbacks = []
@@ -283,6 +362,7 @@ def train(
             console.print(f"[dim]{chosen.value}: MLflow run {tracker.run_id}[/dim]")
         results.append(result)
     print_results(results)
+    warn_below_popularity(results, parts)
     console.print(f"Saved split and models under {out}")
 
 
@@ -412,3 +492,145 @@ def recommend(
         console.print(f"[yellow]user {user!r} is {why}: {answer.source} answer[/yellow]")
     if answer.ignored_items:
         console.print(f"[yellow]not in the catalog, ignored: {', '.join(answer.ignored_items)}[/yellow]")
+
+
+TUNABLE = ("bpr", "lightgcn", "cml", "itemknn")  # = recsys.tuning.SPACES
+Tunable = Enum("Tunable", {name: name for name in TUNABLE}, type=str)  # type: ignore[misc]
+
+
+def tune(
+    model: Annotated[Tunable, typer.Option("--model", "-m", help="Model to tune.")],
+    data: DataOpt = None,
+    format: FormatOpt = Format.auto,  # noqa: A002,B008
+    user_col: UserColOpt = "user_id",
+    item_col: ItemColOpt = "item_id",
+    rating_col: RatingColOpt = None,
+    time_col: TimeColOpt = None,
+    sep: SepOpt = None,
+    threshold: ThresholdOpt = None,
+    min_user: MinUserOpt = 0,
+    min_item: MinItemOpt = 0,
+    split: SplitOpt = SplitKind.random,
+    ratios: RatiosOpt = "0.8,0.1,0.1",
+    split_file: SplitFileOpt = None,
+    trials: Annotated[
+        int, typer.Option(help="Trials (Optuna TPE; median pruning on validation NDCG@10).")
+    ] = 30,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs per trial.")] = 100,
+    batch_size: Annotated[int, typer.Option(help="Training events per step.")] = 2048,
+    patience: Annotated[int, typer.Option(help="Early-stopping patience within a trial.")] = 10,
+    min_epochs: Annotated[int, typer.Option(help="No early stop before this epoch.")] = 20,
+    workers: Annotated[
+        int, typer.Option(help="Trials at a time on Ray Tune (1: in this process, no Ray).")
+    ] = 1,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Run the trials on this Ray cluster (implies Ray Tune).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the split, the sampler and training.")] = 2026,
+    threads: Annotated[
+        int | None, typer.Option(help="torch threads in this process (default: torch's choice).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Run folder: split, tuning results, the retrained best model.")
+    ] = Path(".alignrec/runs/tuned"),
+    track: Annotated[bool, typer.Option(help="Log the search and the final model to MLflow.")] = True,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment name.")] = "alignrec-tune",
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default sqlite under .alignrec).")
+    ] = None,
+) -> None:
+    """Search hyperparameters on validation only, then retrain the best and report its test metrics."""
+    import logging
+
+    import torch
+
+    from alignrec.settings import tracking_uri as default_tracking_uri
+    from recsys.experiment import TrainConfig, run_experiment
+    from recsys.splits import save_split
+    from recsys.storage import write_text_atomic
+    from recsys.tuning import describe, tune_on_ray
+    from recsys.tuning import tune as tune_in_process
+
+    logging.getLogger("optuna").setLevel(logging.WARNING)  # one line per trial otherwise
+    if threads:
+        torch.set_num_threads(threads)
+    parts, _ = prepare_split(
+        data,
+        format,
+        user_col,
+        item_col,
+        rating_col,
+        time_col,
+        sep,
+        threshold,
+        min_user,
+        min_item,
+        split,
+        ratios,
+        split_file,
+        seed,
+        out,
+    )
+    save_split(parts, out / "split.npz")
+    base = TrainConfig(
+        model=model.value,
+        epochs=epochs,
+        batch_size=batch_size,
+        patience=patience,
+        min_epochs=min_epochs,
+        seed=seed,
+    )
+    if workers > 1 or ray_address:
+        result = tune_on_ray(
+            parts, base, trials, seed, workers=max(workers, 1), address=ray_address, storage=out / "ray"
+        )
+    else:
+        result = tune_in_process(parts, base, trials, seed, progress=sys.stderr.isatty())
+    summary = describe(result)
+    write_text_atomic(out / "tuning.json", json.dumps(summary, indent=2, default=str))
+    table = Table(title=f"{model.value}: {len(result.trials)} trials, validation NDCG@10 (best first)")
+    names = sorted({k for t in result.trials for k in t} - {"number", "state", "value"})
+    for column in ("trial", "state", "valid N@10", *names):
+        table.add_column(column)
+    ranked = sorted(result.trials, key=lambda t: -(t["value"] if t["value"] is not None else -1))
+    for t in ranked[:15]:
+        value = "-" if t["value"] is None else f"{t['value']:.4f}"
+        table.add_row(str(t["number"]), t["state"], value, *[_short(t.get(n)) for n in names])
+    console.print(table)
+    console.print(f"best: {result.best_params} (valid NDCG@10 {result.best_valid:.4f}); retraining it")
+    callbacks = []
+    store = tracking_uri or default_tracking_uri()
+    if track:
+        from recsys.tracking import MlflowCallback
+
+        tracker = MlflowCallback(experiment, run_name=f"tuned-{model.value}", tracking_uri=store)
+        callbacks.append(tracker)
+    final = run_experiment(parts, result.best_config, out / model.value, callbacks=callbacks)
+    if track:
+        from recsys.tracking import log_run
+
+        trials_dir = out / "tuning"
+        write_text_atomic(trials_dir / "tuning.json", json.dumps(summary, indent=2, default=str))
+        log_run(
+            experiment,
+            {
+                "model": model.value,
+                "trials": trials,
+                **{f"best.{k}": v for k, v in result.best_params.items()},
+            },
+            {"best_valid_ndcg@10": result.best_valid, **final.metrics},
+            {"kind": "search"},
+            trials_dir,
+            tracking_uri=store,
+            run_name=f"search-{model.value}",
+        )
+        console.print(f"[dim]MLflow store: {store}[/dim]")
+    print_results([final])
+    warn_below_popularity([final], parts)
+    console.print(
+        f"Saved the tuned {model.value} under {out / model.value}; trial table in {out / 'tuning.json'}"
+    )
+
+
+def _short(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

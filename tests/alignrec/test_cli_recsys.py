@@ -155,3 +155,37 @@ def test_given_split_files_filtered_users_and_evaluate_all(tmp_path):
     assert "Filtered out: 1 users" in trained.output
     asked = runner.invoke(app, ["recommend", "--run", str(kcore), "-m", "pop", "--user", "rare"])
     assert asked.exit_code == 0 and "filtered out when training" in asked.output and "k-core" in asked.output
+
+
+def test_tune_searches_on_validation_and_retrains(tmp_path):
+    out = tmp_path / "tuned"
+    result = runner.invoke(app, ["tune", "-m", "itemknn", "--trials", "3", "--no-track", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "3 trials" in result.output and (out / "itemknn" / "recommender" / "manifest.json").exists()
+    import json
+
+    summary = json.loads((out / "tuning.json").read_text())
+    assert len(summary["trials"]) == 3 and summary["best_config"]["knn_k"] == summary["best_params"]["knn_k"]
+
+
+def test_a_model_below_popularity_is_flagged(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "-m",
+            "bpr",
+            "--epochs",
+            "1",
+            "--lr",
+            "1e-6",
+            "--dim",
+            "4",
+            "--no-track",
+            "--out",
+            str(tmp_path / "weak"),
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "bpr ends below MostPopular" in result.output

@@ -118,3 +118,29 @@ def test_fit_takes_any_validation_function(planted_split):
         )
     with pytest.raises(ValueError, match="without valid_metric 'ndcg@10'"):
         fit(model, planted_split.train, validate=lambda m: {"other": 1.0}, epochs=1, progress=False)
+
+
+def test_min_epochs_holds_off_early_stopping(planted_split):
+    from recsys.models.bpr import BPR
+
+    def falling(model):  # the first evaluation is the best one, as at a popularity-like optimum
+        falling.calls += 1
+        return {"ndcg@10": 1.0 / falling.calls}
+
+    falling.calls = 0
+    model = BPR(planted_split.train.num_users, planted_split.train.num_items, dim=4)
+    early = fit(
+        model, planted_split.train, validate=falling, epochs=30, patience=2, batch_size=512, progress=False
+    )
+    falling.calls = 0
+    held = fit(
+        model,
+        planted_split.train,
+        validate=falling,
+        epochs=30,
+        patience=2,
+        min_epochs=12,
+        batch_size=512,
+        progress=False,
+    )
+    assert (early.epochs_run, held.epochs_run) == (3, 12) and held.stopped_early

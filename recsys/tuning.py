@@ -1,0 +1,246 @@
+"""Validation-only hyperparameter search: Optuna's TPE sampler with median pruning, in process or on
+Ray Tune.
+
+Every trial trains one model on ``split.train`` and is scored on ``split.valid`` (full ranking,
+train items masked, NDCG@10 at the best epoch); the test split is never read here. Torch models
+report their validation score every epoch, so a trial below the median of earlier trials at the same
+epoch stops early (``optuna.pruners.MedianPruner``, or Ray Tune's ``MedianStoppingRule``).
+
+The search space of each model is one explicit function of an Optuna trial (``SPACES``); Ray Tune
+uses the same functions through ``OptunaSearch``'s define-by-run interface, so both paths search the
+same space. ``optuna`` and ``ray`` are imported inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from recsys.evaluate import evaluate_scores
+from recsys.experiment import TORCH_MODELS, TrainConfig, build_model
+from recsys.splits import Split
+from recsys.train import fit
+
+METRIC = "ndcg@10"
+
+
+def _embedding_space(trial) -> dict[str, object]:
+    return {
+        "lr": trial.suggest_float("lr", 1e-4, 3e-2, log=True),
+        "reg": trial.suggest_float("reg", 1e-6, 1e-2, log=True),
+        "dim": trial.suggest_categorical("dim", [32, 64, 128]),
+        "num_negatives": trial.suggest_categorical("num_negatives", [1, 4]),
+    }
+
+
+def _lightgcn_space(trial) -> dict[str, object]:
+    return {**_embedding_space(trial), "num_layers": trial.suggest_int("num_layers", 1, 4)}
+
+
+def _cml_space(trial) -> dict[str, object]:
+    return {
+        "lr": trial.suggest_float("lr", 1e-4, 3e-2, log=True),
+        "dim": trial.suggest_categorical("dim", [32, 64, 128]),
+        "margin": trial.suggest_float("margin", 0.1, 2.0),
+        "num_negatives": trial.suggest_categorical("num_negatives", [5, 10, 20]),
+    }
+
+
+def _itemknn_space(trial) -> dict[str, object]:
+    return {"knn_k": trial.suggest_int("knn_k", 10, 400, log=True)}
+
+
+SPACES: dict[str, Callable] = {
+    "bpr": _embedding_space,
+    "lightgcn": _lightgcn_space,
+    "cml": _cml_space,
+    "itemknn": _itemknn_space,
+}
+
+
+@dataclass
+class TuneResult:
+    model: str
+    best_params: dict[str, object]
+    best_valid: float  # validation NDCG@10 of the best trial
+    best_config: TrainConfig
+    trials: list[dict[str, object]] = field(default_factory=list)  # number, state, value, params
+
+
+class _Reporter:
+    """Training callback: hands each epoch's validation score to the search (which may stop it)."""
+
+    def __init__(self, report: Callable[[int, float], None]) -> None:
+        self.report = report
+
+    def on_fit_start(self, params: dict[str, object]) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        if f"valid_{METRIC}" in logs:
+            self.report(epoch, logs[f"valid_{METRIC}"])
+
+
+def validation_score(
+    split: Split, config: TrainConfig, report: Callable[[int, float], None] | None = None
+) -> float:
+    """Train ``config`` on ``split.train``; its best validation NDCG@10 (train items masked)."""
+    model = build_model(config, split)
+    if config.model in TORCH_MODELS:
+        result = fit(
+            model,
+            split.train,
+            valid=split.valid,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            lr=config.lr,
+            num_negatives=config.num_negatives or (10 if config.model == "cml" else 1),
+            patience=config.patience,
+            min_epochs=config.min_epochs,
+            seed=config.seed,
+            callbacks=[_Reporter(report)] if report else (),
+            progress=False,
+        )
+        return float(result.best_score)
+    with torch.no_grad():
+        metrics = evaluate_scores(
+            lambda u: model.scores(torch.from_numpy(u)), split.valid, split.train.to_csr(), ks=(10,)
+        ).metrics
+    return float(metrics[METRIC])
+
+
+def _check(split: Split, model: str, trials: int) -> None:
+    if model not in SPACES:
+        raise ValueError(f"model {model!r} has no search space; tunable: {sorted(SPACES)}")
+    if len(split.valid) == 0:
+        raise ValueError("tuning needs validation events, but the split's validation part is empty")
+    if trials < 1:
+        raise ValueError(f"trials: expected at least 1, got {trials}")
+
+
+def tune(
+    split: Split,
+    base: TrainConfig,
+    trials: int = 30,
+    seed: int = 2026,
+    progress: bool = True,
+) -> TuneResult:
+    """Search ``SPACES[base.model]`` in this process: TPE, median pruning after 5 epochs."""
+    import optuna
+
+    _check(split, base.model, trials)
+    space = SPACES[base.model]
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5),
+    )
+
+    def objective(trial) -> float:
+        config = replace(base, **space(trial))
+
+        def report(epoch: int, value: float) -> None:
+            trial.report(value, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"epoch {epoch}: valid {METRIC} {value:.4f} below the median")
+
+        return validation_score(split, config, report)
+
+    study.optimize(objective, n_trials=trials, show_progress_bar=progress)
+    table = [
+        {"number": t.number, "state": t.state.name.lower(), "value": t.value, **t.params}
+        for t in study.trials
+    ]
+    best = study.best_trial
+    return TuneResult(base.model, dict(best.params), float(best.value), replace(base, **best.params), table)
+
+
+def _define(model: str, trial) -> None:
+    """Ray's define-by-run hook (module level, so Ray can pickle the searcher's checkpoint)."""
+    SPACES[model](trial)
+
+
+def tune_on_ray(
+    split: Split,
+    base: TrainConfig,
+    trials: int = 30,
+    seed: int = 2026,
+    workers: int = 2,
+    address: str | None = None,
+    storage: Path | None = None,
+) -> TuneResult:
+    """The same search on Ray Tune: ``OptunaSearch`` (TPE, define-by-run over ``SPACES``) with the
+    median stopping rule, ``workers`` trials at a time, on a local Ray (``address`` None) or a cluster.
+    Ray's own trial records go under ``storage`` (default: Ray's, ``~/ray_results``)."""
+    import ray
+    from ray import tune as ray_tune
+    from ray.tune.schedulers import MedianStoppingRule
+    from ray.tune.search.optuna import OptunaSearch
+
+    _check(split, base.model, trials)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=address,
+            num_cpus=None if address else workers,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+    try:
+
+        def trainable(params: dict, data: Split) -> None:
+            torch.set_num_threads(1)  # one trial per CPU
+            config = replace(base, **params)
+            score = validation_score(data, config, lambda epoch, value: ray_tune.report({METRIC: value}))
+            ray_tune.report({METRIC: score, "done": True})
+
+        tuner = ray_tune.Tuner(
+            ray_tune.with_resources(ray_tune.with_parameters(trainable, data=split), {"cpu": 1}),
+            tune_config=ray_tune.TuneConfig(  # metric and mode go to the searcher and the scheduler only
+                search_alg=OptunaSearch(
+                    space=partial(_define, base.model), metric=METRIC, mode="max", seed=seed
+                ),
+                scheduler=MedianStoppingRule(
+                    metric=METRIC, mode="max", grace_period=5, min_samples_required=3
+                ),
+                num_samples=trials,
+                max_concurrent_trials=workers,
+            ),
+            run_config=ray_tune.RunConfig(
+                verbose=0, storage_path=None if storage is None else str(Path(storage).resolve())
+            ),
+        )
+        results = tuner.fit()
+    finally:
+        if started:
+            ray.shutdown()
+    table = []
+    for number, result in enumerate(results):
+        values = result.metrics_dataframe[METRIC] if result.metrics_dataframe is not None else []
+        table.append(
+            {
+                "number": number,
+                "state": "complete" if result.metrics.get("done") else "pruned",
+                "value": float(np.max(values)) if len(values) else None,
+                **result.config,
+            }
+        )
+    best = max((t for t in table if t["value"] is not None), key=lambda t: t["value"])
+    params = {k: v for k, v in best.items() if k not in ("number", "state", "value")}
+    return TuneResult(base.model, params, float(best["value"]), replace(base, **params), table)
+
+
+def describe(result: TuneResult) -> dict[str, object]:
+    """The result as plain data (for JSON and MLflow)."""
+    return {
+        "model": result.model,
+        "best_params": result.best_params,
+        "best_valid_ndcg@10": result.best_valid,
+        "best_config": asdict(result.best_config),
+        "trials": result.trials,
+    }

@@ -1,0 +1,55 @@
+"""Validation-only search: TPE + median pruning in process, and the same search on Ray Tune."""
+
+from __future__ import annotations
+
+import pytest
+
+from recsys.experiment import TrainConfig
+from recsys.tuning import SPACES, tune, tune_on_ray, validation_score
+
+pytest.importorskip("optuna")
+
+
+def test_search_reads_only_validation_and_finds_a_better_config(planted_split, monkeypatch):
+    import recsys.tuning as tuning
+
+    seen = []
+    real = tuning.evaluate_scores
+
+    def spy(score_fn, events, *args, **kwargs):
+        seen.append(events is planted_split.valid)
+        return real(score_fn, events, *args, **kwargs)
+
+    monkeypatch.setattr(tuning, "evaluate_scores", spy)
+    base = TrainConfig(model="itemknn")
+    result = tune(planted_split, base, trials=4, seed=0, progress=False)
+    assert seen and all(seen)  # every score came from the validation events
+    assert len(result.trials) == 4 and result.best_config.knn_k == result.best_params["knn_k"]
+    assert result.best_valid == max(t["value"] for t in result.trials)
+
+
+def test_median_pruning_stops_bad_torch_trials(planted_split):
+    base = TrainConfig(model="bpr", epochs=8, batch_size=256, patience=0)
+    result = tune(planted_split, base, trials=8, seed=1, progress=False)
+    states = {t["state"] for t in result.trials}
+    assert "complete" in states
+    assert result.best_valid > validation_score(planted_split, TrainConfig(model="pop"))
+    assert set(result.best_params) == {"lr", "reg", "dim", "num_negatives"}
+
+
+def test_unknown_model_and_empty_validation_are_refused(planted_split):
+    with pytest.raises(ValueError, match="no search space"):
+        tune(planted_split, TrainConfig(model="pop"), trials=1)
+    assert set(SPACES) == {"bpr", "lightgcn", "cml", "itemknn"}
+
+
+@pytest.mark.slow
+def test_ray_tune_searches_the_same_space(planted_split, tmp_path):
+    pytest.importorskip("ray")
+    base = TrainConfig(model="bpr", epochs=4, batch_size=256, patience=0)
+    local = tune(planted_split, base, trials=3, seed=3, progress=False)
+    remote = tune_on_ray(planted_split, base, trials=3, seed=3, workers=2, storage=tmp_path)
+    # TPE's first trials are its seeded random start-up draws: the same configs on both paths.
+    key = lambda t: (t["lr"], t["dim"])  # noqa: E731
+    assert sorted(map(key, local.trials)) == sorted(map(key, remote.trials))
+    assert remote.best_valid == pytest.approx(local.best_valid, abs=1e-6)
