@@ -340,6 +340,31 @@ class Recommender:
         top = top[np.argsort(-scores[top], kind="stable")]
         return np.where(np.isfinite(scores[top]), top, -1), scores[top], "item_to_item"
 
+    def score_items(
+        self, user_id: object | None, item_ids: Sequence[object], recent_items: Sequence[object] | None = None
+    ) -> tuple[np.ndarray, str]:
+        """Scores of the given items for one user (higher is better), e.g. to rank an exposure list.
+
+        The same paths as ``recommend``: the model's scores for a known user; similarity to
+        ``recent_items`` for an unknown one; popularity otherwise. Items not in the catalog get -inf.
+
+        Returns:
+            (n,) float32 scores aligned with ``item_ids``, and the source label.
+        """
+        index = np.array([self._item_index.get(str(i), -1) for i in item_ids], dtype=np.int64)
+        user = None if user_id is None else self.user_index(user_id)
+        if user is not None:
+            with torch.no_grad():
+                row = self.model.scores(torch.from_numpy(np.array([user])))[0].float().numpy()  # (I,)
+            source = "exact"
+        else:
+            recent, _ = self._known_items(list(recent_items or []))
+            row = self._item_scores(recent) if len(recent) else None
+            source = "item_to_item" if row is not None else "popularity"
+            row = self._popularity if row is None else row
+        scores = np.where(index >= 0, row[np.maximum(index, 0)], -np.inf).astype(np.float32)
+        return scores, source
+
     def similar_items(self, item_id: object, k: int = 10) -> list[tuple[str, float]]:
         """Items closest to one item (cosine for dot-product models, negative squared distance for
         metric models, neighbour similarity for ItemKNN, popularity for MostPopular), the item

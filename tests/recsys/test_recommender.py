@@ -234,3 +234,18 @@ def test_loading_a_graph_model_prints_no_sparse_beta_warning(tmp_path, planted_s
         [sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, check=True
     )
     assert "beta" not in out.stderr and "invariant" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("name", ["pop", "itemknn", "bpr", "cml"])
+def test_score_items_agrees_with_recommend(planted_split, name):
+    live = recommender_for(name, planted_split)
+    user = str(planted_split.train.user_ids[3])
+    top = live.recommend(user, 5)
+    scores, source = live.score_items(user, [*reversed(top.items), "not-an-item"])
+    assert source == "exact" and scores[-1] == -np.inf
+    assert np.allclose(scores[:-1][::-1], top.scores, rtol=1e-5, atol=1e-6)
+    recent = [str(planted_split.train.item_ids[i]) for i in (1, 2)]
+    anonymous = live.recommend(None, 3, recent_items=recent)
+    scores, source = live.score_items(None, anonymous.items, recent_items=recent)
+    assert source == anonymous.source and np.allclose(scores, anonymous.scores, rtol=1e-5, atol=1e-6)
+    assert live.score_items("ghost", anonymous.items)[1] == "popularity"
