@@ -1,0 +1,100 @@
+"""Exposure lists for measuring a user simulator against what real users chose next.
+
+An :class:`Exposure` is one decision: a user, the user's recent history (item ids with ratings,
+oldest first), the options shown, and which option the user really took. Protocol 1
+(:func:`popularity_exposures`): for each held-out user the last event is the target, the
+``history`` events before it form the history, and ``n - 1`` negatives are drawn with probability
+proportional to training popularity among items the user never interacted with; the target sits
+at a uniformly random position. Everything a simulator may learn from (``heldout_split``'s training
+log) excludes the targets, so no answer leaks into training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recsys.data import Interactions
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One decision to simulate.
+
+    Attributes:
+        user: original user id.
+        history: (item id, rating) pairs, oldest first (rating 1.0 in implicit logs).
+        options: item ids shown, in display order.
+        target: index in ``options`` of the item the user took.
+    """
+
+    user: str
+    history: tuple[tuple[str, float], ...]
+    options: tuple[str, ...]
+    target: int
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """A log with each held-out user's last event removed, and those events."""
+
+    train: Interactions  # every event except the targets (same id maps as the log)
+    users: np.ndarray  # (H,) internal ids of the held-out users
+    targets: np.ndarray  # (H,) row index in the original log of each user's last event
+
+
+def _time_order(log: Interactions) -> np.ndarray:
+    """Row order by (user, time, row): each user's events oldest first (row order without timestamps)."""
+    times = log.timestamps if log.timestamps is not None else np.arange(len(log))
+    return np.lexsort((np.arange(len(log)), times, log.users))
+
+
+def heldout_split(log: Interactions, num_users: int = 300, min_events: int = 11, seed: int = 2026) -> HeldOut:
+    """Pick ``num_users`` users (seeded) with at least ``min_events`` events; hold out their last one."""
+    counts = np.bincount(log.users, minlength=log.num_users)
+    eligible = np.flatnonzero(counts >= min_events)
+    if len(eligible) < num_users:
+        raise ValueError(f"only {len(eligible)} users have >= {min_events} events; asked for {num_users}")
+    users = np.sort(np.random.default_rng(seed).choice(eligible, num_users, replace=False))
+    order = _time_order(log)
+    last_of_user = np.full(log.num_users, -1)
+    last_of_user[log.users[order]] = order  # the last write per user is its latest event
+    targets = last_of_user[users]
+    keep = np.ones(len(log), dtype=bool)
+    keep[targets] = False
+    return HeldOut(train=log.subset(keep), users=users, targets=targets)
+
+
+def popularity_exposures(
+    log: Interactions, heldout: HeldOut, n: int = 5, history: int = 10, seed: int = 2026
+) -> list[Exposure]:
+    """Protocol 1: the target among ``n - 1`` negatives drawn ∝ training popularity (never items
+    the user interacted with), at a random position; ``history`` earlier events as context."""
+    if n < 2:
+        raise ValueError(f"n: an exposure needs at least 2 options, got {n}")
+    rng = np.random.default_rng(seed)
+    popularity = heldout.train.item_popularity().astype(np.float64)
+    order = _time_order(log)
+    ratings = log.ratings if log.ratings is not None else np.ones(len(log), dtype=np.float32)
+    item_ids = log.item_ids if log.item_ids is not None else np.arange(log.num_items)
+    user_ids = log.user_ids if log.user_ids is not None else np.arange(log.num_users)
+    exposures = []
+    for user, target_row in zip(heldout.users, heldout.targets, strict=True):
+        rows = order[log.users[order] == user]  # this user's events, oldest first
+        before = rows[: np.flatnonzero(rows == target_row)[0]][-history:]
+        weights = popularity.copy()
+        weights[log.items[rows]] = 0.0  # never an item the user has had (target included)
+        negatives = rng.choice(log.num_items, n - 1, replace=False, p=weights / weights.sum())
+        position = int(rng.integers(n))
+        options = list(negatives)
+        options.insert(position, log.items[target_row])
+        exposures.append(
+            Exposure(
+                user=str(user_ids[user]),
+                history=tuple((str(item_ids[log.items[r]]), float(ratings[r])) for r in before),
+                options=tuple(str(item_ids[i]) for i in options),
+                target=position,
+            )
+        )
+    return exposures

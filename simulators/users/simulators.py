@@ -1,0 +1,81 @@
+"""User simulators: interchangeable implementations of one small interface.
+
+A simulator turns exposures into choice probabilities over the options shown, (B, n) rows summing
+to one; the A/B harness and the evaluation never know which implementation they drive. Each one
+here is a baseline the language-model simulator must beat: uniformly random, item popularity, and
+any trained ``Recommender``'s scores (BPR, ItemKNN, LightGCN, ...), softmaxed with a temperature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from recsys.recommender import Recommender
+from simulators.users.exposures import Exposure
+
+
+class UserSimulator(Protocol):
+    """Choice probabilities over each exposure's options: (B, n), rows sum to 1."""
+
+    name: str
+
+    def choice_probabilities(self, exposures: Sequence[Exposure]) -> np.ndarray: ...
+
+
+def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """Row-wise softmax of (B, n) scores; -inf entries get probability 0."""
+    z = scores / temperature
+    z = z - np.max(z, axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _stack(exposures: Sequence[Exposure]) -> int:
+    sizes = {len(e.options) for e in exposures}
+    if len(sizes) != 1:
+        raise ValueError(f"exposures: every list must have the same length, got sizes {sorted(sizes)}")
+    return sizes.pop()
+
+
+class RandomUser:
+    """Every option equally likely."""
+
+    name = "random"
+
+    def choice_probabilities(self, exposures: Sequence[Exposure]) -> np.ndarray:
+        n = _stack(exposures)
+        return np.full((len(exposures), n), 1.0 / n)
+
+
+class PopularityUser:
+    """Options weighted by their training popularity (``Recommender``'s popularity table)."""
+
+    name = "popularity"
+
+    def __init__(self, recommender: Recommender, temperature: float = 1.0) -> None:
+        self.recommender, self.temperature = recommender, temperature
+
+    def choice_probabilities(self, exposures: Sequence[Exposure]) -> np.ndarray:
+        _stack(exposures)
+        scores = np.stack([self.recommender.score_items(None, e.options)[0] for e in exposures])
+        return softmax(np.log1p(np.maximum(scores, 0)), self.temperature)
+
+
+class RecommenderUser:
+    """Options weighted by a trained recommender's scores for the user (item-to-item from the
+    history when the model does not know the user)."""
+
+    def __init__(self, recommender: Recommender, temperature: float = 1.0, name: str | None = None) -> None:
+        self.recommender, self.temperature = recommender, temperature
+        self.name = name or recommender.name
+
+    def choice_probabilities(self, exposures: Sequence[Exposure]) -> np.ndarray:
+        _stack(exposures)
+        rows = []
+        for e in exposures:
+            scores, _ = self.recommender.score_items(e.user, e.options, [item for item, _ in e.history])
+            rows.append(scores)
+        return softmax(np.stack(rows).astype(np.float64), self.temperature)
