@@ -8,8 +8,10 @@ the target, the 10 ratings before it the history; the options are the target plu
 drawn ∝ training popularity among items the user never rated, the target at a uniformly random
 position (seed 2026); n = 5 and n = 10. Every simulator learns only from the log without the
 targets. Baselines here: random, popularity, ItemKNN (k 100) and BPR-MF (dim 64, Adam, early stop
-on a 10% random validation part of the training log) scored through ``Recommender.score_items``.
-The language-model simulators of issue 12 are not in this file yet.
+on a 10% random validation part of the training log) scored through ``Recommender.score_items``;
+and SmolLM2-135M-Instruct zero-shot (``--lm smollm2``, or any local model folder; ``--lm none`` to
+skip), reading the choice from the options' mean token log-probs (``simulators.users.lm``) with the
+ML-100K persona (age, gender, occupation) and titles. Tuned simulators are not in this file yet.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=300)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--lm", default="smollm2", help="smollm2, a local model folder, or none")
+    parser.add_argument("--lm-lists", type=int, default=300, help="lists the LM decides (it is slow)")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
