@@ -24,6 +24,22 @@ from benchmarks.online import machine
 from benchmarks.results_io import write_results
 
 
+def zero_shot_lm(base: str, log):
+    """The LM simulator over ML-100K titles and personas, untuned."""
+    from alignrec.settings import home_dir, require_data
+    from recsys.movie_catalog import read_ml100k_items
+    from simulators.alignment.base_models import load_base_model
+    from simulators.preference_data import movielens_item_texts, read_ml100k_personas
+    from simulators.users.lm import LMUser
+
+    catalog = read_ml100k_items(require_data("ml-100k/u.item"), require_data("ml-100k/u.genre"))
+    texts = dict(zip(map(str, log.item_ids), movielens_item_texts(log, catalog), strict=True))
+    people = read_ml100k_personas(require_data("ml-100k/u.user"), log)
+    personas = dict(zip(map(str, log.user_ids), people, strict=True))
+    model, tokenizer, _ = load_base_model(base, home_dir() / "models")
+    return LMUser(model, tokenizer, texts, personas, name=f"lm {base} zero-shot")
+
+
 def main() -> None:
     import torch
 
@@ -73,11 +89,14 @@ def main() -> None:
         RecommenderUser(knn),
         RecommenderUser(bpr, name="bpr-mf"),
     ]
+    if args.lm != "none":
+        simulators.append(zero_shot_lm(args.lm, log))
     records = []
     for n in (5, 10):
         exposures = popularity_exposures(log, held, n=n, history=10, seed=2026)
         for simulator in simulators:
-            metrics = evaluate_simulator(simulator, exposures)
+            lists = exposures[: args.lm_lists] if simulator.name.startswith("lm") else exposures
+            metrics = evaluate_simulator(simulator, lists)
             record = {
                 "model": simulator.name,
                 "dataset": "ml-100k",
