@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from recsys.recommender import UnknownItemError
-from serving.deps import Model, State, check_limit
+from serving.deps import State, check_limit
 from serving.schemas import MAX_K, SimilarItemsResponse
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -16,12 +16,12 @@ router = APIRouter(prefix="/v1/items", tags=["items"])
 @router.get("/{item_id}/similar", responses={404: {"description": "the item is not in the catalog"}})
 async def similar_items(
     item_id: Annotated[str, Path(min_length=1, max_length=256)],
-    model: Model,
     state: State,
     k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
 ) -> SimilarItemsResponse:
     """Cosine neighbours for dot-product models, nearest vectors for metric models, neighbour
     similarity for ItemKNN; the item itself is left out."""
+    model = state.model  # this request's model, whatever a reload does meanwhile
     check_limit(k, state.settings.max_k, ("query", "k"), "ALIGNREC_MAX_K")
     try:
         pairs = model.recommender.similar_items(item_id, k)

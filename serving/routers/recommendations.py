@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serving.deps import Model, State, check_limit
+from serving.deps import State, check_limit
 from serving.ranking import recommend
 from serving.schemas import RecommendationRequest, RecommendationResponse
 
@@ -12,9 +12,10 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 
 @router.post("/recommendations")
-async def recommendations(body: RecommendationRequest, model: Model, state: State) -> RecommendationResponse:
+async def recommendations(body: RecommendationRequest, state: State) -> RecommendationResponse:
     """Known users are scored by the model (through its FAISS index when it has one); unknown users
     get item-to-item answers from ``recent_items``, or the most popular items."""
+    model = state.model  # this request's model, whatever a reload does meanwhile
     check_limit(body.k, state.settings.max_k, ("body", "k"), "ALIGNREC_MAX_K")
     ranked = recommend(model.recommender, body, state.ranker, state.settings.candidates, state.metrics)
     answer = ranked.answer
