@@ -67,7 +67,7 @@ class LMUser:
         """(n,) mean log-prob per token of each option's text given the prompt."""
         prefix = torch.tensor([self.tokenizer(self.prompt(exposure))["input_ids"]])  # (1, P)
         out = self.model(input_ids=prefix, use_cache=True)
-        cache, first = out.past_key_values, out.logits[:, -1:]  # first: (1, 1, V), predicts token 0
+        cache, first = out.cache, out.logits[:, -1:]  # first: (1, 1, V), predicts token 0
         options = [self._ids(item) for item in exposure.options]
         n, width = len(options), max(len(o) for o in options)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
@@ -75,7 +75,7 @@ class LMUser:
         mask = torch.tensor([[1] * len(o) + [0] * (width - len(o)) for o in options])  # (n, L)
         cache.batch_repeat_interleave(n)  # the prompt's keys/values, once per option
         attention = torch.cat([torch.ones(n, prefix.shape[1], dtype=torch.long), mask], dim=1)
-        logits = self.model(input_ids=ids, attention_mask=attention, past_key_values=cache).logits  # (n, L, V)
+        logits = self.model(input_ids=ids, attention_mask=attention, cache=cache).logits  # (n, L, V)
         predicting = torch.cat([first.expand(n, 1, -1), logits[:, :-1]], dim=1)  # (n, L, V): logits for each token
         logps = torch.gather(F.log_softmax(predicting.float(), dim=-1), 2, ids[:, :, None]).squeeze(2)  # (n, L)
         return ((logps * mask).sum(1) / mask.sum(1)).numpy()
