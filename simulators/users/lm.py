@@ -53,7 +53,8 @@ class LMUser:
         texts = [self.item_texts[item] for item, _ in exposure.history]
         ratings = [rating for _, rating in exposure.history]
         history = history_lines(texts, ratings)
-        return choice_prompt(self.personas.get(exposure.user), history, [self.item_texts[o] for o in exposure.options])
+        shown = [self.item_texts[o] for o in exposure.options]
+        return choice_prompt(self.personas.get(exposure.user), history, shown)
 
     def _ids(self, item: str) -> list[int]:
         """Token ids of " <text>" + eos, cached per item (a catalog is scored again and again)."""
@@ -76,8 +77,9 @@ class LMUser:
         cache.batch_repeat_interleave(n)  # the prompt's keys/values, once per option
         attention = torch.cat([torch.ones(n, prefix.shape[1], dtype=torch.long), mask], dim=1)
         logits = self.model(input_ids=ids, attention_mask=attention, cache=cache).logits  # (n, L, V)
-        predicting = torch.cat([first.expand(n, 1, -1), logits[:, :-1]], dim=1)  # (n, L, V): logits for each token
-        logps = torch.gather(F.log_softmax(predicting.float(), dim=-1), 2, ids[:, :, None]).squeeze(2)  # (n, L)
+        predicting = torch.cat([first.expand(n, 1, -1), logits[:, :-1]], dim=1)  # (n, L, V), one per token
+        logps = F.log_softmax(predicting.float(), dim=-1)
+        logps = torch.gather(logps, 2, ids[:, :, None]).squeeze(2)  # (n, L)
         return ((logps * mask).sum(1) / mask.sum(1)).numpy()
 
     def choice_probabilities(self, exposures: Sequence[Exposure]) -> np.ndarray:
