@@ -18,6 +18,7 @@ STEPS = {
     "matching": "alignrec.demos.matching_demo",
     "multimodal": "alignrec.demos.multimodal_demo",
     "sizefit": "alignrec.demos.sizefit_demo",
+    "usersim": "alignrec.demos.usersim_demo",
 }
 
 

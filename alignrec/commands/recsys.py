@@ -540,8 +540,6 @@ def tune(
     ] = None,
 ) -> None:
     """Search hyperparameters on validation only, then retrain the best and report its test metrics."""
-    import logging
-
     import torch
 
     from alignrec.settings import tracking_uri as default_tracking_uri
@@ -551,7 +549,6 @@ def tune(
     from recsys.tuning import describe, tune_on_ray
     from recsys.tuning import tune as tune_in_process
 
-    logging.getLogger("optuna").setLevel(logging.WARNING)  # one line per trial otherwise
     if threads:
         torch.set_num_threads(threads)
     parts, _ = prepare_split(
