@@ -169,7 +169,9 @@ class TwoStageRanker:
 
     @property
     def best_iteration(self) -> int:
-        return int(self.booster.best_iteration) or self.booster.num_trees()
+        """Rounds used: early stopping's best round in memory; a saved model holds only those."""
+        best = int(self.booster.best_iteration)
+        return best if best > 0 else self.booster.num_trees()
 
     def rank_batch(
         self,

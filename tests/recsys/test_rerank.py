@@ -130,6 +130,7 @@ def test_save_load_round_trip_as_data(fitted, tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["model.txt", "ranker.json", "tables.npz"]
     loaded = TwoStageRanker.load(folder)
     assert loaded.info == {"protocol": "planted"} and loaded.depths == two_stage.depths
+    assert loaded.best_iteration == two_stage.best_iteration == loaded.booster.num_trees()
     users = np.arange(50)
     before, after = two_stage.rank_batch(retrievers, users, 10), loaded.rank_batch(retrievers, users, 10)
     np.testing.assert_array_equal(before[0], after[0])
