@@ -33,9 +33,8 @@ def main() -> None:
     """Entry point: bad input ends with one clear line (file, line, field) instead of a traceback."""
     # Models load from installed packages only: never ask a model hub (there may be no network).
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    # MLflow and alembic log every schema migration of a new SQLite file at INFO level; Optuna
-    # logs every trial (the tune command prints its own table).
-    for name in ("mlflow", "alembic", "optuna"):
+    # MLflow and alembic log every schema migration of a new SQLite file at INFO level.
+    for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         app()

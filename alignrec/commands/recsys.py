@@ -540,6 +540,7 @@ def tune(
     ] = None,
 ) -> None:
     """Search hyperparameters on validation only, then retrain the best and report its test metrics."""
+    import optuna
     import torch
 
     from alignrec.settings import tracking_uri as default_tracking_uri
@@ -549,6 +550,7 @@ def tune(
     from recsys.tuning import describe, tune_on_ray
     from recsys.tuning import tune as tune_in_process
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per trial otherwise; the table follows
     if threads:
         torch.set_num_threads(threads)
     parts, _ = prepare_split(

@@ -33,6 +33,9 @@ from simulators.users import (
 
 
 def run(out: Path, console: Console) -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(1)  # tiny models: a second thread only contends
     log, _ = make_interactions(num_users=600, num_items=300, events_per_user=25, seed=2026)
     held = heldout_split(log, num_users=300, min_events=11, seed=2026)
