@@ -1,0 +1,1 @@
+"""Simulated A/B tests of ranking policies: environment, click model, statistics, reports."""

@@ -1,0 +1,78 @@
+"""Reading an A/B result: CTR per arm with user-level intervals, the fixed-horizon test, the
+always-valid sequential test round by round, naive daily peeking, retention and exposure spread."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+
+from simulators.abtest.environment import ABResult
+from simulators.abtest.stats import always_valid_p_values, compare_ratios, ratio_estimate
+
+
+def gini(counts: np.ndarray) -> float:
+    """Gini coefficient of exposure counts (0: every item shown equally; near 1: a few items take all)."""
+    x = np.sort(np.asarray(counts, dtype=np.float64))
+    if x.sum() == 0:
+        return 0.0
+    n = len(x)
+    return float((2 * np.arange(1, n + 1) - n - 1) @ x / (n * x.sum()))
+
+
+def sequential_trace(result: ABResult, treatment: int, control: int = 0, tau2: float | None = None) -> dict:
+    """Per round: the cumulative CTR difference, its fixed-horizon p-value (what a naive daily peek
+    reads) and the always-valid mSPRT p-value. ``tau2`` (the mixing variance: the test has most
+    power near effects of size sqrt(tau2)) defaults to (20% of the first round's control CTR)^2."""
+    rounds = result.impressions.shape[0]
+    differences, variances, naive = [], [], []
+    for t in range(1, rounds + 1):
+        c = ratio_estimate(*result.user_totals(control, t))
+        x = ratio_estimate(*result.user_totals(treatment, t))
+        comparison = compare_ratios(c, x)
+        differences.append(comparison.difference)
+        variances.append(c.variance + x.variance)
+        naive.append(comparison.p_value)
+    if tau2 is None:
+        first = ratio_estimate(*result.user_totals(control, 1)).value
+        tau2 = (0.2 * first) ** 2
+    valid = always_valid_p_values(np.array(differences), np.array(variances), tau2)
+    return {"difference": differences, "naive_p": naive, "always_valid_p": valid.tolist(), "tau2": tau2}
+
+
+def first_below(p_values: list[float], alpha: float) -> int | None:
+    """The first round (1-based) whose p-value is below alpha, or None."""
+    hits = [t for t, p in enumerate(p_values, start=1) if p < alpha]
+    return hits[0] if hits else None
+
+
+def report(result: ABResult, control: int = 0, alpha: float = 0.05) -> dict:
+    """All numbers of one test, as plain data."""
+    arms = {}
+    for a, name in enumerate(result.arm_names):
+        estimate = ratio_estimate(*result.user_totals(a))
+        members = result.arms == a
+        arms[name] = {
+            "users": int(members.sum()),
+            "ctr": estimate.value,
+            "ctr_se": float(np.sqrt(estimate.variance)),
+            "retention": float((result.left_at[members] < 0).mean()),
+            "coverage": float((result.exposure[a] > 0).mean()),
+            "exposure_gini": gini(result.exposure[a]),
+        }
+    comparisons = {}
+    for a, name in enumerate(result.arm_names):
+        if a == control:
+            continue
+        fixed = compare_ratios(
+            ratio_estimate(*result.user_totals(control)), ratio_estimate(*result.user_totals(a)), alpha
+        )
+        trace = sequential_trace(result, a, control)
+        comparisons[name] = {
+            **asdict(fixed),
+            "significant": fixed.p_value < alpha,
+            "sequential_stop_round": first_below(trace["always_valid_p"], alpha),
+            "naive_peek_round": first_below(trace["naive_p"], alpha),
+            "trace": trace,
+        }
+    return {"control": result.arm_names[control], "alpha": alpha, "arms": arms, "comparisons": comparisons}

@@ -1,0 +1,159 @@
+"""A long-horizon simulated A/B test: users split into arms by a hash of their id, each round every
+active user gets a slate from their arm's policy and clicks (or not) under a click model.
+
+- **Arms**: ``arm_of(user, arms, salt)`` hashes the user id (sha256 of salt + id), so a user stays in
+  one arm for the whole test, whichever process or worker simulates them; ``arms`` may list one
+  policy twice (an A/A test) or more than two policies.
+- **Policies**: anything with ``slates(users, k, exclude)`` returning (B, k) internal item indices —
+  a ``Recommender`` in process (:class:`RecommenderPolicy`); an HTTP client of the serving API can
+  implement the same method.
+- **Click model** (the fast user simulator): a user clicks each slate item independently with
+  ``sigmoid((s_ui - bias) / temperature)`` where s_ui is a "world" model's score (a recommender
+  trained on all the data, or planted factors). Randomness is one seeded generator per (user,
+  round), so one process and many workers draw the same clicks for the same user.
+- **Retention**: a user who goes ``patience`` rounds in a row without a click leaves for good.
+
+Per user and round the log keeps impressions and clicks; ``user_totals`` folds them into the
+per-user (clicks, impressions) pairs that ``simulators.abtest.stats`` compares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from tqdm.auto import tqdm
+
+
+class Policy(Protocol):
+    def slates(self, users: np.ndarray, k: int, exclude: Sequence[np.ndarray]) -> np.ndarray:
+        """(B, k) internal item indices for (B,) internal user indices, none of ``exclude[b]``."""
+        ...
+
+
+class RecommenderPolicy:
+    """A ``recsys.recommender.Recommender`` as an arm (exact or through its FAISS index)."""
+
+    def __init__(self, recommender, name: str | None = None) -> None:
+        self.recommender, self.name = recommender, name or recommender.name
+
+    def slates(self, users: np.ndarray, k: int, exclude: Sequence[np.ndarray]) -> np.ndarray:
+        items, _ = self.recommender.recommend_batch(users, k, exclude=exclude)
+        return items
+
+
+class ClickModel:
+    """Independent clicks with probability sigmoid((score - bias) / temperature) per shown item.
+
+    Args:
+        scores: (U, I) world scores (higher = more liked), e.g. a recommender trained on all data.
+        bias, temperature: set the base click rate and how sharply it follows the scores.
+    """
+
+    def __init__(self, scores: np.ndarray, bias: float, temperature: float) -> None:
+        self.scores, self.bias, self.temperature = np.asarray(scores, dtype=np.float64), bias, temperature
+
+    def click_probabilities(self, users: np.ndarray, slates: np.ndarray) -> np.ndarray:
+        """(B, k) click probabilities; slots with item -1 (nothing left to show) get 0."""
+        s = self.scores[users[:, None], np.maximum(slates, 0)]  # (B, k)
+        p = 1.0 / (1.0 + np.exp(-(s - self.bias) / self.temperature))
+        return np.where(slates >= 0, p, 0.0)
+
+    @classmethod
+    def calibrated(
+        cls, scores: np.ndarray, base_rate: float = 0.1, temperature: float | None = None
+    ) -> ClickModel:
+        """Bias chosen so that a uniformly random item is clicked with ``base_rate`` on average
+        (approximately: the median score's probability); temperature defaults to the scores' std."""
+        scores = np.asarray(scores, dtype=np.float64)
+        temperature = float(scores.std()) if temperature is None else temperature
+        bias = float(np.median(scores) - temperature * np.log(base_rate / (1 - base_rate)))
+        return cls(scores, bias, temperature)
+
+
+def arm_of(user_ids: Sequence[object], arms: int, salt: str) -> np.ndarray:
+    """(B,) arm index of each user: sha256(salt:user) mod arms, stable across processes and runs."""
+    digests = [hashlib.sha256(f"{salt}:{u}".encode()).digest() for u in user_ids]
+    return np.array([int.from_bytes(d[:8], "little") % arms for d in digests], dtype=np.int64)
+
+
+def user_rng(seed: int, user_key: int, round_: int) -> np.random.Generator:
+    """The generator of one user in one round (the same in any process)."""
+    return np.random.default_rng([seed, user_key, round_])
+
+
+@dataclass
+class ABResult:
+    """Per-(round, user) impressions and clicks, the users' arms and when they left."""
+
+    arm_names: list[str]
+    users: np.ndarray  # (U,) internal user indices simulated
+    arms: np.ndarray  # (U,) arm index per user
+    impressions: np.ndarray  # (T, U) items shown per round (0 once the user left)
+    clicks: np.ndarray  # (T, U)
+    left_at: np.ndarray  # (U,) round the user left, -1 if still active
+    exposure: list[np.ndarray] = field(default_factory=list)  # per arm, (I,) times each item was shown
+
+    def user_totals(self, arm: int, rounds: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-user (clicks, impressions) over the first ``rounds`` rounds for the users of one arm,
+        users with no impression dropped."""
+        last = self.impressions.shape[0] if rounds is None else rounds
+        members = self.arms == arm
+        clicks = self.clicks[:last, members].sum(0)
+        shown = self.impressions[:last, members].sum(0)
+        keep = shown > 0
+        return clicks[keep].astype(np.float64), shown[keep].astype(np.float64)
+
+
+def run_abtest(
+    policies: Sequence[Policy],
+    arm_names: Sequence[str],
+    click_model: ClickModel,
+    users: np.ndarray,
+    user_ids: Sequence[object],
+    num_items: int,
+    rounds: int = 50,
+    k: int = 10,
+    patience: int = 5,
+    seed: int = 2026,
+    salt: str = "ab",
+    progress: bool = False,
+) -> ABResult:
+    """Simulate ``rounds`` rounds for ``users`` (internal indices; ``user_ids`` their original ids,
+    used for hashing into arms). Users never see an item twice (clicked or not)."""
+    if len(policies) != len(arm_names) or len(policies) < 2:
+        raise ValueError(
+            f"need at least two arms, one name each; got {len(policies)} policies, {len(arm_names)} names"
+        )
+    users = np.asarray(users, dtype=np.int64)
+    arms = arm_of(user_ids, len(policies), salt)
+    keys = np.array(
+        [int.from_bytes(hashlib.sha256(str(u).encode()).digest()[:8], "little") for u in user_ids]
+    )
+    impressions = np.zeros((rounds, len(users)), dtype=np.int32)
+    clicks = np.zeros((rounds, len(users)), dtype=np.int32)
+    left_at = np.full(len(users), -1)
+    dry = np.zeros(len(users), dtype=np.int64)  # rounds in a row without a click
+    seen: list[list[int]] = [[] for _ in users]
+    exposure = [np.zeros(num_items, dtype=np.int64) for _ in policies]
+    for t in tqdm(range(rounds), desc="rounds", disable=None if progress else True):
+        for a, policy in enumerate(policies):
+            members = np.flatnonzero((arms == a) & (left_at < 0))
+            if len(members) == 0:
+                continue
+            slates = policy.slates(users[members], k, [np.asarray(seen[m], dtype=np.int64) for m in members])
+            probabilities = click_model.click_probabilities(users[members], slates)  # (B, k)
+            for row, m in enumerate(members):
+                shown = slates[row][slates[row] >= 0]
+                draws = user_rng(seed, int(keys[m]), t).random(k) < probabilities[row]
+                impressions[t, m] = len(shown)
+                clicks[t, m] = int(draws.sum())
+                seen[m].extend(shown.tolist())
+                exposure[a][shown] += 1
+                dry[m] = 0 if draws.any() else dry[m] + 1
+                if dry[m] >= patience:
+                    left_at[m] = t
+    return ABResult(list(arm_names), users, arms, impressions, clicks, left_at, exposure)

@@ -1,0 +1,79 @@
+"""The A/B environment on planted data: stable arms, per-user randomness, a better policy detected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from recsys.models.bpr import BPR
+from recsys.models.popularity import MostPopular
+from recsys.recommender import Recommender
+from recsys.synthetic import make_interactions
+from recsys.train import fit
+from simulators.abtest.analysis import gini, report
+from simulators.abtest.environment import ClickModel, RecommenderPolicy, arm_of, run_abtest
+
+
+@pytest.fixture(scope="module")
+def world():
+    log, truth = make_interactions(num_users=300, num_items=150, events_per_user=15, seed=4)
+    torch.manual_seed(0)
+    model = BPR(log.num_users, log.num_items, dim=16)
+    fit(model, log, epochs=25, lr=0.02, batch_size=512, num_negatives=4, progress=False)
+    bpr = Recommender(model, log.to_csr(), log.user_ids, log.item_ids)
+    pop = Recommender(MostPopular(log), log.to_csr(), log.user_ids, log.item_ids)
+    scores = truth["user_factors"] @ truth["item_factors"].T  # (U, I) the planted tastes
+    return log, bpr, pop, ClickModel.calibrated(scores, base_rate=0.05)
+
+
+def run(world, policies, names, users=None, rounds=8, salt="t"):
+    log, *_, clicks = world
+    users = np.arange(log.num_users) if users is None else users
+    return run_abtest(
+        policies,
+        names,
+        clicks,
+        users,
+        [str(log.user_ids[u]) for u in users],
+        log.num_items,
+        rounds=rounds,
+        k=5,
+        patience=4,
+        seed=3,
+        salt=salt,
+    )
+
+
+def test_arms_come_from_a_stable_hash():
+    ids = [f"u{i}" for i in range(1000)]
+    arms = arm_of(ids, 2, "exp-1")
+    assert np.array_equal(arms, arm_of(ids, 2, "exp-1")) and 0.45 < arms.mean() < 0.55
+    assert not np.array_equal(arms, arm_of(ids, 2, "exp-2"))
+    assert set(arm_of(ids, 3, "x")) == {0, 1, 2}
+
+
+def test_a_users_outcome_does_not_depend_on_who_else_is_simulated(world):
+    log, bpr, pop, _ = world
+    policies, names = [RecommenderPolicy(pop), RecommenderPolicy(bpr)], ["pop", "bpr"]
+    everyone = run(world, policies, names)
+    half = np.arange(0, log.num_users, 2)
+    some = run(world, policies, names, users=half[::-1])  # other users, other order
+    position = {u: i for i, u in enumerate(everyone.users)}
+    for j, u in enumerate(some.users):
+        assert np.array_equal(some.clicks[:, j], everyone.clicks[:, position[u]])
+
+
+def test_the_better_policy_wins_and_an_aa_test_does_not(world):
+    _, bpr, pop, _ = world
+    ab = report(run(world, [RecommenderPolicy(pop), RecommenderPolicy(bpr)], ["pop", "bpr"]))
+    assert ab["arms"]["bpr"]["ctr"] > ab["arms"]["pop"]["ctr"]
+    assert ab["comparisons"]["bpr"]["significant"] and ab["comparisons"]["bpr"]["sequential_stop_round"]
+    assert ab["arms"]["bpr"]["coverage"] > ab["arms"]["pop"]["coverage"]
+    aa = report(run(world, [RecommenderPolicy(bpr), RecommenderPolicy(bpr)], ["a", "a'"], salt="aa"))
+    assert aa["comparisons"]["a'"]["sequential_stop_round"] is None
+
+
+def test_gini():
+    assert gini(np.ones(10)) == pytest.approx(0.0)
+    assert gini(np.array([0, 0, 0, 10])) == pytest.approx(0.75)
