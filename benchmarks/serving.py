@@ -1,0 +1,287 @@
+"""Load benchmark of the HTTP service: open-loop requests at fixed arrival rates over loopback.
+
+Run: ``python -m benchmarks.serving [--rates 200,500,1000,1500] [--seconds 5] [--epochs 20]``
+(needs ../shared/data for ML-1M; writes ``benchmarks/results/serving.json`` and ``.md``).
+
+The model: BPR (dim 64) trained on ML-1M (ratings >= 3, per-user random 80/10/10 seed 2026), served
+exactly and with an HNSW32 index attached (its quality is not the point here). Each variant runs in
+``uvicorn --factory serving.main:create_app`` (one worker, one torch thread) on 127.0.0.1; the
+client is one asyncio process (raw HTTP/1.1 over 64 keep-alive connections, requests encoded in
+advance, so that it takes little CPU) on the same machine: the two share the cores. Open loop:
+request i is due at ``t0 + i / rate`` whatever happened to earlier ones, and its latency runs from
+when it was due (so a server that falls behind is charged for the queue, not hidden by a client
+that waits). One second of warm-up at each rate is discarded; a run more than a second behind
+schedule stops and is marked saturated (higher rates are then skipped).
+
+Endpoints: ``POST /v1/recommendations`` for random known users (k=10, training items excluded) and
+``GET /v1/items/{id}/similar`` for random items (k=10). The per-stage split comes from the
+server's own Prometheus histograms, scraped before and after each run: time inside the app per
+request (routing, validation, handler, serialisation; not the network or uvicorn's HTTP parsing)
+and, of that, time in retrieval (``Recommender.recommend``). There is no re-ranking stage to
+measure yet (issue 10's LightGBM stage plugs into ``serving.ranking.Ranker``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.results_io import write_results
+
+K = 10
+DATASET = "ml-1m"
+PROTOCOL = (
+    "open-loop fixed arrival rate, loopback, 1 uvicorn worker, 1 torch thread, k=10, client on the same cores"
+)
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {"cpu": cpu, "cores": os.cpu_count()}
+
+
+def train_models(root: Path, epochs: int) -> dict[str, Path]:
+    """BPR on ML-1M, saved plain and with an HNSW32 index; returns name -> folder."""
+    import torch
+
+    from alignrec.settings import require_data
+    from recsys.data import to_implicit
+    from recsys.experiment import RECOMMENDER_DIR, TrainConfig, run_experiment
+    from recsys.readers import read_movielens_1m
+    from recsys.recommender import Recommender
+    from recsys.splits import random_split
+
+    torch.set_num_threads(2)
+    data = to_implicit(read_movielens_1m(require_data("ml-1m/ratings_svdapprox.csv.gz")), threshold=3)
+    split = random_split(data, (0.8, 0.1, 0.1), seed=2026)
+    config = TrainConfig(
+        model="bpr", dim=64, epochs=epochs, lr=1e-3, batch_size=2048, patience=0, eval_every=epochs
+    )
+    run_experiment(split, config, root / "bpr", progress=False)
+    exact = root / "bpr" / RECOMMENDER_DIR
+    recommender = Recommender.load(exact)
+    recommender.attach_index("HNSW32", ef_search=128)
+    recommender.save(root / "bpr-hnsw32")
+    return {"bpr": exact, "bpr+hnsw32": root / "bpr-hnsw32"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(model_dir: Path, port: int, feedback_db: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "ALIGNREC_MODEL_DIR": str(model_dir),
+        "ALIGNREC_FEEDBACK_URL": f"sqlite:///{feedback_db}",
+    }
+    command = [sys.executable, "-m", "uvicorn", "--factory", "serving.main:create_app", "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    server = subprocess.Popen(command, env=env)
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("the server did not become ready in 120 s")
+
+
+def scrape(base: str) -> dict[tuple[str, str], float]:
+    """(metric, label set) -> value of the _sum and _count series of the app's histograms."""
+    import httpx
+
+    values = {}
+    for line in httpx.get(f"{base}/metrics").text.splitlines():
+        if (
+            line.startswith(("alignrec_http_request_seconds_", "alignrec_stage_seconds_"))
+            and "_bucket" not in line
+        ):
+            name, value = line.rsplit(" ", 1)
+            metric, _, labels = name.partition("{")
+            values[(metric, labels.rstrip("}"))] = float(value)
+    return values
+
+
+async def open_loop(port: int, requests: list[bytes], rate: float, connections: int = 64) -> dict:
+    """Send raw HTTP/1.1 ``requests`` at ``rate`` per second (open loop) over keep-alive connections
+    to 127.0.0.1:``port``; latencies run from each request's due time. A lean client (asyncio
+    streams, pre-encoded requests) so that it takes little of the CPU it shares with the server.
+    Stops early, marking the run saturated, once it is a second's worth of requests behind."""
+    latencies = np.full(len(requests), np.nan)
+    errors = 0
+    queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
+
+    async def connection() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while (item := await queue.get()) is not None:
+            i, due = item
+            try:
+                writer.write(requests[i])
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"content-length: *(\d+)", head, re.IGNORECASE).group(1))
+                await reader.readexactly(length)
+                errors += head[9:12] != b"200"
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, AttributeError):
+                errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            latencies[i] = time.perf_counter() - due
+        writer.close()
+
+    workers = [asyncio.create_task(connection()) for _ in range(connections)]
+    await asyncio.sleep(0.1)  # connected
+    start = time.perf_counter()
+    sent, saturated = 0, False
+    for i in range(len(requests)):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if queue.qsize() > rate:  # a second behind: the server (or client) cannot keep up
+            saturated = True
+            break
+        queue.put_nowait((i, due))
+        sent += 1
+    while not queue.empty():  # drop what was never sent
+        queue.get_nowait()
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    elapsed = time.perf_counter() - start
+    done = latencies[np.isfinite(latencies)] * 1000
+    return {
+        "achieved_rate": round(len(done) / elapsed, 1),
+        "p50_ms": round(float(np.percentile(done, 50)), 2),
+        "p95_ms": round(float(np.percentile(done, 95)), 2),
+        "p99_ms": round(float(np.percentile(done, 99)), 2),
+        "max_ms": round(float(done.max()), 2),
+        "errors": int(errors),
+        "saturated": saturated,
+        "requests": len(done),
+    }
+
+
+def http_request(method: str, path: str, body: bytes | None = None) -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    if body is None:
+        return (head + "\r\n").encode()
+    return (head + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def workload(
+    endpoint: str, users: list[str], items: list[str], n: int, rng: np.random.Generator
+) -> list[bytes]:
+    """``n`` pre-encoded requests: random known users, or random items."""
+    if endpoint == "recommendations":
+        bodies = [json.dumps({"user_id": str(u), "k": K}).encode() for u in rng.choice(users, n)]
+        return [http_request("POST", "/v1/recommendations", body) for body in bodies]
+    return [http_request("GET", f"/v1/items/{i}/similar?k={K}") for i in rng.choice(items, n)]
+
+
+def measure(port: int, endpoint: str, rate: float, seconds: float, ids: tuple[list, list], seed: int) -> dict:
+    base = f"http://127.0.0.1:{port}"
+    rng = np.random.default_rng(seed)
+    asyncio.run(open_loop(port, workload(endpoint, *ids, int(rate), rng), rate))  # 1 s warm-up
+    before, load_before = scrape(base), os.getloadavg()[0]
+    result = asyncio.run(open_loop(port, workload(endpoint, *ids, int(rate * seconds), rng), rate))
+    after = scrape(base)
+    route = "/v1/recommendations" if endpoint == "recommendations" else "/v1/items/{item_id}/similar"
+
+    def delta(metric: str, labels: str) -> float:
+        return after.get((metric, labels), 0.0) - before.get((metric, labels), 0.0)
+
+    count = delta("alignrec_http_request_seconds_count", f'route="{route}"')
+    app_s = delta("alignrec_http_request_seconds_sum", f'route="{route}"')
+    record = {**result, "app_ms": round(1000 * app_s / max(count, 1), 3)}
+    if endpoint == "recommendations":
+        retrieval = delta("alignrec_stage_seconds_sum", 'stage="retrieval"')
+        record["retrieval_ms"] = round(1000 * retrieval / max(count, 1), 3)
+        record["retrieval_share_of_app"] = round(retrieval / app_s, 3) if app_s else 0.0
+    record["load_average"] = f"{load_before:.2f} -> {os.getloadavg()[0]:.2f}"
+    return record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rates", default="200,500,1000,1500", help="request rates per second")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per rate")
+    parser.add_argument("--epochs", type=int, default=20, help="BPR training epochs on ML-1M")
+    parser.add_argument("--models", default="bpr,bpr+hnsw32", help="which served variants")
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    records = []
+    with tempfile.TemporaryDirectory(prefix="alignrec-serving-bench-") as tmp:
+        root = Path(tmp)
+        folders = train_models(root, args.epochs)
+        from recsys.recommender import Recommender
+
+        probe = Recommender.load(folders["bpr"], with_index=False)
+        ids = ([str(u) for u in probe.user_ids], [str(i) for i in probe.item_ids])
+        sizes = f"{len(ids[0])} users x {len(ids[1])} items, dim 64"
+        for name in args.models.split(","):
+            port = free_port()
+            server = start_server(folders[name], port, root / f"{name}-feedback.db")
+            try:
+                endpoints = ["recommendations"] + (["similar"] if name == "bpr" else [])
+                for endpoint in endpoints:
+                    for rate in rates:
+                        record = measure(port, endpoint, rate, args.seconds, ids, seed=int(rate))
+                        records.append(
+                            {
+                                "model": name,
+                                "dataset": DATASET,
+                                "protocol": PROTOCOL,
+                                "endpoint": endpoint,
+                                "rate": rate,
+                                **record,
+                                "model_size": sizes,
+                                **machine(),
+                            }  # fmt: skip
+                        )
+                        print(json.dumps(records[-1]), flush=True)
+                        if record["saturated"]:
+                            break  # higher rates only fall further behind
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    notes = (
+        "Open-loop load against `uvicorn --factory serving.main:create_app` on 127.0.0.1 (one worker, one "
+        "torch thread), client (asyncio streams, 64 keep-alive connections) on the same 2 cores, shared "
+        "with other work (see `load_average`). Latency from each request's due time; `app_ms` = time "
+        "inside the app per request (Prometheus `alignrec_http_request_seconds`), "
+        "`retrieval_ms` = `Recommender.recommend` within it (`alignrec_stage_seconds`); the rest of "
+        "p50 is uvicorn, HTTP and the client. No re-ranking stage yet. "
+        f"Command: `python -m benchmarks.serving --rates {args.rates} --seconds {args.seconds:g} "
+        f"--epochs {args.epochs}`."
+    )
+    write_results("serving", records, title="Serving: latency at fixed request rates", notes=notes)
+
+
+if __name__ == "__main__":
+    main()
