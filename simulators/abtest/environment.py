@@ -157,3 +157,61 @@ def run_abtest(
                 if dry[m] >= patience:
                     left_at[m] = t
     return ABResult(list(arm_names), users, arms, impressions, clicks, left_at, exposure)
+
+
+def merge_results(parts: Sequence[ABResult]) -> ABResult:
+    """One result from shards of users (each shard simulated alone), users in shard order."""
+    first = parts[0]
+    return ABResult(
+        first.arm_names,
+        np.concatenate([p.users for p in parts]),
+        np.concatenate([p.arms for p in parts]),
+        np.concatenate([p.impressions for p in parts], axis=1),
+        np.concatenate([p.clicks for p in parts], axis=1),
+        np.concatenate([p.left_at for p in parts]),
+        [sum(p.exposure[a] for p in parts) for a in range(len(first.arm_names))],
+    )
+
+
+def run_abtest_on_ray(
+    policies: Sequence[Policy],
+    arm_names: Sequence[str],
+    click_model: ClickModel,
+    users: np.ndarray,
+    user_ids: Sequence[object],
+    num_items: int,
+    workers: int = 2,
+    address: str | None = None,
+    **options: object,
+) -> ABResult:
+    """``run_abtest`` with the users sharded over Ray workers (a local ``ray.init`` by default, an
+    existing cluster with ``address``). A user's arm and draws depend only on their id, the seed and
+    the round, and policies do not learn during a run, so the merged result equals one process's."""
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=address,
+            num_cpus=None if address else workers,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+    try:
+        shared = ray.put((list(policies), list(arm_names), click_model, num_items, options))
+
+        @ray.remote(num_cpus=1)
+        def shard(payload, shard_users: np.ndarray, shard_ids: list) -> ABResult:
+            import torch
+
+            torch.set_num_threads(1)
+            shard_policies, names, clicks, items, opts = payload
+            return run_abtest(shard_policies, names, clicks, shard_users, shard_ids, items, **opts)
+
+        chunks = np.array_split(np.arange(len(users)), workers)
+        ids = list(user_ids)
+        futures = [shard.remote(shared, users[c], [ids[i] for i in c]) for c in chunks if len(c)]
+        return merge_results(ray.get(futures))
+    finally:
+        if started:
+            ray.shutdown()

@@ -77,3 +77,18 @@ def test_the_better_policy_wins_and_an_aa_test_does_not(world):
 def test_gini():
     assert gini(np.ones(10)) == pytest.approx(0.0)
     assert gini(np.array([0, 0, 0, 10])) == pytest.approx(0.75)
+
+
+@pytest.mark.slow
+def test_ray_shards_give_the_one_process_result(world):
+    pytest.importorskip("ray")
+    from simulators.abtest.environment import run_abtest_on_ray
+
+    log, bpr, pop, clicks = world
+    policies, names = [RecommenderPolicy(pop), RecommenderPolicy(bpr)], ["pop", "bpr"]
+    users, ids = np.arange(log.num_users), [str(u) for u in log.user_ids]
+    options = {"rounds": 6, "k": 5, "patience": 4, "seed": 3, "salt": "t"}
+    local = run_abtest(policies, names, clicks, users, ids, log.num_items, **options)
+    remote = run_abtest_on_ray(policies, names, clicks, users, ids, log.num_items, workers=2, **options)
+    assert np.array_equal(remote.users, local.users) and np.array_equal(remote.clicks, local.clicks)
+    assert all(np.array_equal(a, b) for a, b in zip(remote.exposure, local.exposure, strict=True))
