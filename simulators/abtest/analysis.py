@@ -68,10 +68,12 @@ def report(result: ABResult, control: int = 0, alpha: float = 0.05) -> dict:
             ratio_estimate(*result.user_totals(control)), ratio_estimate(*result.user_totals(a)), alpha
         )
         trace = sequential_trace(result, a, control)
+        stop = first_below(trace["always_valid_p"], alpha)
         comparisons[name] = {
             **asdict(fixed),
             "significant": fixed.p_value < alpha,
-            "sequential_stop_round": first_below(trace["always_valid_p"], alpha),
+            "sequential_stop_round": stop,
+            "difference_at_stop": None if stop is None else trace["difference"][stop - 1],
             "naive_peek_round": first_below(trace["naive_p"], alpha),
             "trace": trace,
         }
