@@ -158,8 +158,8 @@ def main() -> None:
         {
             "model": "a/a calibration (lightgcn vs itself)",
             "dataset": "ml-100k",
-            "protocol": f"{args.aa_runs} A/A runs, {len(users)} users x {args.aa_rounds} rounds each, own salt "
-            "and seed; alpha 0.05",
+            "protocol": f"{args.aa_runs} A/A runs, {len(users)} users x {args.aa_rounds} rounds each, own "
+            "salt and seed; alpha 0.05",
             "fixed_horizon_false_positive_rate": round(float(np.mean(fixed)), 4),
             "sequential_false_positive_rate": round(float(np.mean(sequential)), 4),
             "naive_peeking_false_positive_rate": round(float(np.mean(naive)), 4),
@@ -170,9 +170,9 @@ def main() -> None:
     )
     print(records[-1], flush=True)
     notes = (
-        "Simulated A/B tests (issue 13). Rerun: `python -m benchmarks.abtest`. `sequential_stop_round`: first "
-        "round whose always-valid mSPRT p-value < 0.05; `naive_peek_round`: first round whose fixed-horizon "
-        "p-value < 0.05 (what daily peeking would stop at). Creators are not simulated yet."
+        "Simulated A/B tests (issue 13). Rerun: `python -m benchmarks.abtest`. `sequential_stop_round`: "
+        "first round whose always-valid mSPRT p-value < 0.05; `naive_peek_round`: first round whose "
+        "fixed-horizon p-value < 0.05 (what daily peeking would stop at). Creators are not simulated yet."
     )
     write_results("abtest", records, title="Simulated A/B tests: ML-100K users", notes=notes)
 
