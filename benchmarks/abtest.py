@@ -89,6 +89,11 @@ def main() -> None:
             **{f"retention_{arm}": round(v["retention"], 4) for arm, v in numbers["arms"].items()},
             **{f"coverage_{arm}": round(v["coverage"], 4) for arm, v in numbers["arms"].items()},
             **{f"exposure_gini_{arm}": round(v["exposure_gini"], 4) for arm, v in numbers["arms"].items()},
+            **{
+                f"clicks_per_user_{arm}": round(v["clicks_per_user"], 3) for arm, v in numbers["arms"].items()
+            },
+            "clicks_per_user_difference": round(comparison["clicks_per_user"]["difference"], 3),
+            "clicks_per_user_p_value": comparison["clicks_per_user"]["p_value"],
             "difference": round(comparison["difference"], 5),
             "ci_low": round(comparison["ci_low"], 5),
             "ci_high": round(comparison["ci_high"], 5),

@@ -128,6 +128,10 @@ def abtest(
             f"{c['ci_high']:+.4f}], p = {c['p_value']:.3g} ({verdict}); always-valid test stops at round "
             f"{c['sequential_stop_round'] or '-'}; naive daily peeking would stop at round {c['naive_peek_round'] or '-'}"
         )
+        per_user = c["clicks_per_user"]
+        console.print(
+            f"  clicks per user {per_user['difference']:+.3f} ({per_user['relative']:+.1%}), p = {per_user['p_value']:.3g}"
+        )
     path = out or run / f"abtest-{salt}.json"
     write_text_atomic(path, json.dumps(numbers, indent=1, default=float))
     console.print(f"Report: {path}")

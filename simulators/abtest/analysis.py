@@ -8,7 +8,7 @@ from dataclasses import asdict
 import numpy as np
 
 from simulators.abtest.environment import ABResult
-from simulators.abtest.stats import always_valid_p_values, compare_ratios, ratio_estimate
+from simulators.abtest.stats import RatioEstimate, always_valid_p_values, compare_ratios, ratio_estimate
 
 
 def gini(counts: np.ndarray) -> float:
@@ -18,6 +18,14 @@ def gini(counts: np.ndarray) -> float:
         return 0.0
     n = len(x)
     return float((2 * np.arange(1, n + 1) - n - 1) @ x / (n * x.sum()))
+
+
+def clicks_per_user(result: ABResult, arm: int) -> RatioEstimate:
+    """Mean clicks per assigned user over the whole test (users who left count with what they did):
+    engagement that rewards keeping users, where CTR alone does not."""
+    members = result.arms == arm
+    total = result.clicks[:, members].sum(0).astype(np.float64)
+    return ratio_estimate(total, np.ones_like(total))
 
 
 def sequential_trace(result: ABResult, treatment: int, control: int = 0, tau2: float | None = None) -> dict:
@@ -56,6 +64,7 @@ def report(result: ABResult, control: int = 0, alpha: float = 0.05) -> dict:
             "users": int(members.sum()),
             "ctr": estimate.value,
             "ctr_se": float(np.sqrt(estimate.variance)),
+            "clicks_per_user": clicks_per_user(result, a).value,
             "retention": float((result.left_at[members] < 0).mean()),
             "coverage": float((result.exposure[a] > 0).mean()),
             "exposure_gini": gini(result.exposure[a]),
@@ -64,6 +73,7 @@ def report(result: ABResult, control: int = 0, alpha: float = 0.05) -> dict:
     for a, name in enumerate(result.arm_names):
         if a == control:
             continue
+        per_user = compare_ratios(clicks_per_user(result, control), clicks_per_user(result, a), alpha)
         fixed = compare_ratios(
             ratio_estimate(*result.user_totals(control)), ratio_estimate(*result.user_totals(a)), alpha
         )
@@ -75,6 +85,7 @@ def report(result: ABResult, control: int = 0, alpha: float = 0.05) -> dict:
             "sequential_stop_round": stop,
             "difference_at_stop": None if stop is None else trace["difference"][stop - 1],
             "naive_peek_round": first_below(trace["naive_p"], alpha),
+            "clicks_per_user": {**asdict(per_user), "significant": per_user.p_value < alpha},
             "trace": trace,
         }
     return {"control": result.arm_names[control], "alpha": alpha, "arms": arms, "comparisons": comparisons}
