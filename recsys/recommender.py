@@ -245,23 +245,19 @@ class Recommender:
 
     def _exclusions(
         self, users: np.ndarray, extra: Sequence[np.ndarray] | None, exclude_known: bool
-    ) -> sp.csr_matrix | None:
-        """(B, I) matrix of the items each user must not get, or None when nothing is excluded."""
-        parts = []
-        if exclude_known:
-            parts.append(self.known[users])
-        if extra is not None and any(len(e) for e in extra):
-            rows = np.repeat(np.arange(len(users)), [len(e) for e in extra])
-            cols = np.concatenate([np.asarray(e, dtype=np.int64) for e in extra])
-            parts.append(
-                sp.csr_matrix(
-                    (np.ones(len(cols), np.float32), (rows, cols)), shape=(len(users), len(self.item_ids))
-                )
-            )
-        if not parts:
-            return None
-        matrix = parts[0] if len(parts) == 1 else (parts[0] + parts[1])
-        return sp.csr_matrix(matrix)
+    ) -> list[np.ndarray] | None:
+        """Per user, the internal item indices it must not get (None when nothing is excluded).
+
+        Rows are read straight from the CSR arrays: scipy's row indexing costs ~0.1 ms a call,
+        which is most of a single-user request."""
+        indptr, indices = self.known.indptr, self.known.indices
+        lists = []
+        for b, user in enumerate(users):
+            parts = [indices[indptr[user] : indptr[user + 1]]] if exclude_known else []
+            if extra is not None and len(extra[b]):
+                parts.append(np.asarray(extra[b], dtype=np.int64))
+            lists.append(np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64))
+        return lists if any(len(x) for x in lists) else None
 
     def _recommend_users(
         self, users: np.ndarray, k: int, extra: Sequence[np.ndarray] | None, exclude_known: bool
@@ -279,8 +275,8 @@ class Recommender:
         with torch.no_grad():
             scores = self.model.scores(torch.from_numpy(users)).detach().float().clone()  # (B, I)
         if excluded is not None:
-            rows = np.repeat(np.arange(len(users)), np.diff(excluded.indptr))
-            scores[torch.from_numpy(rows), torch.from_numpy(excluded.indices.astype(np.int64))] = -torch.inf
+            rows = np.repeat(np.arange(len(users)), [len(x) for x in excluded])
+            scores[torch.from_numpy(rows), torch.from_numpy(np.concatenate(excluded))] = -torch.inf
         values, items = torch.topk(scores, min(k, scores.shape[1]), dim=1)  # (B, k)
         items, values = items.numpy(), values.numpy()
         return np.where(np.isfinite(values), items, -1), values, "exact"
