@@ -8,7 +8,7 @@ import os
 import typer
 from rich.console import Console
 
-from alignrec.commands import data, demo, encode, index, match, recsys, simulate, sizefit
+from alignrec.commands import data, demo, encode, feedback, index, match, recsys, serve, simulate, sizefit
 
 app = typer.Typer(
     name="alignrec",
@@ -26,6 +26,8 @@ app.add_typer(data.app, name="data")
 app.add_typer(match.app, name="match")
 app.add_typer(sizefit.app, name="sizefit")
 app.add_typer(simulate.app, name="simulate")
+app.command("serve")(serve.serve)
+app.add_typer(feedback.app, name="feedback")
 app.command("encode")(encode.encode)
 app.command("demo")(demo.demo)
 

@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
+bash scripts/postgres.sh  # installs Debian's PostgreSQL for the feedback-store tests; never fails the run
 python -m pytest "$@"

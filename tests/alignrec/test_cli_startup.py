@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "faiss", "mlflow", "transformers", "sentence_transformers", "lightgbm", "pandas")
+HEAVY = (
+    "torch", "faiss", "mlflow", "transformers", "sentence_transformers", "lightgbm", "pandas", "fastapi",
+    "uvicorn", "sqlalchemy", "optuna", "ray",
+)  # fmt: skip
 
 
 def test_help_imports_nothing_heavy():
@@ -14,7 +17,8 @@ def test_help_imports_nothing_heavy():
         "from typer.testing import CliRunner\n"
         "from alignrec.cli import app\n"
         "for args in (['--help'], ['train', '--help'], ['index', 'search', '--help'], ['demo', '--help'],\n"
-        "             ['encode', '--help'], ['sizefit', 'train', '--help'], ['data', '--help']):\n"
+        "             ['encode', '--help'], ['sizefit', 'train', '--help'], ['data', '--help'], ['serve', '--help'],\n"
+        "             ['feedback', 'export', '--help'], ['tune', '--help'], ['simulate', 'abtest', '--help']):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
