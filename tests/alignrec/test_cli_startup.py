@@ -11,14 +11,19 @@ HEAVY = (
 )  # fmt: skip
 
 
+COMMANDS = [
+    ["--help"], ["train", "--help"], ["tune", "--help"], ["index", "search", "--help"], ["demo", "--help"],
+    ["encode", "--help"], ["sizefit", "train", "--help"], ["data", "--help"], ["serve", "--help"],
+    ["feedback", "export", "--help"], ["simulate", "abtest", "--help"], ["match", "train", "--help"],
+]  # fmt: skip
+
+
 def test_help_imports_nothing_heavy():
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from alignrec.cli import app\n"
-        "for args in (['--help'], ['train', '--help'], ['index', 'search', '--help'], ['demo', '--help'],\n"
-        "             ['encode', '--help'], ['sizefit', 'train', '--help'], ['data', '--help'], ['serve', '--help'],\n"
-        "             ['feedback', 'export', '--help'], ['tune', '--help'], ['simulate', 'abtest', '--help']):\n"
+        f"for args in {COMMANDS!r}:\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
