@@ -98,3 +98,91 @@ def popularity_exposures(
             )
         )
     return exposures
+
+
+@dataclass(frozen=True)
+class ItemMeta:
+    """What protocol 2 knows of every item (internal ids): release year, genres, popularity."""
+
+    years: np.ndarray  # (I,) release year, 0 when unknown
+    genres: np.ndarray  # (I, G) multi-hot
+    popularity: np.ndarray  # (I,) training events
+
+
+def _matched_pool(meta: ItemMeta, target: int, allowed: np.ndarray) -> np.ndarray:
+    """Items like the target in obscurity and age: the same popularity decile and a release year
+    within 2 years, widened step by step until at least 20 candidates remain."""
+    deciles = np.searchsorted(np.quantile(meta.popularity, np.linspace(0.1, 0.9, 9)), meta.popularity)
+    for spread, width in ((0, 2), (1, 4), (2, 8), (9, 100)):
+        pool = allowed & (np.abs(deciles - deciles[target]) <= spread)
+        if meta.years[target]:
+            pool &= np.abs(meta.years - meta.years[target]) <= width
+        if pool.sum() >= 20:
+            return np.flatnonzero(pool)
+    return np.flatnonzero(allowed)
+
+
+def hard_exposures(
+    log: Interactions,
+    heldout: HeldOut,
+    meta: ItemMeta,
+    collaborative: np.ndarray,
+    n: int = 5,
+    history: int = 10,
+    match: bool = True,
+    seed: int = 2026,
+) -> list[Exposure]:
+    """Protocol 2 (after UserMirrorer's exposures): negatives interleaved from a random list, a
+    collaborative list and a content-similar list; never an item the user had, nor one released
+    after the target event's year; the target at a random position; ``n`` options.
+
+    Args:
+        meta: years, genres and popularity of every item.
+        collaborative: (H, C) internal item ids ranked by a recommender for each held-out user (e.g.
+            ``Recommender.recommend_batch(heldout.users, C)``), best first.
+        match: draw the random list matched to the target's popularity decile and release year, so
+            that obscurity and recency do not give the target away; False draws it uniformly.
+    """
+    rng = np.random.default_rng(seed)
+    order = _time_order(log)
+    ratings = log.ratings if log.ratings is not None else np.ones(len(log), dtype=np.float32)
+    item_ids = log.item_ids if log.item_ids is not None else np.arange(log.num_items)
+    user_ids = log.user_ids if log.user_ids is not None else np.arange(log.num_users)
+    times = log.timestamps if log.timestamps is not None else None
+    unit = meta.genres / np.maximum(np.linalg.norm(meta.genres, axis=1, keepdims=True), 1e-12)  # (I, G)
+    exposures = []
+    for h, (user, target_row) in enumerate(zip(heldout.users, heldout.targets, strict=True)):
+        rows = order[log.users[order] == user]
+        before = rows[: np.flatnonzero(rows == target_row)[0]][-history:]
+        target = int(log.items[target_row])
+        allowed = np.ones(log.num_items, dtype=bool)
+        allowed[log.items[rows]] = False  # the user's own items, the target included
+        if times is not None:
+            year = np.datetime64(int(times[target_row]), "s").astype("datetime64[Y]").astype(int) + 1970
+            allowed &= meta.years <= year  # nothing released after the event (0 = unknown stays)
+        pool = _matched_pool(meta, target, allowed) if match else np.flatnonzero(allowed)
+        random_list = list(rng.permutation(pool))
+        collab_list = [int(i) for i in collaborative[h] if i >= 0 and allowed[i]]
+        taste = unit[log.items[before]].mean(0) if len(before) else np.zeros(unit.shape[1])
+        content_scores = np.where(allowed, unit @ taste, -np.inf)
+        content_list = list(np.argsort(-content_scores, kind="stable")[: 4 * n])
+        negatives: list[int] = []
+        lists = [random_list, collab_list, content_list]
+        while len(negatives) < n - 1 and any(lists):
+            for source in lists:
+                while source and (source[0] in negatives):
+                    source.pop(0)
+                if source and len(negatives) < n - 1:
+                    negatives.append(int(source.pop(0)))
+        position = int(rng.integers(n))
+        options = list(negatives)
+        options.insert(position, target)
+        exposures.append(
+            Exposure(
+                user=str(user_ids[user]),
+                history=tuple((str(item_ids[log.items[r]]), float(ratings[r])) for r in before),
+                options=tuple(str(item_ids[i]) for i in options),
+                target=position,
+            )
+        )
+    return exposures

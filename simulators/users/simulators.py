@@ -79,3 +79,36 @@ class RecommenderUser:
             scores, _ = self.recommender.score_items(e.user, e.options, [item for item, _ in e.history])
             rows.append(scores)
         return softmax(np.stack(rows).astype(np.float64), self.temperature)
+
+
+class NewestUser:
+    """A metadata heuristic: always the most recently released option (ties: the first shown)."""
+
+    name = "newest title"
+
+    def __init__(self, years: dict[str, int]) -> None:
+        self.years = years
+
+    def choice_probabilities(self, exposures: Sequence[Exposure]) -> np.ndarray:
+        n = _stack(exposures)
+        picks = [int(np.argmax([self.years.get(o, 0) for o in e.options])) for e in exposures]
+        return np.eye(n)[picks]
+
+
+class GenreMedoidUser:
+    """A metadata heuristic: the option whose genres are closest to all the others' (the list's
+    genre medoid) — the target is the one item every list is built around."""
+
+    name = "genre medoid"
+
+    def __init__(self, genres: dict[str, np.ndarray]) -> None:
+        self.genres = genres
+
+    def choice_probabilities(self, exposures: Sequence[Exposure]) -> np.ndarray:
+        n = _stack(exposures)
+        picks = []
+        for e in exposures:
+            g = np.stack([self.genres[o] for o in e.options]).astype(np.float64)  # (n, G)
+            g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+            picks.append(int(np.argmax((g @ g.T).sum(1))))
+        return np.eye(n)[picks]

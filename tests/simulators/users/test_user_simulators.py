@@ -79,3 +79,36 @@ def test_lists_of_different_lengths_are_refused(planted):
     mixed = [exposures[0], replace(exposures[1], options=exposures[1].options[:3], target=0)]
     with pytest.raises(ValueError, match="same length"):
         RandomUser().choice_probabilities(mixed)
+
+
+def test_hard_exposures_interleave_three_lists_and_match_the_target(planted):
+    from simulators.users import GenreMedoidUser, ItemMeta, NewestUser, hard_exposures
+
+    log, held, _ = planted
+    rng = np.random.default_rng(0)
+    meta = ItemMeta(
+        years=rng.integers(1950, 1971, size=log.num_items),
+        genres=(rng.random((log.num_items, 6)) < 0.3).astype(np.float32),
+        popularity=held.train.item_popularity(),
+    )
+    collaborative = np.tile(np.arange(log.num_items), (len(held.users), 1))  # a fixed ranking
+    matched = hard_exposures(log, held, meta, collaborative, n=5, match=True, seed=1)
+    plain = hard_exposures(log, held, meta, collaborative, n=5, match=False, seed=1)
+    index = {str(i): k for k, i in enumerate(log.item_ids)}
+    gaps = {}
+    for name, exposures in (("matched", matched), ("plain", plain)):
+        gap = []
+        for exposure, user in zip(exposures, held.users, strict=True):
+            assert len(set(exposure.options)) == 5
+            had = {str(log.item_ids[i]) for i in log.items[log.users == user]}
+            target = exposure.options[exposure.target]
+            assert not (set(exposure.options) - {target}) & had
+            rows = [index[o] for o in exposure.options]
+            gap.append(np.abs(meta.popularity[rows] - meta.popularity[index[target]]).mean())
+        gaps[name] = np.mean(gap)
+    assert gaps["matched"] < gaps["plain"]
+    years = {str(i): int(y) for i, y in zip(log.item_ids, meta.years, strict=True)}
+    genres = {str(i): g for i, g in zip(log.item_ids, meta.genres, strict=True)}
+    for heuristic in (NewestUser(years), GenreMedoidUser(genres)):
+        result = evaluate_simulator(heuristic, matched)
+        assert 0 <= result["accuracy"] <= 1 and result["n"] == 5
