@@ -165,7 +165,8 @@ def main() -> None:
                 f"protocol {protocol} n={n} {simulator.name}: accuracy {metrics['accuracy']:.3f}", flush=True
             )
     notes = (
-        "Protocols 1 and 2 of issue 12. `accuracy`: argmax choice equals the real next item; `sampled_accuracy`: "
+        "Protocols 1 and 2 of issue 12. `accuracy`: argmax choice equals the real next item; "
+        "`sampled_accuracy`: "
         "mean probability on it; `position_rates` vs `target_rates`: position bias. The issue's anchors on "
         "its own "
         "draw of users: random 0.20, popularity 0.157, ItemKNN 0.373, BPR-MF 0.421 at n = 5; BPR-MF 0.284 at "
