@@ -1,9 +1,10 @@
 """What the service loads at start-up, and the one slot a reload swaps.
 
-``ServingState`` holds the loaded recommender (with its version), the optional size-fit model,
-matcher and catalog, the feedback store and the re-ranker. Handlers read ``state.model`` once per
-request, so a reload that replaces it (one reference assignment) lets every request in flight
-finish on the model it started with, while new requests get the new one.
+``ServingState`` holds the loaded model (the recommender, the optional two-stage ranker with its
+retrievers, and their version), the optional size-fit model, matcher and catalog, and the feedback
+store. Handlers read ``state.model`` once per request, so a reload that replaces it (one reference
+assignment) lets every request in flight finish on the model it started with, while new requests
+get the new one.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recsys.artifact import MANIFEST
+from recsys.experiment import RECOMMENDER_DIR
 from recsys.recommender import Recommender
 from serving.config import Settings
 from serving.feedback import FeedbackStore
 from serving.metrics import Metrics
-from serving.ranking import Ranker
+from serving.ranking import TwoStage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,14 +34,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A recommender and where it came from; ``version`` is the sha256 of its manifest (which holds
-    the checksum of every file), so the same saved model has the same version wherever it is served."""
+    """A recommender, the optional two-stage ranker, and where they came from; ``version`` is the
+    sha256 of their manifests (which hold the checksum of every file), so the same saved models have
+    the same version wherever they are served."""
 
     recommender: Recommender
     version: str
     model_dir: Path | None  # one of these two is set
     model_uri: str | None
     loaded_at: float
+    ranker: TwoStage | None = None
+    ranker_dir: Path | None = None
 
     @property
     def source(self) -> str:
@@ -50,30 +55,80 @@ class LoadedModel:
             "model": self.recommender.name,
             "version": self.version,
             "source": self.source,
+            "ranker": None if self.ranker_dir is None else str(self.ranker_dir),
             "loaded_at": self.loaded_at,
         }
 
 
-def load_model(model_dir: Path | None, model_uri: str | None, tracking_uri: str | None) -> LoadedModel:
-    """Load a saved Recommender folder, or fetch an MLflow model URI first, and warm its caches."""
+def load_model(
+    model_dir: Path | None,
+    model_uri: str | None,
+    tracking_uri: str | None,
+    ranker_dir: Path | None = None,
+    retriever_dirs: dict[str, Path] | None = None,
+) -> LoadedModel:
+    """Load a saved Recommender folder, or fetch an MLflow model URI first, and warm its caches;
+    with ``ranker_dir``, also the two-stage ranker and its retrievers (:func:`load_two_stage`)."""
     if model_uri is not None:
         from alignrec.settings import tracking_uri as default_tracking_uri
         from recsys.tracking import download_model
 
         with tempfile.TemporaryDirectory(prefix="alignrec-serve-") as tmp:
             folder = download_model(model_uri, tracking_uri or default_tracking_uri(), Path(tmp))
-            recommender, version = _load_folder(folder)  # everything is read into memory
-        return LoadedModel(recommender, version, None, model_uri, time.time())
-    if model_dir is None:
+            recommender, manifest = _load_folder(folder)  # everything is read into memory
+    elif model_dir is not None:
+        recommender, manifest = _load_folder(Path(model_dir))
+    else:
         raise ValueError("give a model folder or an MLflow model URI")
-    recommender, version = _load_folder(Path(model_dir))
-    return LoadedModel(recommender, version, Path(model_dir), None, time.time())
+    ranker, manifests = None, [manifest]
+    if ranker_dir is not None:
+        ranker, ranker_manifests = load_two_stage(Path(ranker_dir), retriever_dirs)
+        manifests += ranker_manifests
+    version = hashlib.sha256(b"".join(manifests)).hexdigest()[:12]
+    folder = None if model_dir is None or model_uri is not None else Path(model_dir)
+    return LoadedModel(
+        recommender, version, folder, model_uri, time.time(), ranker, ranker_dir and Path(ranker_dir)
+    )
 
 
-def _load_folder(folder: Path) -> tuple[Recommender, str]:
-    if not folder.is_dir():
+def retriever_folders(
+    ranker_dir: Path, sources: tuple[str, ...], given: dict[str, Path] | None
+) -> dict[str, Path]:
+    """Where each retriever of the ranker is: ``given`` (name -> folder), or else the run-folder
+    layout that ``benchmarks.rerank`` and ``alignrec train --out RUN`` write,
+    ``<ranker_dir>/../<name>/recommender``."""
+    if given is not None:
+        missing = [name for name in sources if name not in given]
+        if missing:
+            raise ValueError(
+                f"ALIGNREC_RETRIEVER_DIRS: the ranker in {ranker_dir} needs {list(sources)}, "
+                f"missing {missing}"
+            )
+        return {name: Path(given[name]) for name in sources}
+    return {name: ranker_dir.parent / name / RECOMMENDER_DIR for name in sources}
+
+
+def load_two_stage(ranker_dir: Path, retriever_dirs: dict[str, Path] | None) -> tuple[TwoStage, list[bytes]]:
+    """The saved ``TwoStageRanker`` in ``ranker_dir`` with its retrievers, checked and warmed, and
+    the manifests of all of them (for the version)."""
+    from recsys.rerank import MANIFEST as RANKER_MANIFEST
+    from recsys.rerank import TwoStageRanker
+    from serving.ranking import two_stage
+
+    ranker = TwoStageRanker.load(ranker_dir, threads=1)
+    manifests = [(ranker_dir / RANKER_MANIFEST).read_bytes()]
+    retrievers = {}
+    for name, folder in retriever_folders(ranker_dir, ranker.sources, retriever_dirs).items():
+        retrievers[name], manifest = _load_folder(folder)
+        manifests.append(manifest)
+    return two_stage(ranker, retrievers), manifests
+
+
+def _load_folder(folder: Path) -> tuple[Recommender, bytes]:
+    """The recommender saved in ``folder``, caches warmed, and its manifest's bytes."""
+    if not (folder / MANIFEST).is_file():
         raise FileNotFoundError(f"{folder}: no saved recommender folder there")
-    version = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()[:12]
+    manifest = (folder / MANIFEST).read_bytes()
     recommender = Recommender.load(folder)
     # First calls build the popularity order, the item-similarity space and the user vectors for
     # the index: pay for them now rather than in the first requests.
@@ -81,7 +136,7 @@ def _load_folder(folder: Path) -> tuple[Recommender, str]:
     recommender.similar_items(first_item, 1)
     recommender.recommend(str(recommender.user_ids[0]), 1)
     recommender.recommend(None, 1)
-    return recommender, version
+    return recommender, manifest
 
 
 @dataclass
@@ -92,7 +147,6 @@ class ServingState:
     model: LoadedModel
     store: FeedbackStore
     metrics: Metrics
-    ranker: Ranker | None = None
     sizefit: SizeRecommender | None = None
     matcher: Matcher | None = None
     catalog: pd.DataFrame | None = None
@@ -108,10 +162,16 @@ class ServingState:
         self.store.close()
 
 
-def load_state(settings: Settings, ranker: Ranker | None, metrics: Metrics) -> ServingState:
+def load_state(settings: Settings, metrics: Metrics) -> ServingState:
     """Load every configured artifact and open the feedback store."""
-    model = load_model(settings.model_dir, settings.model_uri, settings.tracking_uri)
-    state = ServingState(settings, model, FeedbackStore(settings.feedback_url), metrics, ranker)
+    model = load_model(
+        settings.model_dir,
+        settings.model_uri,
+        settings.tracking_uri,
+        settings.ranker_dir,
+        settings.retriever_dirs,
+    )
+    state = ServingState(settings, model, FeedbackStore(settings.feedback_url), metrics)
     metrics.set_model(model.recommender.name, model.version, model.source)
     if settings.sizefit_model is not None:
         from product.sizefit.recommend import SizeRecommender

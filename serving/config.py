@@ -5,6 +5,11 @@
                               from ``ALIGNREC_TRACKING_URI`` (default: alignrec's MLflow database)
 ``ALIGNREC_FEEDBACK_URL``     SQLAlchemy URL of the feedback store (default: SQLite file
                               ``ALIGNREC_HOME/feedback.db``; ``postgresql+psycopg://...`` for PostgreSQL)
+``ALIGNREC_RANKER_DIR``       a saved two-stage ranker (``benchmarks.rerank`` writes one) that answers
+                              known users from its retrievers' merged candidates
+``ALIGNREC_RETRIEVER_DIRS``   its retrievers as JSON, ``{"lightgcn": "RUN/lightgcn/recommender", ...}``;
+                              default: ``<RANKER_DIR>/../<name>/recommender`` for each name the
+                              ranker was trained with
 ``ALIGNREC_ADMIN_API_KEY``    key for ``POST /v1/admin/reload`` (unset: admin endpoints disabled)
 ``ALIGNREC_SIZEFIT_MODEL``, ``ALIGNREC_MATCHER_MODEL``, ``ALIGNREC_CATALOG``: optional models
 
@@ -36,9 +41,13 @@ class Settings(BaseSettings):
     feedback_url: str = Field(default_factory=default_feedback_url, description="SQLAlchemy URL")
     max_k: int = Field(100, ge=1, le=MAX_K, description="most items one request may ask for")
     max_batch_size: int = Field(1000, ge=1, le=MAX_BATCH, description="most events in one feedback batch")
-    candidates: int = Field(
-        100, ge=1, le=MAX_K, description="items retrieved for the re-ranker and for allow-list filtering"
+    ranker_dir: Path | None = Field(None, description="saved TwoStageRanker folder (recsys.rerank)")
+    retriever_dirs: dict[str, Path] | None = Field(
+        None,
+        description="the ranker's retrievers, name -> saved Recommender folder; default "
+        "<ranker_dir>/../<name>/recommender",
     )
+    candidates: int = Field(100, ge=1, le=MAX_K, description="items produced before allow-list filtering")
     admin_api_key: SecretStr | None = Field(
         None, description="X-API-Key for admin endpoints; None disables them"
     )
@@ -46,12 +55,14 @@ class Settings(BaseSettings):
     matcher_model: Path | None = Field(None, description="Matcher file (`alignrec match train`)")
     catalog: Path | None = Field(None, description="listings a single listing is matched against")
     vector_cache: Path | None = Field(None, description="text-vector cache folder for the matcher")
-    torch_threads: int = Field(1, ge=1, description="torch threads per worker process")
+    threads: int = Field(1, ge=1, description="torch, BLAS and OpenMP (LightGBM) threads per worker process")
 
     @model_validator(mode="after")
     def _one_model_source(self) -> Settings:
         if (self.model_dir is None) == (self.model_uri is None):
             raise ValueError("set exactly one of ALIGNREC_MODEL_DIR and ALIGNREC_MODEL_URI")
+        if self.retriever_dirs is not None and self.ranker_dir is None:
+            raise ValueError("ALIGNREC_RETRIEVER_DIRS needs ALIGNREC_RANKER_DIR too")
         if self.catalog is not None and self.matcher_model is None:
             raise ValueError("ALIGNREC_CATALOG needs ALIGNREC_MATCHER_MODEL too")
         return self

@@ -17,25 +17,27 @@ from fastapi.responses import JSONResponse
 from serving.artifacts import load_state
 from serving.config import Settings
 from serving.metrics import Metrics, MetricsMiddleware
-from serving.ranking import Ranker
 from serving.routers import admin, feedback, health, items, products, recommendations, sizefit
 
 
-def create_app(settings: Settings | None = None, ranker: Ranker | None = None) -> FastAPI:
-    """The app; ``settings`` default to the environment; ``ranker`` is the optional second stage."""
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; ``settings`` default to the environment."""
     settings = settings or Settings()
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         import torch
+        from threadpoolctl import threadpool_limits
 
-        # The server process is the entry point: it alone sets the thread count. One thread per
-        # worker serves small requests fastest on shared cores; scale with --workers.
-        torch.set_num_threads(settings.torch_threads)
-        app.state.serving = load_state(settings, ranker, metrics)
-        yield
-        app.state.serving.close()
+        # The server process is the entry point: it alone sets the thread counts (torch; BLAS and
+        # OpenMP, which numpy, faiss and LightGBM use, through threadpoolctl, restored at shutdown).
+        # One thread per worker serves small requests fastest on shared cores; scale with --workers.
+        torch.set_num_threads(settings.threads)
+        with threadpool_limits(limits=settings.threads):
+            app.state.serving = load_state(settings, metrics)
+            yield
+            app.state.serving.close()
 
     app = FastAPI(
         title="alignrec",

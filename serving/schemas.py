@@ -34,7 +34,7 @@ class Stage(StrEnum):
     """Which stage produced the answer's order."""
 
     retrieval = "retrieval"  # the model's scores (exactly or through the FAISS index)
-    reranker = "reranker"  # the re-ranking stage re-ordered the retrieved candidates
+    reranker = "reranker"  # the two-stage ranker: several retrievers' candidates, re-ordered by LightGBM
     cold_start = "cold_start"  # unknown user: item-to-item from recent items, or popularity
 
 
@@ -66,7 +66,10 @@ class RecommendationResponse(Body):
     items: list[str]
     scores: list[float]
     stage: Stage
-    source: str = Field(description="the retrieval path: exact, index, item_to_item or popularity")
+    source: str = Field(
+        description="the retrieval path: exact, index, item_to_item, popularity, or the two-stage "
+        "ranker's retrievers joined by + (lightgcn+bpr+itemknn+pop)"
+    )
     model_version: str
     ignored_items: list[str] = Field(description="given item ids that are not in the catalog")
 
@@ -205,6 +208,7 @@ class ModelInfo(Body):
     model: str
     version: str
     source: str
+    ranker: str | None = Field(description="the two-stage ranker's folder, when one is served")
     loaded_at: float
 
 

@@ -8,6 +8,7 @@ uvicorn and the models are imported inside the command, so that ``alignrec --hel
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,20 @@ def serve(
     ] = None,
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI for --model-uri (default: alignrec's).")
+    ] = None,
+    ranker_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Two-stage ranker folder (`python -m benchmarks.rerank` writes "
+            "ALIGNREC_HOME/bench/rerank/ranker); known users get its answers."
+        ),
+    ] = None,
+    retriever: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=FOLDER of one of the ranker's retrievers (repeat); default "
+            "RANKER_DIR/../NAME/recommender."
+        ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -59,8 +74,16 @@ def serve(
 
     from serving.config import Settings
 
+    retrievers = {}
+    for given in retriever or []:
+        name, sep, folder = given.partition("=")
+        if not sep or not name or not folder:
+            raise ValueError(f"--retriever {given!r}: expected NAME=FOLDER")
+        retrievers[name] = str(Path(folder).resolve())
     options = {
         "MODEL_DIR": model_dir and model_dir.resolve(),
+        "RANKER_DIR": ranker_dir and ranker_dir.resolve(),
+        "RETRIEVER_DIRS": json.dumps(retrievers) if retrievers else None,
         "MODEL_URI": model_uri,
         "TRACKING_URI": tracking_uri,
         "FEEDBACK_URL": feedback_url,

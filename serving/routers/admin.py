@@ -16,15 +16,23 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin])
 
 @router.post("/reload", responses={401: {"description": "wrong key"}, 403: {"description": "admin disabled"}})
 async def reload(state: State, body: ReloadRequest | None = None) -> ReloadResponse:
-    """Load the model (again from where it came, or from ``model_dir`` / ``model_uri``) beside the
-    one being served, then swap: requests already running finish on the old one."""
+    """Load the model (again from where it came, or from ``model_dir`` / ``model_uri``) and the
+    configured two-stage ranker beside the ones being served, then swap: requests already running
+    finish on the old ones."""
     current = state.model
     model_dir, model_uri = current.model_dir, current.model_uri
     if body is not None and (body.model_dir or body.model_uri):
         model_dir, model_uri = (Path(body.model_dir) if body.model_dir else None), body.model_uri
     async with state.reload_lock:
         try:
-            loaded = await run_in_threadpool(load_model, model_dir, model_uri, state.settings.tracking_uri)
+            loaded = await run_in_threadpool(
+                load_model,
+                model_dir,
+                model_uri,
+                state.settings.tracking_uri,
+                state.settings.ranker_dir,
+                state.settings.retriever_dirs,
+            )
         except (ValueError, FileNotFoundError) as error:  # ArtifactError is a ValueError
             raise invalid(("body", "model_uri" if model_uri else "model_dir"), str(error)) from None
         previous = state.swap(loaded)

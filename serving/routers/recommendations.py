@@ -13,11 +13,12 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 @router.post("/recommendations")
 async def recommendations(body: RecommendationRequest, state: State) -> RecommendationResponse:
-    """Known users are scored by the model (through its FAISS index when it has one); unknown users
-    get item-to-item answers from ``recent_items``, or the most popular items."""
+    """Known users are answered by the two-stage ranker when one is loaded (stage ``reranker``), else
+    scored by the model (through its FAISS index when it has one); unknown users get item-to-item
+    answers from ``recent_items``, or the most popular items (stage ``cold_start``)."""
     model = state.model  # this request's model, whatever a reload does meanwhile
     check_limit(body.k, state.settings.max_k, ("body", "k"), "ALIGNREC_MAX_K")
-    ranked = recommend(model.recommender, body, state.ranker, state.settings.candidates, state.metrics)
+    ranked = recommend(model.recommender, model.ranker, body, state.settings.candidates, state.metrics)
     answer = ranked.answer
     return RecommendationResponse(
         items=answer.items,

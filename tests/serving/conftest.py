@@ -112,6 +112,51 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
     )
 
 
+@pytest.fixture(scope="session")
+def ranker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-stage ranker (ItemKNN + popularity, LightGBM fitted on the validation items) over the
+    same users and items as ``served``, saved in the run-folder layout ``benchmarks.rerank``
+    writes: ``RUN/itemknn/recommender``, ``RUN/pop/recommender``, ``RUN/ranker`` (returned)."""
+    from recsys.candidates import candidate_labels, retrieve
+    from recsys.experiment import RECOMMENDER_DIR, TrainConfig, run_experiment
+    from recsys.ranking_features import build_tables, candidate_features, feature_names
+    from recsys.recommender import Recommender
+    from recsys.rerank import TwoStageRanker, fit_ranker, flatten
+    from recsys.splits import random_split
+    from recsys.synthetic import make_interactions
+
+    run = tmp_path_factory.mktemp("two-stage")
+    data, truth = make_interactions(num_users=200, num_items=120, events_per_user=15, seed=11)
+    split = random_split(data, (0.8, 0.1, 0.1), seed=11)  # the split of ``served``
+    depths = {"itemknn": 30, "pop": 20}
+    retrievers = {}
+    for name in depths:
+        config = TrainConfig(model=name, knn_k=20) if name == "itemknn" else TrainConfig(model=name)
+        run_experiment(split, config, run / name, progress=False)
+        retrievers[name] = Recommender.load(run / name / RECOMMENDER_DIR)
+    train, valid = split.train.to_csr(), split.valid.to_csr()
+    genres = np.eye(6, dtype=np.float32)[truth["item_cluster"]]
+    years = (1950 + 10 * truth["item_cluster"]).astype(np.float32)
+    tables = build_tables(split.train, genres, years, truth["item_factors"])
+    users = np.flatnonzero(np.diff(valid.indptr) > 0)
+    found = retrieve(
+        retrievers, depths, users, exclude=[train[u].indices for u in users], exclude_known=False
+    )
+    features, labels = candidate_features(found, tables, train), candidate_labels(found, valid)
+    fit, tune = slice(0, len(users) * 4 // 5), slice(len(users) * 4 // 5, None)
+    fitted = fit_ranker(
+        flatten(features[fit], labels[fit], found.mask[fit]),
+        flatten(features[tune], labels[tune], found.mask[tune]),
+        names=feature_names(tuple(depths)),
+        num_rounds=50,
+        num_leaves=7,
+        min_child_samples=5,
+        early_stopping=10,
+    )
+    ranker = TwoStageRanker(fitted.booster_, tuple(depths), tuple(depths.values()), tables)
+    return ranker.save(run / "ranker")
+
+
 @pytest.fixture
 def hashed_text(monkeypatch: pytest.MonkeyPatch) -> None:
     """The matcher embeds listing texts with ``hashed_vectors`` instead of MiniLM."""
@@ -129,7 +174,7 @@ def make_client(served: Served, tmp_path: Path, hashed_text: None) -> Iterator[C
 
     clients: list[TestClient] = []
 
-    def make(ranker: object = None, **overrides: object) -> TestClient:
+    def make(**overrides: object) -> TestClient:
         options = {
             "model_dir": served.model_dir,
             "feedback_url": f"sqlite:///{tmp_path / 'feedback.db'}",
@@ -139,7 +184,7 @@ def make_client(served: Served, tmp_path: Path, hashed_text: None) -> Iterator[C
             "catalog": served.catalog,
             **overrides,
         }
-        client = TestClient(create_app(Settings(**options), ranker=ranker))
+        client = TestClient(create_app(Settings(**options)))
         client.__enter__()
         clients.append(client)
         return client

@@ -74,3 +74,29 @@ def test_the_demo_calls_every_endpoint(tmp_path):
                  "/similar?k=5 -> 200", "POST /v1/feedback -> 200", "POST /v1/admin/reload -> 200",
                  "GET /metrics -> 200", '"stored": 0, "duplicates": 3'):  # fmt: skip
         assert line in text
+
+
+def test_serve_hands_the_ranker_and_its_retrievers_to_the_app(no_alignrec_env, served, ranker_dir):
+    import json
+    import os
+
+    import uvicorn
+
+    calls = []
+    no_alignrec_env.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(dict(os.environ)))
+    pop = ranker_dir.parent / "pop" / "recommender"
+    args = [
+        "--model-dir",
+        str(served.model_dir),
+        "--ranker-dir",
+        str(ranker_dir),
+        "--retriever",
+        f"pop={pop}",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    [env] = calls
+    assert env["ALIGNREC_RANKER_DIR"] == str(ranker_dir.resolve())
+    assert json.loads(env["ALIGNREC_RETRIEVER_DIRS"]) == {"pop": str(pop.resolve())}
+    bad = runner.invoke(app, [*args[:4], "--retriever", "pop"])
+    assert isinstance(bad.exception, ValueError) and "NAME=FOLDER" in str(bad.exception)
