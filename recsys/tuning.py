@@ -177,21 +177,14 @@ def tune_on_ray(
     """The same search on Ray Tune: ``OptunaSearch`` (TPE, define-by-run over ``SPACES``) with the
     median stopping rule, ``workers`` trials at a time, on a local Ray (``address`` None) or a cluster.
     Ray's own trial records go under ``storage`` (default: Ray's, ``~/ray_results``)."""
-    import ray
     from ray import tune as ray_tune
     from ray.tune.schedulers import MedianStoppingRule
     from ray.tune.search.optuna import OptunaSearch
 
+    from recsys.ray_session import ray_session
+
     _check(split, base.model, trials)
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            address=address,
-            num_cpus=None if address else workers,
-            include_dashboard=False,
-            log_to_driver=False,
-        )
-    try:
+    with ray_session(address, workers):
 
         def trainable(params: dict, data: Split) -> None:
             torch.set_num_threads(1)  # one trial per CPU
@@ -216,9 +209,6 @@ def tune_on_ray(
             ),
         )
         results = tuner.fit()
-    finally:
-        if started:
-            ray.shutdown()
     table = []
     for number, result in enumerate(results):
         values = result.metrics_dataframe[METRIC] if result.metrics_dataframe is not None else []

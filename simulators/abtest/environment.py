@@ -189,15 +189,9 @@ def run_abtest_on_ray(
     the round, and policies do not learn during a run, so the merged result equals one process's."""
     import ray
 
-    started = not ray.is_initialized()
-    if started:
-        ray.init(
-            address=address,
-            num_cpus=None if address else workers,
-            include_dashboard=False,
-            log_to_driver=False,
-        )
-    try:
+    from recsys.ray_session import ray_session
+
+    with ray_session(address, workers):
         shared = ray.put((list(policies), list(arm_names), click_model, num_items, options))
 
         @ray.remote(num_cpus=1)
@@ -212,6 +206,3 @@ def run_abtest_on_ray(
         ids = list(user_ids)
         futures = [shard.remote(shared, users[c], [ids[i] for i in c]) for c in chunks if len(c)]
         return merge_results(ray.get(futures))
-    finally:
-        if started:
-            ray.shutdown()

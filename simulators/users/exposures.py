@@ -66,6 +66,23 @@ def heldout_split(log: Interactions, num_users: int = 300, min_events: int = 11,
     return HeldOut(train=log.subset(keep), users=users, targets=targets)
 
 
+def _exposure(
+    log: Interactions, user: int, before: np.ndarray, negatives: list, target_row: int, position: int
+) -> Exposure:
+    """One held-out event as an exposure: its history rows, the negatives and the target at ``position``."""
+    ratings = log.ratings if log.ratings is not None else np.ones(len(log), dtype=np.float32)
+    item_ids = log.item_ids if log.item_ids is not None else np.arange(log.num_items)
+    user_ids = log.user_ids if log.user_ids is not None else np.arange(log.num_users)
+    options = [int(i) for i in negatives]
+    options.insert(position, int(log.items[target_row]))
+    return Exposure(
+        user=str(user_ids[user]),
+        history=tuple((str(item_ids[log.items[r]]), float(ratings[r])) for r in before),
+        options=tuple(str(item_ids[i]) for i in options),
+        target=position,
+    )
+
+
 def popularity_exposures(
     log: Interactions, heldout: HeldOut, n: int = 5, history: int = 10, seed: int = 2026
 ) -> list[Exposure]:
@@ -76,9 +93,6 @@ def popularity_exposures(
     rng = np.random.default_rng(seed)
     popularity = heldout.train.item_popularity().astype(np.float64)
     order = _time_order(log)
-    ratings = log.ratings if log.ratings is not None else np.ones(len(log), dtype=np.float32)
-    item_ids = log.item_ids if log.item_ids is not None else np.arange(log.num_items)
-    user_ids = log.user_ids if log.user_ids is not None else np.arange(log.num_users)
     exposures = []
     for user, target_row in zip(heldout.users, heldout.targets, strict=True):
         rows = order[log.users[order] == user]  # this user's events, oldest first
@@ -86,17 +100,7 @@ def popularity_exposures(
         weights = popularity.copy()
         weights[log.items[rows]] = 0.0  # never an item the user has had (target included)
         negatives = rng.choice(log.num_items, n - 1, replace=False, p=weights / weights.sum())
-        position = int(rng.integers(n))
-        options = list(negatives)
-        options.insert(position, log.items[target_row])
-        exposures.append(
-            Exposure(
-                user=str(user_ids[user]),
-                history=tuple((str(item_ids[log.items[r]]), float(ratings[r])) for r in before),
-                options=tuple(str(item_ids[i]) for i in options),
-                target=position,
-            )
-        )
+        exposures.append(_exposure(log, user, before, negatives, target_row, int(rng.integers(n))))
     return exposures
 
 
@@ -145,9 +149,6 @@ def hard_exposures(
     """
     rng = np.random.default_rng(seed)
     order = _time_order(log)
-    ratings = log.ratings if log.ratings is not None else np.ones(len(log), dtype=np.float32)
-    item_ids = log.item_ids if log.item_ids is not None else np.arange(log.num_items)
-    user_ids = log.user_ids if log.user_ids is not None else np.arange(log.num_users)
     times = log.timestamps if log.timestamps is not None else None
     unit = meta.genres / np.maximum(np.linalg.norm(meta.genres, axis=1, keepdims=True), 1e-12)  # (I, G)
     exposures = []
@@ -174,15 +175,5 @@ def hard_exposures(
                     source.pop(0)
                 if source and len(negatives) < n - 1:
                     negatives.append(int(source.pop(0)))
-        position = int(rng.integers(n))
-        options = list(negatives)
-        options.insert(position, target)
-        exposures.append(
-            Exposure(
-                user=str(user_ids[user]),
-                history=tuple((str(item_ids[log.items[r]]), float(ratings[r])) for r in before),
-                options=tuple(str(item_ids[i]) for i in options),
-                target=position,
-            )
-        )
+        exposures.append(_exposure(log, user, before, negatives, target_row, int(rng.integers(n))))
     return exposures
