@@ -1,10 +1,15 @@
 """Load benchmark of the HTTP service: open-loop requests at fixed arrival rates over loopback.
 
-Run: ``python -m benchmarks.serving [--rates 200,500,1000,1500] [--seconds 5] [--epochs 20]``
-(needs ../shared/data for ML-1M; writes ``benchmarks/results/serving.json`` and ``.md``).
+Run: ``python -m benchmarks.serving [--rates 200,500,1000,1500] [--seconds 5] [--epochs 20]
+[--models bpr,bpr+hnsw32,two-stage]`` (needs ../shared/data for ML-1M, and for ``two-stage`` the
+retrievers and ranker ``python -m benchmarks.rerank`` left in ALIGNREC_HOME/bench/rerank; writes
+``benchmarks/results/serving.json`` and ``.md``, replacing the rows of the variants it ran and
+keeping the others).
 
-The model: BPR (dim 64) trained on ML-1M (ratings >= 3, per-user random 80/10/10 seed 2026), served
-exactly and with an HNSW32 index attached (its quality is not the point here). Each variant runs in
+The models: BPR (dim 64) trained on ML-1M (ratings >= 3, per-user random 80/10/10 seed 2026), served
+exactly and with an HNSW32 index attached (its quality is not the point here); and ``two-stage``:
+the benchmark's LightGBM ranker over LightGCN, BPR, ItemKNN and popularity (up to 220 candidates
+per user, NDCG@10 0.2736 in ``rerank.json``), with LightGCN as the served model. Each variant runs in
 ``uvicorn --factory serving.main:create_app`` (one worker, one torch thread) on 127.0.0.1; the
 client is one asyncio process (raw HTTP/1.1 over 64 keep-alive connections, requests encoded in
 advance, so that it takes little CPU) on the same machine: the two share the cores. Open loop:
@@ -17,8 +22,9 @@ Endpoints: ``POST /v1/recommendations`` for random known users (k=10, training i
 ``GET /v1/items/{id}/similar`` for random items (k=10). The per-stage split comes from the
 server's own Prometheus histograms, scraped before and after each run: time inside the app per
 request (routing, validation, handler, serialisation; not the network or uvicorn's HTTP parsing)
-and, of that, time in retrieval (``Recommender.recommend``). There is no re-ranking stage to
-measure yet (issue 10's LightGBM stage plugs into ``serving.ranking.Ranker``).
+and, of that, time in each stage: ``retrieval`` (``Recommender.recommend``, or the two-stage
+ranker's candidates from all its retrievers), ``features`` and ``lightgbm`` (two-stage only); the
+rest of ``app_ms`` is routing, validation, serialisation and metrics.
 """
 
 from __future__ import annotations
@@ -38,9 +44,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.results_io import write_results
+from benchmarks.results_io import RESULTS_DIR, write_results
 
 K = 10
+STAGES = ("retrieval", "features", "lightgbm")
 DATASET = "ml-1m"
 PROTOCOL = (
     "open-loop fixed arrival rate, loopback, 1 uvicorn worker, 1 torch thread, k=10, client on the same cores"
@@ -87,12 +94,27 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(model_dir: Path, port: int, feedback_db: Path) -> subprocess.Popen:
+def two_stage_folders() -> tuple[Path, Path]:
+    """The served model (LightGCN) and the ranker folder that ``benchmarks.rerank`` saved."""
+    from alignrec.settings import home_dir
+    from benchmarks.rerank import CACHE
+
+    root = home_dir() / CACHE
+    if not (root / "ranker" / "ranker.json").is_file():
+        raise FileNotFoundError(f"{root / 'ranker'}: no saved ranker; run python -m benchmarks.rerank first")
+    return root / "lightgcn" / "recommender", root / "ranker"
+
+
+def start_server(
+    model_dir: Path, port: int, feedback_db: Path, ranker_dir: Path | None = None
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "ALIGNREC_MODEL_DIR": str(model_dir),
         "ALIGNREC_FEEDBACK_URL": f"sqlite:///{feedback_db}",
     }
+    if ranker_dir is not None:
+        env["ALIGNREC_RANKER_DIR"] = str(ranker_dir)
     command = [sys.executable, "-m", "uvicorn", "--factory", "serving.main:create_app", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
     server = subprocess.Popen(command, env=env)
@@ -218,9 +240,14 @@ def measure(port: int, endpoint: str, rate: float, seconds: float, ids: tuple[li
     app_s = delta("alignrec_http_request_seconds_sum", f'route="{route}"')
     record = {**result, "app_ms": round(1000 * app_s / max(count, 1), 3)}
     if endpoint == "recommendations":
-        retrieval = delta("alignrec_stage_seconds_sum", 'stage="retrieval"')
-        record["retrieval_ms"] = round(1000 * retrieval / max(count, 1), 3)
-        record["retrieval_share_of_app"] = round(retrieval / app_s, 3) if app_s else 0.0
+        staged = 0.0
+        for stage in STAGES:
+            seconds = delta("alignrec_stage_seconds_sum", f'stage="{stage}"')
+            if seconds:
+                record[f"{stage}_ms"] = round(1000 * seconds / max(count, 1), 3)
+                record[f"{stage}_share_of_app"] = round(seconds / app_s, 3) if app_s else 0.0
+                staged += seconds
+        record["framework_ms"] = round(1000 * (app_s - staged) / max(count, 1), 3)
     record["load_average"] = f"{load_before:.2f} -> {os.getloadavg()[0]:.2f}"
     return record
 
@@ -232,23 +259,30 @@ def main() -> None:
     parser.add_argument("--rates", default="200,500,1000,1500", help="request rates per second")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per rate")
     parser.add_argument("--epochs", type=int, default=20, help="BPR training epochs on ML-1M")
-    parser.add_argument("--models", default="bpr,bpr+hnsw32", help="which served variants")
+    parser.add_argument("--models", default="bpr,bpr+hnsw32,two-stage", help="which served variants")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
+    names = args.models.split(",")
     records = []
     with tempfile.TemporaryDirectory(prefix="alignrec-serving-bench-") as tmp:
-        root = Path(tmp)
-        folders = train_models(root, args.epochs)
         from recsys.recommender import Recommender
 
-        probe = Recommender.load(folders["bpr"], with_index=False)
-        ids = ([str(u) for u in probe.user_ids], [str(i) for i in probe.item_ids])
-        sizes = f"{len(ids[0])} users x {len(ids[1])} items, dim 64"
-        for name in args.models.split(","):
+        root = Path(tmp)
+        folders, rankers = {}, {}
+        if {"bpr", "bpr+hnsw32"} & set(names):
+            folders.update(train_models(root, args.epochs))
+        if "two-stage" in names:
+            folders["two-stage"], rankers["two-stage"] = two_stage_folders()
+        for name in names:
+            probe = Recommender.load(folders[name], with_index=False)
+            ids = ([str(u) for u in probe.user_ids], [str(i) for i in probe.item_ids])
+            sizes = f"{len(ids[0])} users x {len(ids[1])} items, dim 64"
             port = free_port()
-            server = start_server(folders[name], port, root / f"{name}-feedback.db")
+            server = start_server(folders[name], port, root / f"{name}-feedback.db", rankers.get(name))
             try:
                 endpoints = ["recommendations"] + (["similar"] if name == "bpr" else [])
+                load = os.getloadavg()[0]
+                print(f"{name}: measuring (load average {load:.2f})", flush=True)
                 for endpoint in endpoints:
                     for rate in rates:
                         record = measure(port, endpoint, rate, args.seconds, ids, seed=int(rate))
@@ -275,12 +309,16 @@ def main() -> None:
         "torch thread), client (asyncio streams, 64 keep-alive connections) on the same 2 cores, shared "
         "with other work (see `load_average`). Latency from each request's due time; `app_ms` = time "
         "inside the app per request (Prometheus `alignrec_http_request_seconds`), "
-        "`retrieval_ms` = `Recommender.recommend` within it (`alignrec_stage_seconds`); the rest of "
-        "p50 is uvicorn, HTTP and the client. No re-ranking stage yet. "
-        f"Command: `python -m benchmarks.serving --rates {args.rates} --seconds {args.seconds:g} "
-        f"--epochs {args.epochs}`."
+        "`retrieval_ms` = `Recommender.recommend` within it, or for `two-stage` the candidates of its "
+        "four retrievers, then `features_ms` and `lightgbm_ms` (`alignrec_stage_seconds`); "
+        "`framework_ms` = the rest of `app_ms` (routing, validation, serialisation, metrics); the rest of "
+        "p50 is uvicorn, HTTP and the client. Rows of a variant come from the last run that measured it: "
+        f"`python -m benchmarks.serving --rates R --seconds S --epochs E --models M` (this run: --rates "
+        f"{args.rates} --seconds {args.seconds:g} --epochs {args.epochs} --models {args.models})."
     )
-    write_results("serving", records, title="Serving: latency at fixed request rates", notes=notes)
+    path = RESULTS_DIR / "serving.json"
+    kept = [r for r in json.loads(path.read_text()) if r["model"] not in names] if path.exists() else []
+    write_results("serving", kept + records, title="Serving: latency at fixed request rates", notes=notes)
 
 
 if __name__ == "__main__":
