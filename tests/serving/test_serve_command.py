@@ -84,6 +84,9 @@ def test_serve_hands_the_ranker_and_its_retrievers_to_the_app(no_alignrec_env, s
 
     calls = []
     no_alignrec_env.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(dict(os.environ)))
+    for name in ("MODEL_DIR", "RANKER_DIR", "RETRIEVER_DIRS"):  # the command sets them: undone after
+        no_alignrec_env.setenv(f"ALIGNREC_{name}", "")
+        no_alignrec_env.delenv(f"ALIGNREC_{name}")
     pop = ranker_dir.parent / "pop" / "recommender"
     args = [
         "--model-dir",
