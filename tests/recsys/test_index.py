@@ -27,9 +27,7 @@ def clustered(num: int = 5000, num_queries: int = 200, dim: int = 32, clusters: 
     rng = np.random.default_rng(seed)
     centres = 3.0 * rng.standard_normal((clusters, dim))
     items = centres[rng.integers(clusters, size=num)] + rng.standard_normal((num, dim))
-    queries = centres[rng.integers(clusters, size=num_queries)] + rng.standard_normal(
-        (num_queries, dim)
-    )
+    queries = centres[rng.integers(clusters, size=num_queries)] + rng.standard_normal((num_queries, dim))
     return items.astype(np.float32), queries.astype(np.float32)
 
 
@@ -202,8 +200,19 @@ def test_cli_build_and_search_from_vectors(tmp_path, data):
     def invoke(*args: str):
         return CliRunner().invoke(app, ["index", *args], env={"COLUMNS": "200"})
 
-    built = invoke("build", "--vectors", str(tmp_path / "items.npy"), "--item-ids",
-                   str(tmp_path / "ids.txt"), "--metric", "l2", "--factory", "Flat", "--out", str(out))
+    built = invoke(
+        "build",
+        "--vectors",
+        str(tmp_path / "items.npy"),
+        "--item-ids",
+        str(tmp_path / "ids.txt"),
+        "--metric",
+        "l2",
+        "--factory",
+        "Flat",
+        "--out",
+        str(out),
+    )
     assert built.exit_code == 0, built.output
     assert "1.000" in built.output  # Flat is exact
     found = invoke("search", str(out), "--queries", str(tmp_path / "queries.npy"), "--row", "2", "-k", "3")
@@ -220,24 +229,78 @@ def test_cli_index_of_a_trained_model_answers_like_recommend(tmp_path):
     assert trained.exit_code == 0, trained.output
     recommender = Recommender.load(run / "bpr" / "recommender")
     user = str(recommender.user_ids[3])
-    built = CliRunner().invoke(app, ["index", "build", "--run", str(run), "-m", "bpr", "--factory", "Flat",
-                                     "--out", str(tmp_path / "index")])
+    built = CliRunner().invoke(
+        app,
+        [
+            "index",
+            "build",
+            "--run",
+            str(run),
+            "-m",
+            "bpr",
+            "--factory",
+            "Flat",
+            "--out",
+            str(tmp_path / "index"),
+        ],
+    )
     assert built.exit_code == 0, built.output
     item_index = ItemIndex.load(tmp_path / "index")
     assert item_index.metric == recommender.model.metric
     rows = [recommender.user_index(user)]
-    _, found = item_index.search(recommender.model.user_vectors().detach().numpy()[rows], 5,
-                                 exclude=recommender.known[rows])
+    _, found = item_index.search(
+        recommender.model.user_vectors().detach().numpy()[rows], 5, exclude=recommender.known[rows]
+    )
     exact = recommender.recommend(user, 5)
     assert exact.source == "exact"
     assert item_index.original_ids(found)[0] == exact.items
-    searched = CliRunner().invoke(app, ["index", "search", str(tmp_path / "index"), "--run", str(run),
-                                        "-m", "bpr", "--user", user, "-k", "5"], env={"COLUMNS": "200"})
+    searched = CliRunner().invoke(
+        app,
+        [
+            "index",
+            "search",
+            str(tmp_path / "index"),
+            "--run",
+            str(run),
+            "-m",
+            "bpr",
+            "--user",
+            user,
+            "-k",
+            "5",
+        ],
+        env={"COLUMNS": "200"},
+    )
     assert searched.exit_code == 0, searched.output
     assert [cells[2] for cells in table_rows(searched.output)] == exact.items
     assert "(index)" in searched.output
-    through = CliRunner().invoke(app, ["recommend", "--run", str(run), "-m", "bpr", "--user", user, "-k", "5",
-                                       "--index", str(tmp_path / "index")], env={"COLUMNS": "200"})
+    through = CliRunner().invoke(
+        app,
+        [
+            "recommend",
+            "--run",
+            str(run),
+            "-m",
+            "bpr",
+            "--user",
+            user,
+            "-k",
+            "5",
+            "--index",
+            str(tmp_path / "index"),
+        ],
+        env={"COLUMNS": "200"},
+    )
     assert through.exit_code == 0, through.output
     assert "index)" in through.output  # the title says which path answered
     assert [cells[1] for cells in table_rows(through.output)] == exact.items  # rank, item, score
+
+
+def test_ef_construction_reaches_the_hnsw_graph(data):
+    import faiss
+
+    items, _ = data
+    index = build_index(items[:500], "ip", "HNSW16", ef_construction=120)
+    assert faiss.downcast_index(index).hnsw.efConstruction == 120
+    with pytest.raises(ValueError, match="not an HNSW index"):
+        build_index(items[:500], "ip", "Flat", ef_construction=100)
