@@ -96,8 +96,15 @@ def retrieve(
     if set(depths) != set(sources):
         raise ValueError(f"depths: names {sorted(depths)} differ from the retrievers {sorted(sources)}")
     users = np.asarray(users, dtype=np.int64)
+    # Each retriever scores the users once: its list is ranked from the same rows its candidates'
+    # scores are gathered from (through an index the list comes from FAISS and rows are scored after).
+    full = {
+        s: None if retrievers[s].index is not None else retrievers[s].model_scores(users) for s in sources
+    }
     lists = [
-        retrievers[s].recommend_batch(users, depths[s], exclude=exclude, exclude_known=exclude_known)[0]
+        retrievers[s].recommend_batch(
+            users, depths[s], exclude=exclude, exclude_known=exclude_known, scores=full[s]
+        )[0]
         for s in sources
     ]
     items = merge_lists(lists)  # (Q, C)
@@ -110,7 +117,11 @@ def retrieve(
         position = np.full((len(users), num_items + 1), depths[name], dtype=np.float32)  # column I: -1
         position[rows, np.where(found >= 0, found, num_items)] = np.arange(found.shape[1], dtype=np.float32)
         ranks[..., s] = np.where(items >= 0, position[rows, safe], 0.0)
-        scores[..., s] = score_items(retrievers[name], users, items)
+        if full[name] is None:
+            scores[..., s] = score_items(retrievers[name], users, items)
+        else:
+            gathered = np.take_along_axis(full[name].numpy(), safe, axis=1)
+            scores[..., s] = np.where(items >= 0, gathered, 0.0)
     return Candidates(users, items, ranks, scores, sources, tuple(depths[s] for s in sources))
 
 

@@ -226,12 +226,16 @@ class Recommender:
         k: int = 10,
         exclude: Sequence[np.ndarray] | None = None,
         exclude_known: bool = True,
+        scores: torch.Tensor | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Arrays in, arrays out, for hot loops.
 
         Args:
             users: (B,) internal user indices (0..U-1).
             exclude: per user, internal item indices not to recommend, on top of the known items.
+            scores: (B, I) the model's scores of these users when the caller already has them
+                (``model_scores``): the exact path then ranks them instead of scoring again; it is
+                not changed. Ignored through an attached index.
 
         Returns:
             (B, k) int64 internal item indices and (B, k) float32 scores, best first; -1 and -inf
@@ -240,8 +244,13 @@ class Recommender:
         users = np.asarray(users, dtype=np.int64)
         if len(users) and (users.min() < 0 or users.max() >= len(self.user_ids)):
             raise ValueError(f"users: internal indices must lie in [0, {len(self.user_ids)})")
-        items, scores, _ = self._recommend_users(users, k, exclude, exclude_known)
-        return items, scores
+        items, top, _ = self._recommend_users(users, k, exclude, exclude_known, scores)
+        return items, top
+
+    def model_scores(self, users: np.ndarray) -> torch.Tensor:
+        """(B, I) float32 model scores of internal users (no exclusions), e.g. to rank and gather from."""
+        with torch.no_grad():
+            return self.model.scores(torch.from_numpy(np.asarray(users, dtype=np.int64))).detach().float()
 
     def _exclusions(
         self, users: np.ndarray, extra: Sequence[np.ndarray] | None, exclude_known: bool
@@ -260,7 +269,12 @@ class Recommender:
         return lists if any(len(x) for x in lists) else None
 
     def _recommend_users(
-        self, users: np.ndarray, k: int, extra: Sequence[np.ndarray] | None, exclude_known: bool
+        self,
+        users: np.ndarray,
+        k: int,
+        extra: Sequence[np.ndarray] | None,
+        exclude_known: bool,
+        given: torch.Tensor | None = None,
     ) -> tuple[np.ndarray, np.ndarray, str]:
         if k < 1:
             raise ValueError(f"k: expected a positive integer, got {k}")
@@ -272,8 +286,7 @@ class Recommender:
             D, I = self.index.search(queries, k, exclude=excluded)  # (B, k), (B, k)
             scores = -D if self.model.metric == "l2" else D  # the model's score: -squared distance
             return I, np.where(I >= 0, scores, -np.inf).astype(np.float32), "index"
-        with torch.no_grad():
-            scores = self.model.scores(torch.from_numpy(users)).detach().float().clone()  # (B, I)
+        scores = (self.model_scores(users) if given is None else given).clone()  # (B, I)
         if excluded is not None:
             rows = np.repeat(np.arange(len(users)), [len(x) for x in excluded])
             scores[torch.from_numpy(rows), torch.from_numpy(np.concatenate(excluded))] = -torch.inf
