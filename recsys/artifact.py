@@ -19,11 +19,7 @@ is recognised and refused: unpickling it would run code from the file.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +37,7 @@ from recsys.models.itemknn import ItemKNN
 from recsys.models.lightgcn import LightGCN
 from recsys.models.popularity import MostPopular
 from recsys.models.vbpr import VBPR
+from recsys.storage import atomic_dir, file_sha256
 
 FORMAT = "alignrec-recommender"
 FORMAT_VERSION = 1
@@ -120,14 +117,6 @@ def interactions_from_csr(matrix: sp.csr_matrix) -> Interactions:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _plain_ids(ids: np.ndarray) -> np.ndarray:
     """Ids as a numeric or unicode array (object arrays would need pickle to store)."""
     ids = np.asarray(ids)
@@ -170,9 +159,7 @@ def save_artifact(artifact: Artifact, path: Path, index: object | None = None) -
             arrays[f"args.{key}"] = value
         else:
             json_args[key] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
+    with atomic_dir(path) as tmp:
         np.savez(tmp / ARRAYS, **arrays)
         if isinstance(artifact.model, torch.nn.Module):
             state = {k: v.detach().contiguous() for k, v in artifact.model.state_dict().items()}
@@ -189,30 +176,10 @@ def save_artifact(artifact: Artifact, path: Path, index: object | None = None) -
             "num_items": int(artifact.train.shape[1]),
             "num_modalities": len(artifact.features or []),
             "protocol": artifact.protocol,
-            "files": {p.relative_to(tmp).as_posix(): _sha256(p) for p in files},
+            "files": {p.relative_to(tmp).as_posix(): file_sha256(p) for p in files},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-        # mkdtemp and safetensors make owner-only entries; a service account must read the model.
-        for entry in [tmp, *tmp.rglob("*")]:
-            os.chmod(entry, 0o755 if entry.is_dir() else 0o644)
-        _replace_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return path
-
-
-def _replace_dir(new: Path, path: Path) -> None:
-    """Move the finished folder ``new`` to ``path``, replacing what was there."""
-    if path.is_file():  # an old single-file artifact under the same name
-        path.unlink()
-    if not path.exists():
-        os.replace(new, path)
-        return
-    old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
-    os.replace(path, old / "previous")
-    os.replace(new, path)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_manifest(path: Path) -> dict[str, object]:
@@ -246,7 +213,7 @@ def read_manifest(path: Path) -> dict[str, object]:
         file = path / relative
         if not file.is_file():
             raise ArtifactError(f"{file}: listed in the manifest but missing; the folder is incomplete")
-        if _sha256(file) != expected:
+        if file_sha256(file) != expected:
             raise ArtifactError(
                 f"{file}: checksum differs from the manifest (truncated or modified after saving); "
                 "save the recommender again or retrain"

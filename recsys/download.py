@@ -26,7 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from recsys.storage import atomic_path
+from recsys.storage import atomic_path, file_sha256
 
 CHUNK = 1 << 20
 TFDS_CHECKSUMS = "tensorflow/datasets tensorflow_datasets/url_checksums/movielens.txt"
@@ -124,11 +124,7 @@ class Downloaded:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def _check(dataset: Dataset, digest: str, where: str) -> None:

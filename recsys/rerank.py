@@ -18,11 +18,7 @@ for recsys.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +29,7 @@ import numpy as np
 from recsys.candidates import Candidates, retrieve
 from recsys.ranking_features import FeatureTables, candidate_features, feature_names
 from recsys.recommender import Recommender
+from recsys.storage import atomic_dir, file_sha256
 
 FORMAT = "alignrec-two-stage-ranker"
 FORMAT_VERSION = 1
@@ -223,9 +220,7 @@ class TwoStageRanker:
     def save(self, path: str | Path) -> Path:
         """Write the folder atomically: ``model.txt`` (LightGBM text), ``tables.npz``, ``ranker.json``."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-        try:
+        with atomic_dir(path) as tmp:
             self.booster.save_model(str(tmp / MODEL))
             np.savez(tmp / TABLES, **self.tables.arrays())
             manifest = {
@@ -237,19 +232,9 @@ class TwoStageRanker:
                 "num_users": self.tables.num_users,
                 "num_items": self.tables.num_items,
                 "info": self.info,
-                "files": {name: _sha256(tmp / name) for name in (MODEL, TABLES)},
+                "files": {name: file_sha256(tmp / name) for name in (MODEL, TABLES)},
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-            if path.exists():
-                old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
-                os.replace(path, old / "previous")
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return path
 
     @classmethod
@@ -271,7 +256,7 @@ class TwoStageRanker:
                 f"alignrec reads {FORMAT_VERSION}; retrain the ranker"
             )
         for name, digest in manifest["files"].items():
-            if not (path / name).is_file() or _sha256(path / name) != digest:
+            if not (path / name).is_file() or file_sha256(path / name) != digest:
                 raise ValueError(f"{path / name}: missing or its checksum differs from {MANIFEST}")
         booster = lightgbm.Booster(model_file=str(path / MODEL))
         with np.load(path / TABLES, allow_pickle=False) as handle:
@@ -279,7 +264,3 @@ class TwoStageRanker:
         return cls(
             booster, tuple(manifest["sources"]), tuple(manifest["depths"]), tables, manifest["info"], threads
         )
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
