@@ -134,7 +134,7 @@ class Recommender:
         except KeyError:
             raise UnknownItemError(f"unknown item {item_id!r}: not in the catalog") from None
 
-    def _known_items(self, item_ids: Sequence[object] | None) -> tuple[np.ndarray, list[str]]:
+    def item_indices(self, item_ids: Sequence[object] | None) -> tuple[np.ndarray, list[str]]:
         """Internal indices of the ids that are in the catalog, and the ids that are not."""
         found, ignored = [], []
         for item in item_ids or ():
@@ -179,8 +179,8 @@ class Recommender:
         """
         if k < 1:
             raise ValueError(f"k: expected a positive integer, got {k}")
-        extra, ignored = self._known_items(list(exclude or []))
-        recent, ignored_recent = self._known_items(list(recent_items or []))
+        extra, ignored = self.item_indices(list(exclude or []))
+        recent, ignored_recent = self.item_indices(list(recent_items or []))
         ignored = ignored_recent + ignored
         skip = np.union1d(recent, extra)
         user = None if user_id is None else self.user_index(user_id)
@@ -209,7 +209,7 @@ class Recommender:
         answers: list[Recommendation | None] = [None] * len(user_ids)
         known = [i for i, r in enumerate(rows) if r is not None]
         if known:
-            extras = [self._known_items(list(exclude[i])) for i in known]
+            extras = [self.item_indices(list(exclude[i])) for i in known]
             items, scores, source = self._recommend_users(
                 np.array([rows[i] for i in known]), k, [e for e, _ in extras], exclude_known
             )
@@ -367,7 +367,7 @@ class Recommender:
                 row = self.model.scores(torch.from_numpy(np.array([user])))[0].float().numpy()  # (I,)
             source = "exact"
         else:
-            recent, _ = self._known_items(list(recent_items or []))
+            recent, _ = self.item_indices(list(recent_items or []))
             row = self._item_scores(recent) if len(recent) else None
             source = "item_to_item" if row is not None else "popularity"
             row = self._popularity if row is None else row

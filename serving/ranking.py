@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recsys.ranking_features import candidate_features
-from recsys.recommender import Recommendation, Recommender, UnknownItemError
+from recsys.recommender import Recommendation, Recommender
 from serving.metrics import Metrics
 from serving.schemas import RecommendationRequest, Stage
 
@@ -63,16 +63,9 @@ class TwoStage:
         This is ``TwoStageRanker.rank`` taken apart at its public pieces, so that the stages can
         be timed separately.
         """
-        skip, ignored = [], []
-        for item in exclude:
-            try:
-                skip.append(self.lead.item_index(item))
-            except UnknownItemError:
-                ignored.append(item)
+        skip, ignored = self.lead.item_indices(exclude)
         start = time.perf_counter()
-        found = self.ranker.candidates(
-            self.retrievers, np.array([user]), [np.asarray(skip, dtype=np.int64)], exclude_known
-        )
+        found = self.ranker.candidates(self.retrievers, np.array([user]), [skip], exclude_known)
         retrieved = time.perf_counter()
         features = candidate_features(found, self.ranker.tables, self.lead.train)  # (1, C, F)
         featured = time.perf_counter()
