@@ -27,7 +27,7 @@ from recsys.models.popularity import MostPopular
 from recsys.recommender import Recommender
 from recsys.splits import Split
 from recsys.storage import write_text_atomic
-from recsys.train import Callback, fit
+from recsys.train import Callback, FitResult, fit
 
 
 class ExperimentCallback(Callback, Protocol):
@@ -103,6 +103,37 @@ def build_model(config: TrainConfig, split: Split) -> object:
     raise ValueError(f"unknown model {config.model!r}; choose from {MODEL_NAMES}")
 
 
+def fit_config(
+    model: torch.nn.Module,
+    split: Split,
+    config: TrainConfig,
+    *,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+) -> FitResult:
+    """``recsys.train.fit`` with the config's hyperparameters, early-stopped on ``split.valid``
+    (when it has events); 1 negative per event by default, 10 for CML."""
+    return fit(
+        model,
+        split.train,
+        valid=split.valid if len(split.valid) else None,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        num_negatives=config.num_negatives or (10 if config.model == "cml" else 1),
+        eval_every=config.eval_every,
+        patience=config.patience,
+        min_epochs=config.min_epochs,
+        seed=config.seed,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        callbacks=callbacks,
+        progress=progress,
+    )
+
+
 def run_experiment(
     split: Split,
     config: TrainConfig,
@@ -140,19 +171,10 @@ def _run(
     start = time.perf_counter()
     result = ExperimentResult(model=config.model, metrics={}, protocol={})
     if config.model in TORCH_MODELS:
-        negatives = config.num_negatives or (10 if config.model == "cml" else 1)
-        fitted = fit(
+        fitted = fit_config(
             model,
-            split.train,
-            valid=split.valid if len(split.valid) else None,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            lr=config.lr,
-            num_negatives=negatives,
-            eval_every=config.eval_every,
-            patience=config.patience,
-            min_epochs=config.min_epochs,
-            seed=config.seed,
+            split,
+            config,
             checkpoint_dir=out_dir / "checkpoints" if out_dir else None,
             resume=resume,
             callbacks=callbacks,

@@ -22,9 +22,8 @@ import numpy as np
 import torch
 
 from recsys.evaluate import evaluate_scores
-from recsys.experiment import TORCH_MODELS, TrainConfig, build_model
+from recsys.experiment import TORCH_MODELS, TrainConfig, build_model, fit_config
 from recsys.splits import Split
-from recsys.train import fit
 
 METRIC = "ndcg@10"
 
@@ -92,19 +91,8 @@ def validation_score(
     """Train ``config`` on ``split.train``; its best validation NDCG@10 (train items masked)."""
     model = build_model(config, split)
     if config.model in TORCH_MODELS:
-        result = fit(
-            model,
-            split.train,
-            valid=split.valid,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            lr=config.lr,
-            num_negatives=config.num_negatives or (10 if config.model == "cml" else 1),
-            patience=config.patience,
-            min_epochs=config.min_epochs,
-            seed=config.seed,
-            callbacks=[_Reporter(report)] if report else (),
-            progress=False,
+        result = fit_config(
+            model, split, config, callbacks=[_Reporter(report)] if report else (), progress=False
         )
         return float(result.best_score)
     with torch.no_grad():
