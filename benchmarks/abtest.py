@@ -32,14 +32,12 @@ def main() -> None:
     import torch
 
     from benchmarks.recsys import load_split
-    from recsys.data import Interactions
-    from recsys.models.itemknn import ItemKNN
     from recsys.models.lightgcn import LightGCN
     from recsys.models.popularity import MostPopular
     from recsys.recommender import Recommender
     from recsys.train import fit
     from simulators.abtest.analysis import report
-    from simulators.abtest.environment import ClickModel, RecommenderPolicy, run_abtest, run_abtest_on_ray
+    from simulators.abtest.environment import RecommenderPolicy, itemknn_world, run_abtest, run_abtest_on_ray
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -54,15 +52,7 @@ def main() -> None:
 
     split = load_split("ml-100k")
     train = split.train
-    everything = Interactions(
-        np.concatenate([p.users for p in (split.train, split.valid, split.test)]),
-        np.concatenate([p.items for p in (split.train, split.valid, split.test)]),
-        train.num_users,
-        train.num_items,
-    )
-    with torch.no_grad():
-        world_scores = ItemKNN(everything, k=100).scores(torch.arange(train.num_users)).numpy()
-    clicks = ClickModel.calibrated(world_scores, base_rate=0.05)
+    clicks = itemknn_world(split, k=100, base_rate=0.05)
     torch.manual_seed(2026)
     lightgcn_model = LightGCN(train.num_users, train.num_items, train.to_csr(), 64, 3, 1e-4)
     fit(lightgcn_model, train, valid=split.valid, epochs=args.epochs, lr=5e-3, patience=10, progress=False)

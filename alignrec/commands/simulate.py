@@ -56,14 +56,12 @@ def abtest(
     import numpy as np
     import torch
 
-    from recsys.artifact import interactions_from_csr
     from recsys.experiment import RECOMMENDER_DIR
-    from recsys.models.itemknn import ItemKNN
     from recsys.recommender import Recommender
     from recsys.splits import load_split
     from recsys.storage import write_text_atomic
     from simulators.abtest.analysis import report
-    from simulators.abtest.environment import ClickModel, RecommenderPolicy, run_abtest, run_abtest_on_ray
+    from simulators.abtest.environment import RecommenderPolicy, itemknn_world, run_abtest, run_abtest_on_ray
 
     if len(arm) < 2:
         raise typer.BadParameter("give at least two --arm models", param_hint="--arm")
@@ -72,15 +70,8 @@ def abtest(
     torch.set_num_threads(1)
     recommenders = {name: Recommender.load(run / name / RECOMMENDER_DIR) for name in dict.fromkeys(arm)}
     split = load_split(run / "split.npz")
-    everything = (split.train.to_csr() + split.valid.to_csr() + split.test.to_csr()).tocsr()
-    everything.data[:] = 1.0
-    with torch.no_grad():
-        world = (
-            ItemKNN(interactions_from_csr(everything), k=world_k)
-            .scores(torch.arange(everything.shape[0]))
-            .numpy()
-        )
-    clicks = ClickModel.calibrated(world, base_rate=base_rate)
+    clicks = itemknn_world(split, k=world_k, base_rate=base_rate)
+    num_items, num_events = split.train.num_items, len(split.train) + len(split.valid) + len(split.test)
     first = recommenders[arm[0]]
     users, ids = np.arange(len(first.user_ids)), [str(u) for u in first.user_ids]
     names = [f"{a}#{i}" if arm.count(a) > 1 else a for i, a in enumerate(arm)]
@@ -88,7 +79,7 @@ def abtest(
     options = {"rounds": rounds, "k": k, "patience": patience, "seed": seed, "salt": salt}
     console.print(
         f"{len(users)} users, {len(arm)} arms ({', '.join(names)}), {rounds} rounds; world: ItemKNN "
-        f"on all {everything.nnz} events of the split, base click rate {base_rate}"
+        f"on all {num_events} events of the split, base click rate {base_rate}"
     )
     if workers > 1 or ray_address:
         result = run_abtest_on_ray(
@@ -97,15 +88,13 @@ def abtest(
             clicks,
             users,
             ids,
-            everything.shape[1],
+            num_items,
             workers=max(workers, 1),
             address=ray_address,
             **options,
         )
     else:
-        result = run_abtest(
-            policies, names, clicks, users, ids, everything.shape[1], progress=True, **options
-        )
+        result = run_abtest(policies, names, clicks, users, ids, num_items, progress=True, **options)
     numbers = report(result)
     table = Table(title=f"Arms after {rounds} rounds (control: {names[0]})")
     for column in ("arm", "users", "CTR", "± se", "retention", "coverage", "exposure Gini"):

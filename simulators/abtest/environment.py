@@ -74,6 +74,23 @@ class ClickModel:
         return cls(scores, bias, temperature)
 
 
+def itemknn_world(split, k: int = 100, base_rate: float = 0.05) -> ClickModel:
+    """The click model the CLI and the benchmark use: an ItemKNN fitted on every event of a split
+    (train, valid and test together) scores each (user, item), calibrated to ``base_rate``."""
+    import torch
+
+    from recsys.artifact import interactions_from_csr
+    from recsys.models.itemknn import ItemKNN
+
+    everything = (split.train.to_csr() + split.valid.to_csr() + split.test.to_csr()).tocsr()
+    everything.data[:] = 1.0
+    with torch.no_grad():
+        scores = (
+            ItemKNN(interactions_from_csr(everything), k=k).scores(torch.arange(everything.shape[0])).numpy()
+        )
+    return ClickModel.calibrated(scores, base_rate=base_rate)
+
+
 def arm_of(user_ids: Sequence[object], arms: int, salt: str) -> np.ndarray:
     """(B,) arm index of each user: sha256(salt:user) mod arms, stable across processes and runs."""
     digests = [hashlib.sha256(f"{salt}:{u}".encode()).digest() for u in user_ids]
