@@ -12,6 +12,11 @@ active user gets a slate from their arm's policy and clicks (or not) under a cli
   trained on all the data, or planted factors). Randomness is one seeded generator per (user,
   round), so one process and many workers draw the same clicks for the same user.
 - **Retention**: a user who goes ``patience`` rounds in a row without a click leaves for good.
+- **Observers**: objects with ``on_round(t, arm, users, slates, clicks)``, called after each arm's
+  round with that arm's (B,) internal users, (B, k) slates (-1: empty slot) and (B, k) boolean
+  clicks — for creators, logs or live metrics. An observer (or a policy) may add items to the
+  catalog during a run: item indices past ``num_items`` are counted as they appear (the exposure
+  arrays grow).
 
 Per user and round the log keeps impressions and clicks; ``user_totals`` folds them into the
 per-user (clicks, impressions) pairs that ``simulators.abtest.stats`` compares.
@@ -31,6 +36,12 @@ from tqdm.auto import tqdm
 class Policy(Protocol):
     def slates(self, users: np.ndarray, k: int, exclude: Sequence[np.ndarray]) -> np.ndarray:
         """(B, k) internal item indices for (B,) internal user indices, none of ``exclude[b]``."""
+        ...
+
+
+class Observer(Protocol):
+    def on_round(self, t: int, arm: int, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
+        """After arm ``arm``'s round ``t``: (B,) internal users, (B, k) slates, (B, k) bool clicks."""
         ...
 
 
@@ -61,6 +72,13 @@ class ClickModel:
         s = self.scores[users[:, None], np.maximum(slates, 0)]  # (B, k)
         p = 1.0 / (1.0 + np.exp(-(s - self.bias) / self.temperature))
         return np.where(slates >= 0, p, 0.0)
+
+    def add_items(self, scores: np.ndarray) -> None:
+        """World scores (U, n) of n items added to the catalog; they get the next item indices."""
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.ndim != 2 or scores.shape[0] != self.scores.shape[0]:
+            raise ValueError(f"scores: expected shape ({self.scores.shape[0]}, n), got {scores.shape}")
+        self.scores = np.concatenate([self.scores, scores], axis=1)
 
     @classmethod
     def calibrated(
@@ -114,6 +132,9 @@ class ABResult:
     left_at: np.ndarray  # (U,) round the user left, -1 if still active
     exposure: list[np.ndarray] = field(default_factory=list)  # per arm, (I,) times each item was shown
 
+    def __post_init__(self) -> None:
+        self.exposure = padded(self.exposure)
+
     def user_totals(self, arm: int, rounds: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per-user (clicks, impressions) over the first ``rounds`` rounds for the users of one arm,
         users with no impression dropped."""
@@ -123,6 +144,21 @@ class ABResult:
         shown = self.impressions[:last, members].sum(0)
         keep = shown > 0
         return clicks[keep].astype(np.float64), shown[keep].astype(np.float64)
+
+
+def padded(counts: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Exposure counts of catalogs that grew to different sizes, zero-padded to the largest."""
+    size = max((len(c) for c in counts), default=0)
+    return [np.pad(np.asarray(c, dtype=np.int64), (0, size - len(c))) for c in counts]
+
+
+def count_exposure(exposure: np.ndarray, shown: np.ndarray) -> np.ndarray:
+    """``exposure`` with one more showing of each of ``shown`` (item indices, each at most once),
+    grown when an item index lies past its end (items added during the run)."""
+    if len(shown) and shown.max() >= len(exposure):
+        exposure = np.pad(exposure, (0, int(shown.max()) + 1 - len(exposure)))
+    exposure[shown] += 1
+    return exposure
 
 
 def run_abtest(
@@ -138,9 +174,11 @@ def run_abtest(
     seed: int = 2026,
     salt: str = "ab",
     progress: bool = False,
+    observers: Sequence[Observer] = (),
 ) -> ABResult:
     """Simulate ``rounds`` rounds for ``users`` (internal indices; ``user_ids`` their original ids,
-    used for hashing into arms). Users never see an item twice (clicked or not)."""
+    used for hashing into arms). Users never see an item twice (clicked or not). ``num_items`` is
+    the catalog size at the start; ``observers`` see every arm's round as it ends."""
     if len(policies) != len(arm_names) or len(policies) < 2:
         raise ValueError(
             f"need at least two arms, one name each; got {len(policies)} policies, {len(arm_names)} names"
@@ -163,16 +201,19 @@ def run_abtest(
                 continue
             slates = policy.slates(users[members], k, [np.asarray(seen[m], dtype=np.int64) for m in members])
             probabilities = click_model.click_probabilities(users[members], slates)  # (B, k)
+            clicked = np.zeros(slates.shape, dtype=bool)  # (B, k)
             for row, m in enumerate(members):
                 shown = slates[row][slates[row] >= 0]
-                draws = user_rng(seed, int(keys[m]), t).random(k) < probabilities[row]
+                clicked[row] = user_rng(seed, int(keys[m]), t).random(k) < probabilities[row]
                 impressions[t, m] = len(shown)
-                clicks[t, m] = int(draws.sum())
+                clicks[t, m] = int(clicked[row].sum())
                 seen[m].extend(shown.tolist())
-                exposure[a][shown] += 1
-                dry[m] = 0 if draws.any() else dry[m] + 1
+                exposure[a] = count_exposure(exposure[a], shown)
+                dry[m] = 0 if clicked[row].any() else dry[m] + 1
                 if dry[m] >= patience:
                     left_at[m] = t
+            for observer in observers:
+                observer.on_round(t, a, users[members], slates, clicked)
     return ABResult(list(arm_names), users, arms, impressions, clicks, left_at, exposure)
 
 
@@ -186,7 +227,7 @@ def merge_results(parts: Sequence[ABResult]) -> ABResult:
         np.concatenate([p.impressions for p in parts], axis=1),
         np.concatenate([p.clicks for p in parts], axis=1),
         np.concatenate([p.left_at for p in parts]),
-        [sum(p.exposure[a] for p in parts) for a in range(len(first.arm_names))],
+        [sum(padded([p.exposure[a] for p in parts])) for a in range(len(first.arm_names))],
     )
 
 
@@ -203,7 +244,12 @@ def run_abtest_on_ray(
 ) -> ABResult:
     """``run_abtest`` with the users sharded over Ray workers (a local ``ray.init`` by default, an
     existing cluster with ``address``). A user's arm and draws depend only on their id, the seed and
-    the round, and policies do not learn during a run, so the merged result equals one process's."""
+    the round, and policies do not learn during a run, so the merged result equals one process's.
+
+    Observers are refused: each shard would see only its own users (a creator observer adding items
+    would add them once per shard), so the result would no longer equal one process's."""
+    if options.get("observers"):
+        raise ValueError("observers: not supported on Ray (each shard would see only its users); run_abtest")
     import ray
 
     from recsys.ray_session import ray_session

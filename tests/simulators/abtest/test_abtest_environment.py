@@ -92,3 +92,95 @@ def test_ray_shards_give_the_one_process_result(world):
     remote = run_abtest_on_ray(policies, names, clicks, users, ids, log.num_items, workers=2, **options)
     assert np.array_equal(remote.users, local.users) and np.array_equal(remote.clicks, local.clicks)
     assert all(np.array_equal(a, b) for a, b in zip(remote.exposure, local.exposure, strict=True))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def on_round(self, t, arm, users, slates, clicks) -> None:
+        self.calls.append((t, arm, users.copy(), slates.copy(), clicks.copy()))
+
+
+def test_observers_see_each_arm_round_and_its_clicks(world):
+    log, bpr, pop, clicks = world
+    recorder = Recorder()
+    users = np.arange(log.num_users)
+    result = run_abtest(
+        [RecommenderPolicy(pop), RecommenderPolicy(bpr)],
+        ["pop", "bpr"],
+        clicks,
+        users,
+        [str(log.user_ids[u]) for u in users],
+        log.num_items,
+        rounds=4,
+        k=5,
+        patience=4,
+        seed=3,
+        observers=[recorder],
+    )
+    assert [(t, a) for t, a, *_ in recorder.calls] == [(t, a) for t in range(4) for a in (0, 1)]
+    position = {u: i for i, u in enumerate(result.users)}
+    for t, arm, seen_users, slates, clicked in recorder.calls:
+        assert slates.shape == clicked.shape == (len(seen_users), 5) and clicked.dtype == bool
+        assert (result.arms[[position[u] for u in seen_users]] == arm).all()
+        assert np.array_equal(clicked.sum(1), result.clicks[t, [position[u] for u in seen_users]])
+        assert not clicked[slates < 0].any()
+
+
+class NewItemEachRound:
+    """A policy whose slates lead with the newest item; its observer adds one item per round."""
+
+    def __init__(self, base, clicks: ClickModel, num_items: int) -> None:
+        self.base, self.clicks, self.num_items, self.newest = base, clicks, num_items, num_items - 1
+
+    def slates(self, users, k, exclude):
+        slates = self.base.slates(users, k, [e[e < self.num_items] for e in exclude])
+        slates[:, 0] = self.newest
+        return slates
+
+    def on_round(self, t, arm, users, slates, clicks) -> None:
+        if arm == 1:
+            self.newest += 1
+            self.clicks.add_items(np.full((self.clicks.scores.shape[0], 1), self.clicks.scores.max()))
+
+
+def test_items_added_during_a_run_grow_the_exposure_counts(world):
+    log, bpr, pop, clicks = world
+    world_clicks = ClickModel(clicks.scores.copy(), clicks.bias, clicks.temperature)
+    growing = NewItemEachRound(RecommenderPolicy(bpr), world_clicks, log.num_items)
+    users = np.arange(log.num_users)
+    result = run_abtest(
+        [RecommenderPolicy(pop), growing],
+        ["pop", "new"],
+        world_clicks,
+        users,
+        [str(log.user_ids[u]) for u in users],
+        log.num_items,
+        rounds=3,
+        k=5,
+        patience=4,
+        seed=3,
+        observers=[growing],
+    )
+    assert all(len(e) == log.num_items + 2 for e in result.exposure)  # items added after rounds 0 and 1
+    new_arm = int((result.arms == 1).sum())
+    assert result.exposure[1][log.num_items :].tolist() == [new_arm, new_arm]
+    assert result.exposure[0][log.num_items :].tolist() == [0, 0]
+    assert report(result)["arms"]["new"]["coverage"] > 0
+
+
+def test_ray_refuses_observers(world):
+    from simulators.abtest.environment import run_abtest_on_ray
+
+    log, bpr, pop, clicks = world
+    with pytest.raises(ValueError, match="observers"):
+        run_abtest_on_ray(
+            [RecommenderPolicy(pop), RecommenderPolicy(bpr)],
+            ["a", "b"],
+            clicks,
+            np.arange(3),
+            ["1", "2", "3"],
+            log.num_items,
+            observers=[Recorder()],
+        )
