@@ -1,11 +1,14 @@
 """Reading an A/B result: CTR per arm with user-level intervals, the fixed-horizon test, the
-always-valid sequential test round by round, naive daily peeking, retention and exposure spread."""
+always-valid sequential test round by round, naive daily peeking, retention and exposure spread; and
+the per-round trajectories a report plots (CTR with intervals, active users, cumulative clicks per
+user, the Lorenz curve of exposure)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
 import numpy as np
+from scipy import stats
 
 from simulators.abtest.environment import ABResult
 from simulators.abtest.stats import RatioEstimate, always_valid_p_values, compare_ratios, ratio_estimate
@@ -89,3 +92,75 @@ def report(result: ABResult, control: int = 0, alpha: float = 0.05) -> dict:
             "trace": trace,
         }
     return {"control": result.arm_names[control], "alpha": alpha, "arms": arms, "comparisons": comparisons}
+
+
+def round_ctr(result: ABResult, arm: int, alpha: float = 0.05) -> dict[str, list[float | None]]:
+    """Per round: the arm's CTR over that round's impressions with a user-level (delta-method)
+    (1 - alpha) interval; None for a round with fewer than 2 users shown anything."""
+    members = result.arms == arm
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    values, halves = [], []
+    for t in range(result.impressions.shape[0]):
+        shown = result.impressions[t, members].astype(np.float64)
+        keep = shown > 0
+        if keep.sum() < 2:
+            values.append(np.nan)
+            halves.append(np.nan)
+            continue
+        estimate = ratio_estimate(result.clicks[t, members][keep], shown[keep])
+        values.append(estimate.value)
+        halves.append(z * np.sqrt(estimate.variance))
+    ctr, half = np.array(values), np.array(halves)
+    return {
+        key: [None if np.isnan(v) else float(v) for v in series]
+        for key, series in (("ctr", ctr), ("low", ctr - half), ("high", ctr + half))
+    }
+
+
+def active_users(result: ABResult, arm: int) -> list[int]:
+    """Per round, the arm's users still in the test (a user who leaves in round t is counted in t)."""
+    left = result.left_at[result.arms == arm]
+    return [int(((left < 0) | (left >= t)).sum()) for t in range(result.impressions.shape[0])]
+
+
+def cumulative_clicks_per_user(result: ABResult, arm: int) -> list[float]:
+    """Per round, clicks so far divided by the users assigned to the arm (leavers included)."""
+    members = result.arms == arm
+    per_round = result.clicks[:, members].sum(1).astype(np.float64)  # (T,)
+    return (np.cumsum(per_round) / max(int(members.sum()), 1)).tolist()
+
+
+def lorenz(counts: np.ndarray, points: int = 101) -> dict[str, list[float]]:
+    """The Lorenz curve of exposure: the share of all impressions taken by the least-shown share of
+    items, at ``points`` evenly spaced item shares (0 to 1). The diagonal is equal exposure; the
+    Gini coefficient is twice the area between the two."""
+    x = np.sort(np.asarray(counts, dtype=np.float64))
+    cumulative = np.concatenate([[0.0], np.cumsum(x)]) / max(x.sum(), 1e-12)  # (I + 1,)
+    grid = np.linspace(0.0, 1.0, points)
+    return {
+        "item_share": grid.tolist(),
+        "exposure_share": np.interp(grid, np.linspace(0.0, 1.0, len(cumulative)), cumulative).tolist(),
+    }
+
+
+def trajectories(result: ABResult, alpha: float = 0.05) -> dict[str, dict]:
+    """Per arm, the per-round series a report plots: CTR with its interval, active users, cumulative
+    clicks per assigned user; and the Lorenz curve of the arm's exposure over the whole test."""
+    return {
+        name: {
+            "round_ctr": round_ctr(result, a, alpha),
+            "active_users": active_users(result, a),
+            "cumulative_clicks_per_user": cumulative_clicks_per_user(result, a),
+            "lorenz": lorenz(result.exposure[a]),
+        }
+        for a, name in enumerate(result.arm_names)
+    }
+
+
+def experiment_report(
+    result: ABResult, settings: dict[str, object], control: int = 0, alpha: float = 0.05
+) -> dict:
+    """Everything a report shows: the settings it ran with, ``report``'s numbers and the per-arm
+    ``trajectories``."""
+    numbers = report(result, control, alpha)
+    return {"settings": dict(settings), **numbers, "trajectories": trajectories(result, alpha)}

@@ -1,0 +1,139 @@
+"""Trajectories and the Markdown / HTML / JSON report of a test on planted click probabilities."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+
+from simulators.abtest.analysis import (
+    active_users,
+    cumulative_clicks_per_user,
+    experiment_report,
+    gini,
+    lorenz,
+    round_ctr,
+)
+from simulators.abtest.environment import ClickModel, run_abtest
+from simulators.abtest.report import verdict, write_report
+
+SETTINGS = {"arms": ["random", "best"], "rounds": 6, "k": 5}
+
+
+class TopPolicy:
+    """The planted best items first (or a seeded random order), never an excluded one."""
+
+    def __init__(self, scores: np.ndarray, random: bool) -> None:
+        self.scores, self.random = scores, random
+
+    def slates(self, users, k, exclude):
+        rng = np.random.default_rng(0)
+        out = []
+        for u, seen in zip(users, exclude, strict=True):
+            s = rng.random(self.scores.shape[1]) if self.random else self.scores[u].copy()
+            s[seen] = -np.inf
+            out.append(np.argsort(-s)[:k])
+        return np.array(out)
+
+
+def simulate(policies: tuple[bool, bool], rounds: int = 6, users: int = 200):
+    rng = np.random.default_rng(1)
+    scores = rng.normal(size=(users, 60))
+    arms = [TopPolicy(scores, random) for random in policies]
+    clicks = ClickModel.calibrated(scores, base_rate=0.1)
+    ids = [f"u{u}" for u in range(users)]
+    names = ["random", "best"]
+    return run_abtest(arms, names, clicks, np.arange(users), ids, 60, rounds=rounds, k=5, patience=3)
+
+
+@pytest.fixture(scope="module")
+def result():
+    return simulate((True, False))
+
+
+def test_trajectories_add_up_to_the_totals(result):
+    rounds = result.impressions.shape[0]
+    for arm in (0, 1):
+        members = result.arms == arm
+        cumulative = cumulative_clicks_per_user(result, arm)
+        assert len(cumulative) == rounds
+        assert cumulative[-1] == pytest.approx(result.clicks[:, members].sum() / members.sum())
+        active = active_users(result, arm)
+        assert active[0] == members.sum() and active == sorted(active, reverse=True)
+        assert active[-1] >= (result.left_at[members] < 0).sum()
+        ctr = round_ctr(result, arm)
+        t = 0
+        shown = result.impressions[t, members]
+        assert ctr["ctr"][t] == pytest.approx(result.clicks[t, members].sum() / shown.sum())
+        assert ctr["low"][t] < ctr["ctr"][t] < ctr["high"][t]
+
+
+def test_lorenz_curve_matches_gini():
+    counts = np.array([0, 0, 1, 3, 6, 10])
+    curve = lorenz(counts, points=2001)
+    x, y = np.array(curve["item_share"]), np.array(curve["exposure_share"])
+    assert y[0] == 0 and y[-1] == pytest.approx(1) and np.all(y <= x + 1e-12)
+    area = np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2)
+    # The interpolated curve's Gini is the discrete one's up to the n / (n - 1) correction.
+    assert 1 - 2 * area == pytest.approx(gini(counts), abs=1e-3)
+
+
+def test_verdict_names_the_winner_or_says_no_difference(result):
+    numbers = experiment_report(result, SETTINGS)
+    comparison = numbers["comparisons"]["best"]
+    assert comparison["significant"] and comparison["difference"] > 0
+    sentence = verdict("best", "random", comparison, 0.05, 6)
+    assert sentence.startswith("best beats random on CTR")
+    assert "95% CI [" in sentence and "p = " in sentence
+    assert f"stopped at round {comparison['sequential_stop_round']}" in sentence
+    flat = {**comparison, "significant": False, "sequential_stop_round": None}
+    sentence = verdict("best", "random", flat, 0.05, 6)
+    assert sentence.startswith("No significant difference between best and random")
+    assert "did not stop in 6 rounds" in sentence
+    worse = {**comparison, "difference": -comparison["difference"]}
+    assert verdict("best", "random", worse, 0.05, 6).startswith("random beats best")
+
+
+def test_report_files(result, tmp_path):
+    numbers = experiment_report(result, SETTINGS)
+    written = write_report(numbers, tmp_path / "report")
+    folder = tmp_path / "report"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(written)  # no temporary files left
+    pngs = sorted(name for name in written if name.endswith(".png"))
+    assert {"ctr_per_round.png", "lorenz.png", "active_users.png", "sequential.png"} <= set(pngs)
+    assert all((folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in pngs)
+    md = (folder / "report.md").read_text()
+    assert "best beats random on CTR" in md and all(f"]({name})" in md for name in pngs)
+    assert "| best |" in md
+    page = (folder / "report.html").read_text()
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(embedded) == len(pngs) and base64.b64decode(embedded[0])[:4] == b"\x89PNG"
+    assert 'src="http' not in page and "best beats random on CTR" in page
+    saved = json.loads((folder / "report.json").read_text())
+    assert saved["settings"] == SETTINGS
+    assert saved["arms"]["best"]["ctr"] == pytest.approx(numbers["arms"]["best"]["ctr"])
+    assert len(saved["trajectories"]["best"]["round_ctr"]["ctr"]) == 6
+
+
+def test_an_aa_report_says_no_significant_difference(tmp_path):
+    numbers = experiment_report(simulate((True, True)), SETTINGS)  # two arms of the same random policy
+    write_report(numbers, tmp_path)
+    assert not numbers["comparisons"]["best"]["significant"]
+    assert "No significant difference between best and random" in (tmp_path / "report.md").read_text()
+    assert "creators.png" not in {p.name for p in tmp_path.iterdir()}
+
+
+def test_creator_series_are_plotted_when_present(result, tmp_path):
+    numbers = experiment_report(result, SETTINGS)
+    for series in numbers["trajectories"].values():
+        series["creators"] = {
+            "active_creators": [10, 9, 9, 8, 8, 7],
+            "new_items": [5, 4, 4, 3, 3, 2],
+            "genre_entropy": [1.2, 1.1, 1.0, 1.0, 0.9, 0.9],
+        }
+    written = write_report(numbers, tmp_path)
+    assert {"creators.png", "creator_entropy.png"} <= set(written)
+    assert "## Creators" in (tmp_path / "report.md").read_text()
