@@ -4,9 +4,9 @@ active user gets a slate from their arm's policy and clicks (or not) under a cli
 - **Arms**: ``arm_of(user, arms, salt)`` hashes the user id (sha256 of salt + id), so a user stays in
   one arm for the whole test, whichever process or worker simulates them; ``arms`` may list one
   policy twice (an A/A test) or more than two policies.
-- **Policies**: anything with ``slates(users, k, exclude)`` returning (B, k) internal item indices —
-  a ``Recommender`` in process (:class:`RecommenderPolicy`); an HTTP client of the serving API can
-  implement the same method.
+- **Policies** (``simulators.abtest.policies``): anything with ``slates(users, k, exclude)``
+  returning (B, k) internal item indices — a ``Recommender`` in process (``RecommenderPolicy``,
+  re-exported here) or any server speaking the serving API (``HTTPPolicy``).
 - **Click model** (the fast user simulator): a user clicks each slate item independently with
   ``sigmoid((s_ui - bias) / temperature)`` where s_ui is a "world" model's score (a recommender
   trained on all the data, or planted factors). Randomness is one seeded generator per (user,
@@ -32,28 +32,14 @@ from typing import Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
-
-class Policy(Protocol):
-    def slates(self, users: np.ndarray, k: int, exclude: Sequence[np.ndarray]) -> np.ndarray:
-        """(B, k) internal item indices for (B,) internal user indices, none of ``exclude[b]``."""
-        ...
+from simulators.abtest.policies import Policy
+from simulators.abtest.policies import RecommenderPolicy as RecommenderPolicy  # its old home
 
 
 class Observer(Protocol):
     def on_round(self, t: int, arm: int, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
         """After arm ``arm``'s round ``t``: (B,) internal users, (B, k) slates, (B, k) bool clicks."""
         ...
-
-
-class RecommenderPolicy:
-    """A ``recsys.recommender.Recommender`` as an arm (exact or through its FAISS index)."""
-
-    def __init__(self, recommender, name: str | None = None) -> None:
-        self.recommender, self.name = recommender, name or recommender.name
-
-    def slates(self, users: np.ndarray, k: int, exclude: Sequence[np.ndarray]) -> np.ndarray:
-        items, _ = self.recommender.recommend_batch(users, k, exclude=exclude)
-        return items
 
 
 class ClickModel:
