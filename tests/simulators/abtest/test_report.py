@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from planted import simulate
 
 from simulators.abtest.analysis import (
     active_users,
@@ -17,36 +18,9 @@ from simulators.abtest.analysis import (
     lorenz,
     round_ctr,
 )
-from simulators.abtest.environment import ClickModel, run_abtest
 from simulators.abtest.report import verdict, write_report
 
 SETTINGS = {"arms": ["random", "best"], "rounds": 6, "k": 5}
-
-
-class TopPolicy:
-    """The planted best items first (or a seeded random order), never an excluded one."""
-
-    def __init__(self, scores: np.ndarray, random: bool) -> None:
-        self.scores, self.random = scores, random
-
-    def slates(self, users, k, exclude):
-        rng = np.random.default_rng(0)
-        out = []
-        for u, seen in zip(users, exclude, strict=True):
-            s = rng.random(self.scores.shape[1]) if self.random else self.scores[u].copy()
-            s[seen] = -np.inf
-            out.append(np.argsort(-s)[:k])
-        return np.array(out)
-
-
-def simulate(policies: tuple[bool, bool], rounds: int = 6, users: int = 200):
-    rng = np.random.default_rng(1)
-    scores = rng.normal(size=(users, 60))
-    arms = [TopPolicy(scores, random) for random in policies]
-    clicks = ClickModel.calibrated(scores, base_rate=0.1)
-    ids = [f"u{u}" for u in range(users)]
-    names = ["random", "best"]
-    return run_abtest(arms, names, clicks, np.arange(users), ids, 60, rounds=rounds, k=5, patience=3)
 
 
 @pytest.fixture(scope="module")
