@@ -32,7 +32,7 @@ from typing import Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
-from simulators.abtest.policies import Policy
+from simulators.abtest.policies import Learner, Policy
 from simulators.abtest.policies import RecommenderPolicy as RecommenderPolicy  # its old home
 
 
@@ -161,14 +161,22 @@ def run_abtest(
     salt: str = "ab",
     progress: bool = False,
     observers: Sequence[Observer] = (),
+    retrain_every: int | None = None,
 ) -> ABResult:
     """Simulate ``rounds`` rounds for ``users`` (internal indices; ``user_ids`` their original ids,
     used for hashing into arms). Users never see an item twice (clicked or not). ``num_items`` is
-    the catalog size at the start; ``observers`` see every arm's round as it ends."""
+    the catalog size at the start; ``observers`` see every arm's round as it ends.
+
+    With ``retrain_every=R`` every policy must be a ``Learner`` (e.g. ``RetrainingPolicy``), one
+    object per arm: after each of its rounds it gets its arm's feedback (``update``: the users, the
+    items shown and whether each was clicked, one row per shown item, in user order), and after
+    rounds R, 2R, ... (not after the last) it refits."""
     if len(policies) != len(arm_names) or len(policies) < 2:
         raise ValueError(
             f"need at least two arms, one name each; got {len(policies)} policies, {len(arm_names)} names"
         )
+    if retrain_every is not None:
+        check_learners(policies, arm_names, retrain_every)
     users = np.asarray(users, dtype=np.int64)
     arms = arm_of(user_ids, len(policies), salt)
     keys = np.array(
@@ -200,7 +208,27 @@ def run_abtest(
                     left_at[m] = t
             for observer in observers:
                 observer.on_round(t, a, users[members], slates, clicked)
+            if retrain_every is not None:
+                filled = slates >= 0  # (B, k)
+                rows = np.broadcast_to(users[members][:, None], slates.shape)
+                policy.update(rows[filled], slates[filled], clicked[filled])
+        if retrain_every is not None and (t + 1) % retrain_every == 0 and t + 1 < rounds:
+            for policy in policies:
+                policy.refit()
     return ABResult(list(arm_names), users, arms, impressions, clicks, left_at, exposure)
+
+
+def check_learners(policies: Sequence[Policy], arm_names: Sequence[str], retrain_every: int) -> None:
+    if retrain_every < 1:
+        raise ValueError(f"retrain_every: expected a number of rounds >= 1, got {retrain_every}")
+    for policy, name in zip(policies, arm_names, strict=True):
+        if not isinstance(policy, Learner):
+            raise ValueError(
+                f"retrain_every: arm {name!r} ({type(policy).__name__}) cannot learn; wrap its recommender "
+                "in simulators.abtest.policies.RetrainingPolicy"
+            )
+    if len({id(p) for p in policies}) < len(policies):
+        raise ValueError("retrain_every: one policy object serves two arms; give each arm its own (A/A too)")
 
 
 def merge_results(parts: Sequence[ABResult]) -> ABResult:
@@ -232,10 +260,16 @@ def run_abtest_on_ray(
     existing cluster with ``address``). A user's arm and draws depend only on their id, the seed and
     the round, and policies do not learn during a run, so the merged result equals one process's.
 
-    Observers are refused: each shard would see only its own users (a creator observer adding items
-    would add them once per shard), so the result would no longer equal one process's."""
+    Observers and retraining are refused: each shard would see only its own users (a creator
+    observer adding items would add them once per shard; a policy would learn from a shard's clicks
+    only), so the result would no longer equal one process's."""
     if options.get("observers"):
         raise ValueError("observers: not supported on Ray (each shard would see only its users); run_abtest")
+    if options.get("retrain_every") is not None:
+        raise ValueError(
+            "retrain_every: not supported on Ray (each shard's policy would learn from its users only, "
+            "so the result would differ from one process's); use run_abtest"
+        )
     import ray
 
     from recsys.ray_session import ray_session

@@ -5,7 +5,9 @@ fewer than k items are left), none of ``exclude[b]``:
 
 - :class:`RecommenderPolicy`: a ``recsys.recommender.Recommender`` in this process;
 - :class:`HTTPPolicy`: any server speaking the serving API (``POST /v1/recommendations``), users and
-  items translated between the simulator's internal indices and the server's string ids.
+  items translated between the simulator's internal indices and the server's string ids;
+- :class:`RetrainingPolicy`: a recommender refitted every R rounds on its training data plus its
+  arm's clicks (a :class:`Learner`: ``update`` / ``refit`` / ``state`` / ``restore``).
 
 For the same model the two give the same slates, so a simulated test gives the same result in
 process and over HTTP (tested).
@@ -14,10 +16,14 @@ process and over HTTP (tested).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from recsys.recommender import Recommender
 
 
 class Policy(Protocol):
@@ -138,3 +144,182 @@ class HTTPPolicy:
 
         self.__dict__.update(state)
         self.client = httpx.Client(base_url=self.base_url, timeout=self.timeout)
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """A policy that learns from its arm's feedback (``run_abtest(retrain_every=R)``)."""
+
+    def slates(self, users: np.ndarray, k: int, exclude: Sequence[np.ndarray]) -> np.ndarray: ...
+
+    def update(self, users: np.ndarray, items: np.ndarray, clicked: np.ndarray) -> None:
+        """(N,) users, (N,) items shown to them, (N,) bool clicked: one round of the arm's feedback."""
+        ...
+
+    def refit(self) -> None:
+        """Retrain on everything received so far (called every R rounds)."""
+        ...
+
+    def state(self) -> dict[str, np.ndarray]:
+        """What ``restore`` needs to continue exactly where this policy is (saved with the run)."""
+        ...
+
+    def restore(self, state: dict[str, np.ndarray]) -> None: ...
+
+
+Trainer = Callable[[sp.csr_matrix], "Recommender"]
+"""(U, I) binary interactions -> a fitted ``Recommender`` over them."""
+
+
+class RetrainingPolicy:
+    """A ``Recommender`` refitted every R rounds on its training interactions plus its arm's clicks.
+
+    ``train(matrix)`` fits a recommender on a (U, I) binary matrix: ``base`` (what the policy was
+    trained on before the test) with every (user, item) its arm's users clicked set to 1; shown but
+    unclicked items are kept in the feedback log but not used by these trainers. Each refit is a
+    function of (base, feedback so far) only — embedding models are warm-started from the same
+    starting parameters each time, not from the previous refit — so a resumed run refits once on
+    the saved feedback and continues exactly (``state``/``restore``).
+
+    Args:
+        train: e.g. :func:`popularity_trainer`, :func:`itemknn_trainer`, :func:`embedding_trainer`.
+        base: (U, I) the interactions the starting policy was trained on.
+        name: the arm's label.
+    """
+
+    def __init__(self, train: Trainer, base: sp.csr_matrix, name: str) -> None:
+        self.train, self.name = train, name
+        self.base = sp.csr_matrix(base, dtype=np.float32)
+        self.base.data[:] = 1.0
+        self.users: list[np.ndarray] = []
+        self.items: list[np.ndarray] = []
+        self.clicked: list[np.ndarray] = []
+        self.fitted_events = 0  # feedback events the current recommender was fitted on
+        self.recommender = train(self.base)
+
+    def slates(self, users: np.ndarray, k: int, exclude: Sequence[np.ndarray]) -> np.ndarray:
+        items, _ = self.recommender.recommend_batch(users, k, exclude=exclude)
+        return items
+
+    def update(self, users: np.ndarray, items: np.ndarray, clicked: np.ndarray) -> None:
+        self.users.append(np.asarray(users, dtype=np.int64))
+        self.items.append(np.asarray(items, dtype=np.int64))
+        self.clicked.append(np.asarray(clicked, dtype=bool))
+
+    def feedback(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(N,) users, items and clicked flags of every event received, in order."""
+        if not self.users:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0, dtype=bool)
+        return np.concatenate(self.users), np.concatenate(self.items), np.concatenate(self.clicked)
+
+    def refit(self) -> None:
+        users, items, clicked = self.feedback()
+        self._fit(users[clicked], items[clicked])
+        self.fitted_events = len(users)
+
+    def _fit(self, users: np.ndarray, items: np.ndarray) -> None:
+        width = max(self.base.shape[1], int(items.max()) + 1 if len(items) else 0)
+        base = sp.csr_matrix(self.base, shape=(self.base.shape[0], width))  # items added mid-run
+        clicks = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=base.shape)
+        matrix = (base + clicks).tocsr()
+        matrix.data[:] = 1.0
+        self.recommender = self.train(matrix)
+
+    def state(self) -> dict[str, np.ndarray]:
+        users, items, clicked = self.feedback()
+        return {
+            "users": users,
+            "items": items,
+            "clicked": clicked,
+            "fitted_events": np.array(self.fitted_events),
+        }
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        self.users, self.items = [state["users"].astype(np.int64)], [state["items"].astype(np.int64)]
+        self.clicked = [state["clicked"].astype(bool)]
+        self.fitted_events = int(state["fitted_events"])
+        if self.fitted_events:
+            fitted = slice(0, self.fitted_events)
+            chosen = self.clicked[0][fitted]
+            self._fit(self.users[0][fitted][chosen], self.items[0][fitted][chosen])
+
+
+def popularity_trainer(user_ids: Sequence[object], item_ids: Sequence[object]) -> Trainer:
+    """Refits ``MostPopular`` (deterministic)."""
+
+    def train(matrix: sp.csr_matrix) -> Recommender:
+        from recsys.artifact import interactions_from_csr
+        from recsys.models.popularity import MostPopular
+        from recsys.recommender import Recommender
+
+        return Recommender(
+            MostPopular(interactions_from_csr(matrix)), matrix, *ids(matrix, user_ids, item_ids)
+        )
+
+    return train
+
+
+def itemknn_trainer(user_ids: Sequence[object], item_ids: Sequence[object], k: int = 100) -> Trainer:
+    """Refits ``ItemKNN`` with ``k`` neighbours (deterministic)."""
+
+    def train(matrix: sp.csr_matrix) -> Recommender:
+        from recsys.artifact import interactions_from_csr
+        from recsys.models.itemknn import ItemKNN
+        from recsys.recommender import Recommender
+
+        model = ItemKNN(interactions_from_csr(matrix), k=k)
+        return Recommender(model, matrix, *ids(matrix, user_ids, item_ids))
+
+    return train
+
+
+def embedding_trainer(
+    make_model: Callable[[sp.csr_matrix], object],
+    start: dict,
+    user_ids: Sequence[object],
+    item_ids: Sequence[object],
+    epochs: int = 3,
+    lr: float = 5e-3,
+    seed: int = 2026,
+    **fit_options: object,
+) -> Trainer:
+    """A short warm-started ``recsys.train.fit`` of a torch embedding model (BPR, LightGCN): the
+    model ``make_model(matrix)`` builds (LightGCN needs the matrix for its graph) takes the
+    parameters ``start`` (a ``state_dict`` of the policy before the test), then trains ``epochs``
+    epochs with ``seed``, without early stopping. Deterministic on one thread."""
+
+    def train(matrix: sp.csr_matrix) -> Recommender:
+        import torch
+
+        from recsys.artifact import interactions_from_csr
+        from recsys.recommender import Recommender
+        from recsys.train import fit
+
+        known = ids(matrix, user_ids, item_ids)
+        model = make_model(matrix)
+        model.load_state_dict(start)  # a catalog grown during the run cannot take these parameters
+        torch.manual_seed(seed)
+        fit(
+            model,
+            interactions_from_csr(matrix),
+            epochs=epochs,
+            lr=lr,
+            seed=seed,
+            progress=False,
+            **fit_options,
+        )
+        return Recommender(model, matrix, *known)
+
+    return train
+
+
+def ids(matrix: sp.csr_matrix, user_ids: Sequence[object], item_ids: Sequence[object]) -> tuple:
+    """The id arrays for a refitted recommender, refusing a matrix wider than the known items (a
+    trainer given lists sees ids appended to them when items are added during the run)."""
+    if matrix.shape != (len(user_ids), len(item_ids)):
+        raise ValueError(
+            f"refit on {matrix.shape} interactions but the trainer knows {len(user_ids)} users x "
+            f"{len(item_ids)} items: items added during the run need their ids in item_ids"
+        )
+    return np.asarray(user_ids), np.asarray(item_ids)
