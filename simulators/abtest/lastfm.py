@@ -9,8 +9,8 @@
 - A **user's taste** is the listening-weighted mean of the tag vectors of the artists they played
   (weights: the user's share of their own play counts), scaled to unit length; users left with no
   tagged artist are dropped and counted.
-- **Creators** start as real artists: their topics are the artist's tag vector
-  (:func:`creator_topics`).
+- **Creators** start as real artists: their topics are the artist's tag vector with a little of
+  the uniform mix (:func:`creator_topics`).
 
 Files (tab-separated with a header, ``.gz`` read as gzip): ``artists.dat`` (id, name, url,
 pictureURL; UTF-8), ``tags.dat`` (tagID, tagValue; latin-1), ``user_taggedartists.dat`` (userID,
@@ -199,9 +199,16 @@ def read_lastfm(
     )
 
 
-def creator_topics(world: LastfmWorld, num_creators: int, seed: int, min_listeners: int = 5) -> np.ndarray:
-    """(C,) rows of ``world``'s artists to start creators from: a seeded sample of the artists with
-    at least ``min_listeners`` listeners (their topics: ``world.tag_vectors[rows]``)."""
+def creator_topics(
+    world: LastfmWorld, num_creators: int, seed: int, min_listeners: int = 5, prior: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Creators started from real artists: a seeded sample of the artists with at least
+    ``min_listeners`` listeners, and their topics, the artist's tag vector mixed with ``prior`` of
+    the uniform mix (so a creator may still try any genre).
+
+    Returns:
+        (C,) rows of ``world``'s artists and (C, T) topics, rows summing to 1.
+    """
     listeners = np.bincount(world.listens.items, minlength=len(world.artist_ids))
     eligible = np.flatnonzero(listeners >= min_listeners)
     if len(eligible) < num_creators:
@@ -209,4 +216,6 @@ def creator_topics(world: LastfmWorld, num_creators: int, seed: int, min_listene
             f"num_creators: {num_creators} asked, only {len(eligible)} artists have "
             f">= {min_listeners} listeners"
         )
-    return np.sort(np.random.default_rng(seed).choice(eligible, size=num_creators, replace=False))
+    rows = np.sort(np.random.default_rng(seed).choice(eligible, size=num_creators, replace=False))
+    topics = (1 - prior) * world.tag_vectors[rows] + prior / world.tag_vectors.shape[1]
+    return rows, topics

@@ -105,8 +105,9 @@ def test_missing_file_is_named(release):
 
 def test_creators_start_from_listened_artists(release):
     world = read_lastfm(release, num_tags=3)
-    rows = creator_topics(world, 2, seed=0, min_listeners=1)
+    rows, topics = creator_topics(world, 2, seed=0, min_listeners=1, prior=0.3)
     assert len(set(rows.tolist())) == 2 and set(rows.tolist()) <= {0, 1, 2}
+    assert np.allclose(topics, 0.7 * world.tag_vectors[rows] + 0.1) and np.allclose(topics.sum(1), 1)
     with pytest.raises(ValueError, match="num_creators"):
         creator_topics(world, 3, seed=0, min_listeners=2)
 
@@ -123,4 +124,5 @@ def test_the_real_release(shared_data):
     assert world.stats["tag_rows_unknown_artist"] > 0  # the release tags artists it does not list
     assert np.allclose(world.tag_vectors.sum(1), 1)
     assert np.allclose(np.linalg.norm(world.user_taste, axis=1), 1)
-    assert len(creator_topics(world, 100, seed=0)) == 100
+    rows, topics = creator_topics(world, 100, seed=0)
+    assert len(set(rows.tolist())) == 100 and (topics > 0).all()
