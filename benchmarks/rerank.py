@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from alignrec.settings import home_dir, require_data
-from benchmarks.results_io import write_results
+from benchmarks.results_io import RESULTS_DIR, write_results
 
 CACHE = "bench/rerank"  # under ALIGNREC_HOME (.alignrec): one saved Recommender folder per retriever
 SEED = 2026
@@ -107,7 +107,7 @@ def movie_content(item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return genres, years
 
 
-def candidate_batches(retrievers, tables, users, relevant, exclude: str) -> list[tuple]:
+def candidate_batches(retrievers, tables, users, relevant, exclude: str, depths: dict) -> list[tuple]:
     """Per batch of users: (candidates, features, labels, seconds for candidates and features).
     ``exclude``: "train" (fitting on valid labels) or "known" (train+valid, for test)."""
     from recsys.candidates import candidate_labels, retrieve
@@ -119,7 +119,7 @@ def candidate_batches(retrievers, tables, users, relevant, exclude: str) -> list
         batch = users[begin : begin + BATCH]
         extra = [history[u].indices for u in batch] if exclude == "train" else None
         t0 = time.perf_counter()
-        found = retrieve(retrievers, DEPTHS, batch, exclude=extra, exclude_known=exclude == "known")
+        found = retrieve(retrievers, depths, batch, exclude=extra, exclude_known=exclude == "known")
         t1 = time.perf_counter()
         features = candidate_features(found, tables, history)
         t2 = time.perf_counter()
@@ -190,13 +190,24 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=1, help="threads for training (torch, LightGBM)")
     parser.add_argument("--latency-users", type=int, default=500)
+    parser.add_argument(
+        "--depths",
+        default=",".join(f"{k}={v}" for k, v in DEPTHS.items()),
+        help="NAME=DEPTH of each retriever used, in feature order (a subset of "
+        f"{', '.join(RETRIEVERS)}; lightgcn first)",
+    )
+    parser.add_argument(
+        "--save-as", default="ranker", help="folder name of the ranker under ALIGNREC_HOME/bench/rerank"
+    )
     args = parser.parse_args()
+    depths = parse_depths(args.depths)
     torch.set_num_threads(args.threads)
     threadpool_limits(1)  # BLAS: per-user matrix products are small; threads only contend
 
     split = load_split("ml-1m")
     retrievers = load_retrievers(split)
-    sources = tuple(RETRIEVERS)
+    retrievers = {name: retrievers[name] for name in depths}
+    sources = tuple(depths)
     names = feature_names(sources)
     valid, test = split.valid.to_csr(), split.test.to_csr()
     known = (split.train.to_csr() + valid).tocsr()
@@ -210,8 +221,8 @@ def main() -> None:
     rng = np.random.default_rng(SEED)
     tune_users = np.sort(rng.choice(valid_users, size=len(valid_users) // 5, replace=False))
     fit_users = np.setdiff1d(valid_users, tune_users)
-    fit_parts = candidate_batches(retrievers, tables, fit_users, valid, exclude="train")
-    tune_parts = candidate_batches(retrievers, tables, tune_users, valid, exclude="train")
+    fit_parts = candidate_batches(retrievers, tables, fit_users, valid, exclude="train", depths=depths)
+    tune_parts = candidate_batches(retrievers, tables, tune_users, valid, exclude="train", depths=depths)
 
     def stack(parts, columns=slice(None)):
         x, y, g = zip(*(flatten(f[..., columns], lab, c.mask) for c, f, lab, *_ in parts), strict=True)
@@ -229,7 +240,7 @@ def main() -> None:
     for config in RANKER_CONFIGS:
         start = time.perf_counter()
         fitted = fit_ranker(fit_data, tune_data, names=names, seed=SEED, threads=args.threads, **config)
-        ranker = TwoStageRanker(fitted.booster_, sources, tuple(DEPTHS.values()), tables)
+        ranker = TwoStageRanker(fitted.booster_, sources, tuple(depths.values()), tables)
         seconds = time.perf_counter() - start
         trials.append((list_ndcg(tune_parts, ranker_score(ranker), valid), config, ranker, seconds))
         print(
@@ -251,7 +262,7 @@ def main() -> None:
         "tune_ndcg@10": round(tune_score, 4),
         "split_checksum": split.checksum,
     }
-    ranker = TwoStageRanker.load(ranker.save(home_dir() / CACHE / "ranker"))  # measured as served
+    ranker = TwoStageRanker.load(ranker.save(home_dir() / CACHE / args.save_as))  # measured as served
     gain = ranker.booster.feature_importance("gain", iteration=ranker.best_iteration)
     importance = dict(
         sorted(zip(names, (gain / gain.sum()).round(4).tolist(), strict=True), key=lambda t: -t[1])
@@ -277,7 +288,7 @@ def main() -> None:
 
     # ----- test -----
     test_users = np.flatnonzero(np.diff(test.indptr) > 0)
-    test_parts = candidate_batches(retrievers, tables, test_users, test, exclude="known")
+    test_parts = candidate_batches(retrievers, tables, test_users, test, exclude="known", depths=depths)
     start = time.perf_counter()
     ranked = top_lists(test_parts, ranker_score(ranker), 20, split.train.num_users)
     lightgbm_seconds = time.perf_counter() - start  # includes the sort, which is negligible
@@ -309,13 +320,13 @@ def main() -> None:
                 "protocol": PROTOCOL,
                 "users": result.num_users,
                 **{k: round(result.metrics[k], 4) for k in METRIC_KEYS},
-                "candidate_depth": DEPTHS[name],
+                "candidate_depth": depths[name],
                 "candidate_recall": recall[name],
                 **machine(),
             }
         )
     best_single = max(r["ndcg@10"] for r in records)
-    pool = " + ".join(f"{s} {DEPTHS[s]}" for s in sources)
+    pool = " + ".join(f"{s} {depths[s]}" for s in sources)
     fused = evaluate_lists(top_lists(test_parts, rrf, 20, split.train.num_users), split, known)
     records.append(
         {
@@ -323,7 +334,7 @@ def main() -> None:
             "dataset": "ml-1m",
             "protocol": PROTOCOL,
             **fused,
-            "candidate_depth": sum(DEPTHS.values()),
+            "candidate_depth": sum(depths.values()),
             "candidate_recall": recall["union"],
             "gain_over_best_single": round(fused["ndcg@10"] / best_single - 1, 4),
             **machine(),
@@ -336,7 +347,7 @@ def main() -> None:
             "dataset": "ml-1m",
             "protocol": PROTOCOL + "; ranker as below",
             **own_metrics,
-            "candidate_depth": sum(DEPTHS.values()),
+            "candidate_depth": sum(depths.values()),
             "candidate_recall": recall["union"],
             "gain_over_best_single": round(own_metrics["ndcg@10"] / best_single - 1, 4),
             "ranker_rounds": int(own_booster.best_iteration),
@@ -347,7 +358,7 @@ def main() -> None:
     other_seeds = []  # the kept configuration refitted with other LightGBM seeds: how much is noise
     for seed in (SEED + 1, SEED + 2):
         refit = fit_ranker(fit_data, tune_data, names=names, seed=seed, threads=args.threads, **config)
-        again = TwoStageRanker(refit.booster_, sources, tuple(DEPTHS.values()), tables)
+        again = TwoStageRanker(refit.booster_, sources, tuple(depths.values()), tables)
         lists = top_lists(test_parts, ranker_score(again), 20, split.train.num_users)
         other_seeds.append(evaluate_lists(lists, split, known)["ndcg@10"])
     two_stage = {
@@ -355,7 +366,7 @@ def main() -> None:
         "dataset": "ml-1m",
         "protocol": PROTOCOL + "; ranker fitted on valid labels of 80% of valid users, tuned on 20%",
         **metrics,
-        "candidate_depth": sum(DEPTHS.values()),
+        "candidate_depth": sum(depths.values()),
         "candidate_recall": recall["union"],
         "gain_over_best_single": round(metrics["ndcg@10"] / best_single - 1, 4),
         "ndcg@10_other_seeds": json.dumps(other_seeds),
@@ -377,7 +388,23 @@ def main() -> None:
         + "."
     )
     title = "Two-stage ranking on ML-1M: merged retrievers + LightGBM LambdaRank"
-    write_results("rerank", records, title=title, notes=notes)
+    path = RESULTS_DIR / "rerank.json"  # other candidate pools' rows stay
+    produced = {r["model"] for r in records}
+    kept = [r for r in json.loads(path.read_text()) if r["model"] not in produced] if path.exists() else []
+    write_results("rerank", kept + records, title=title, notes=notes)
+
+
+def parse_depths(text: str) -> dict[str, int]:
+    """``lightgcn=100,bpr=50`` -> {"lightgcn": 100, "bpr": 50}, checked against RETRIEVERS."""
+    depths = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name not in RETRIEVERS or not value.isdigit() or int(value) < 1:
+            raise SystemExit(f"--depths: {part!r} is not NAME=DEPTH with NAME one of {list(RETRIEVERS)}")
+        depths[name] = int(value)
+    if next(iter(depths)) != "lightgcn":
+        raise SystemExit("--depths: lightgcn must come first (its vectors and history feed the features)")
+    return depths
 
 
 def latency(ranker, retrievers, tables, users: np.ndarray, count: int) -> dict:

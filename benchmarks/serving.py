@@ -49,9 +49,13 @@ from benchmarks.results_io import RESULTS_DIR, write_results
 K = 10
 STAGES = ("retrieval", "features", "lightgbm")
 DATASET = "ml-1m"
-PROTOCOL = (
-    "open-loop fixed arrival rate, loopback, 1 uvicorn worker, 1 torch thread, k=10, client on the same cores"
-)
+
+
+def protocol(workers: int, http: str, loop: str) -> str:
+    return (
+        f"open-loop fixed arrival rate, loopback, {workers} uvicorn worker(s) (http {http}, loop {loop}), "
+        "1 torch thread each, k=10, client on the same cores"
+    )
 
 
 def machine() -> dict:
@@ -106,7 +110,13 @@ def two_stage_folders() -> tuple[Path, Path]:
 
 
 def start_server(
-    model_dir: Path, port: int, feedback_db: Path, ranker_dir: Path | None = None
+    model_dir: Path,
+    port: int,
+    feedback_db: Path,
+    ranker_dir: Path | None = None,
+    workers: int = 1,
+    http: str = "auto",
+    loop: str = "auto",
 ) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -115,8 +125,13 @@ def start_server(
     }
     if ranker_dir is not None:
         env["ALIGNREC_RANKER_DIR"] = str(ranker_dir)
+    if workers > 1:  # what `alignrec serve --workers N` does: the workers share their metrics
+        shared = feedback_db.parent / f"{feedback_db.stem}-prometheus"
+        shared.mkdir(exist_ok=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(shared)
     command = [sys.executable, "-m", "uvicorn", "--factory", "serving.main:create_app", "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+               "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
+               "--http", http, "--loop", loop]  # fmt: skip
     server = subprocess.Popen(command, env=env)
     import httpx
 
@@ -260,6 +275,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per rate")
     parser.add_argument("--epochs", type=int, default=20, help="BPR training epochs on ML-1M")
     parser.add_argument("--models", default="bpr,bpr+hnsw32,two-stage", help="which served variants")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--http", default="auto", help="uvicorn HTTP parser: auto, h11 or httptools")
+    parser.add_argument("--loop", default="auto", help="uvicorn event loop: auto, asyncio or uvloop")
+    parser.add_argument("--tag", default="", help="suffix of the model name in the records (a variant)")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     names = args.models.split(",")
@@ -278,7 +297,15 @@ def main() -> None:
             ids = ([str(u) for u in probe.user_ids], [str(i) for i in probe.item_ids])
             sizes = f"{len(ids[0])} users x {len(ids[1])} items, dim 64"
             port = free_port()
-            server = start_server(folders[name], port, root / f"{name}-feedback.db", rankers.get(name))
+            server = start_server(
+                folders[name],
+                port,
+                root / f"{name}-feedback.db",
+                rankers.get(name),
+                args.workers,
+                args.http,
+                args.loop,
+            )
             try:
                 endpoints = ["recommendations"] + (["similar"] if name == "bpr" else [])
                 load = os.getloadavg()[0]
@@ -288,9 +315,9 @@ def main() -> None:
                         record = measure(port, endpoint, rate, args.seconds, ids, seed=int(rate))
                         records.append(
                             {
-                                "model": name,
+                                "model": name + args.tag,
                                 "dataset": DATASET,
-                                "protocol": PROTOCOL,
+                                "protocol": protocol(args.workers, args.http, args.loop),
                                 "endpoint": endpoint,
                                 "rate": rate,
                                 **record,
@@ -317,7 +344,12 @@ def main() -> None:
         f"{args.rates} --seconds {args.seconds:g} --epochs {args.epochs} --models {args.models})."
     )
     path = RESULTS_DIR / "serving.json"
-    kept = [r for r in json.loads(path.read_text()) if r["model"] not in names] if path.exists() else []
+    measured = {(name + args.tag, protocol(args.workers, args.http, args.loop)) for name in names}
+    kept = (
+        [r for r in json.loads(path.read_text()) if (r["model"], r["protocol"]) not in measured]
+        if path.exists()
+        else []
+    )
     write_results("serving", kept + records, title="Serving: latency at fixed request rates", notes=notes)
 
 

@@ -4,18 +4,24 @@
   ``alignrec_http_request_seconds{route}``: every request, by route template (``/v1/items/{item_id}/similar``,
   not the raw path, so that ids do not become labels; unmatched paths count as ``unmatched``);
 - ``alignrec_stage_seconds{stage}``: the stages of a recommendation (retrieval, filter, rerank);
-- ``alignrec_model_info{model, version, source}``: the model being served;
+- ``alignrec_model_info{model, version, source}``: 1 for the model being served (0 for versions
+  served before a reload);
 - ``alignrec_feedback_events_total{outcome}``: stored and duplicate feedback events; reloads.
 
-With ``--workers N`` each worker process keeps its own counts.
+With ``--workers N`` the workers are separate processes: ``alignrec serve`` then points
+``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder, every worker writes its values there
+(prometheus-client's multiprocess mode) and ``/metrics``, whichever worker answers, adds them up.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # Request latencies here are mostly 0.5-10 ms; the buckets resolve that range.
 BUCKETS = (
@@ -58,14 +64,35 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self.model = Info("alignrec_model", "the recommender being served", registry=self.registry)
+        # A gauge, not an Info: multiprocess mode has no Info metrics.
+        self.model = Gauge(
+            "alignrec_model_info",
+            "1 for the recommender being served",
+            ["model", "version", "source"],
+            registry=self.registry,
+            multiprocess_mode="max",
+        )
+        self._served: tuple[str, str, str] | None = None
         self.feedback = Counter(
             "alignrec_feedback_events", "feedback events received", ["outcome"], registry=self.registry
         )
         self.reloads = Counter("alignrec_reloads", "model reloads", registry=self.registry)
 
     def set_model(self, name: str, version: str, source: str) -> None:
-        self.model.info({"model": name, "version": version, "source": source})
+        if self._served is not None:
+            self.model.labels(*self._served).set(0)
+        self._served = (name, version, source)
+        self.model.labels(*self._served).set(1)
+
+    def exposition(self) -> bytes:
+        """The text format of this worker's metrics, or of every worker's in multiprocess mode."""
+        if not os.environ.get(MULTIPROCESS_ENV):
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
 
 
 class MetricsMiddleware:

@@ -106,6 +106,26 @@ def serve(
         console.print(
             "[dim]admin endpoints disabled: set ALIGNREC_ADMIN_API_KEY to enable /v1/admin/reload[/dim]"
         )
+    if workers > 1:
+        prometheus_multiprocess_dir()
     uvicorn.run(
         "serving.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level
     )
+
+
+def prometheus_multiprocess_dir() -> Path:
+    """Point ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder (unless the user set one), so that the
+    worker processes share their metrics; the folder goes when the server exits."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from serving.metrics import MULTIPROCESS_ENV
+
+    given = os.environ.get(MULTIPROCESS_ENV)
+    if given:
+        return Path(given)
+    folder = Path(tempfile.mkdtemp(prefix="alignrec-prometheus-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ[MULTIPROCESS_ENV] = str(folder)
+    return folder

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 
 from serving.deps import State
@@ -38,5 +38,5 @@ def readyz(state: State, response: Response) -> Readiness:
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
 async def metrics(state: State) -> Response:
-    """Prometheus exposition of this worker's counters and histograms."""
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus exposition of the counters and histograms (all workers' with ``--workers N``)."""
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

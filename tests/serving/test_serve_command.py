@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -21,6 +22,8 @@ def no_alignrec_env(monkeypatch):
         n for n in os.environ if n.startswith("ALIGNREC_") and n not in ("ALIGNREC_HOME", "ALIGNREC_DATA_DIR")
     ]:
         monkeypatch.delenv(name)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # `--workers 2` sets it: undone after the test
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     return monkeypatch
 
 
@@ -41,6 +44,66 @@ def test_serve_prints_the_docs_url_and_hands_settings_to_uvicorn(no_alignrec_env
     assert args == ("serving.main:create_app",)
     assert kwargs["factory"] and kwargs["workers"] == 2 and kwargs["port"] == 8123
     assert env["ALIGNREC_MODEL_DIR"] == str(served.model_dir.resolve())
+    assert Path(env["PROMETHEUS_MULTIPROC_DIR"]).is_dir()  # the workers share their metrics there
+
+
+# Starts a real two-worker server: about 10 s.
+def test_two_workers_report_every_request_in_their_metrics(served, tmp_path):
+    import os
+
+    import httpx
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIGNREC_", "PROMETHEUS_"))}
+    env["ALIGNREC_HOME"] = str(tmp_path)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(shared := tmp_path / "prometheus")
+    shared.mkdir()
+    command = [sys.executable, "-m", "alignrec", "serve", "--model-dir", str(served.model_dir), "--port",
+               str(port), "--workers", "2", "--log-level", "warning"]  # fmt: skip
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, server)
+        for _ in range(30):  # a new connection each time: the kernel spreads them over the workers
+            response = httpx.post(f"{base}/v1/recommendations", json={"user_id": "u1", "k": 3})
+            assert response.status_code == 200
+        text = httpx.get(f"{base}/metrics").text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    counts = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("alignrec_http_requests_total{") and 'route="/v1/recommendations"' in line
+    ]
+    assert sum(counts) == 30, text  # whichever worker answered /metrics counted both
+    assert len({path.stem.rsplit("_", 1)[1] for path in shared.glob("gauge_*.db")}) == 2  # two writers
+    assert 'alignrec_model_info{model="bpr"' in text
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_ready(base: str, server: subprocess.Popen, seconds: float = 120) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited: {server.stdout.read().decode()}")
+        try:
+            if httpx.get(f"{base}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not become ready")
 
 
 @pytest.mark.parametrize(
