@@ -1,34 +1,85 @@
-"""`alignrec simulate abtest` end to end on a tiny synthetic run."""
+"""`alignrec simulate abtest` end to end on a tiny synthetic run: flags, the example config with flag
+overrides, the report folder, the MLflow run, bad config values."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from alignrec.cli import app
 
 runner = CliRunner()
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "abtest.yaml"
 
 
-def test_abtest_reports_arms_and_tests(tmp_path):
-    run = tmp_path / "run"
-    trained = runner.invoke(app, ["train", "-m", "pop", "-m", "itemknn", "--no-track", "--out", str(run)])
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("abtest") / "run"
+    trained = runner.invoke(app, ["train", "-m", "pop", "-m", "itemknn", "--no-track", "--out", str(folder)])
     assert trained.exit_code == 0, trained.output
-    result = runner.invoke(
-        app,
-        ["simulate", "abtest", "--run", str(run), "-a", "pop", "-a", "itemknn", "--rounds", "4", "-k", "5"],
-        env={"COLUMNS": "200"},
-    )
+    return folder
+
+
+def simulate(*args: str):
+    return runner.invoke(app, ["simulate", "abtest", *args], env={"COLUMNS": "200"})
+
+
+def test_abtest_reports_arms_and_tests(run):
+    arms = ["-a", "pop", "-a", "itemknn"]
+    result = simulate("--run", str(run), *arms, "--rounds", "4", "-k", "5", "--no-track")
     assert result.exit_code == 0, result.output
-    report = json.loads((run / "abtest-ab.json").read_text())
+    folder = run / "abtest-ab"
+    report = json.loads((folder / "report.json").read_text())
     assert set(report["arms"]) == {"pop", "itemknn"} and "itemknn" in report["comparisons"]
-    assert "always-valid test stops at round" in result.output
-    aa = runner.invoke(
-        app,
-        ["simulate", "abtest", "--run", str(run), "-a", "pop", "-a", "pop", "--rounds", "2", "--salt", "aa"],
-    )
+    assert report["settings"]["rounds"] == 4 and report["settings"]["k"] == 5
+    assert len(report["trajectories"]["itemknn"]["round_ctr"]["ctr"]) == 4
+    files = {p.name for p in folder.iterdir()}
+    assert {"report.md", "report.html", "ctr_per_round.png", "lorenz.png"} <= files
+    assert "always-valid sequential test" in result.output and "naive daily peeking" in result.output
+    aa = simulate("--run", str(run), "-a", "pop", "-a", "pop", "--rounds", "2", "--salt", "aa", "--no-track")
     assert aa.exit_code == 0, aa.output
-    assert set(json.loads((run / "abtest-aa.json").read_text())["arms"]) == {"pop#0", "pop#1"}
-    missing = runner.invoke(app, ["simulate", "abtest", "--run", str(tmp_path / "none")])
+    assert set(json.loads((run / "abtest-aa" / "report.json").read_text())["arms"]) == {"pop#0", "pop#1"}
+    missing = simulate("--run", str(run.parent / "none"))
     assert missing.exit_code != 0 and "no run folder there" in str(missing.exception)
+
+
+def test_example_config_runs_with_flag_overrides_and_one_mlflow_run(run, tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    report_dir = tmp_path / "report"
+    result = simulate(
+        "--config", str(EXAMPLE), "--run", str(run), "--rounds", "3", "--report-dir", str(report_dir),
+        "--tracking-uri", uri,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    settings = json.loads((report_dir / "report.json").read_text())["settings"]
+    assert settings["rounds"] == 3 and settings["salt"] == "example"  # the flag wins, the file's salt stays
+    assert settings["arms"] == ["pop", "itemknn"]
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    (experiment,) = [e for e in client.search_experiments() if e.name == "alignrec-abtest"]
+    (logged,) = client.search_runs([experiment.experiment_id])
+    assert logged.data.params["salt"] == "example" and "itemknn/ctr" in logged.data.metrics
+    assert [m.step for m in client.get_metric_history(logged.info.run_id, "itemknn/round_ctr")] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("run: {run}\nrounds: 0\n", "rounds: expected an integer >= 1"),
+        ("run: {run}\nrounds: ten\n", "rounds: expected an integer"),
+        ("run: {run}\narms: [pop]\n", "arms: expected at least two models"),
+        ("run: {run}\nroundz: 3\n", "unknown field(s) ['roundz']"),
+        ("- rounds\n", "expected a mapping of config fields"),
+        ("rounds: [1\n", "not valid YAML"),
+        ("policy_urls: {{lightgcn: 'http://x'}}\n", "policy_urls: expected model names among the arms"),
+    ],
+)
+def test_bad_config_names_the_file_and_field(run, tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.format(run=run))
+    result = simulate("--config", str(path), "--no-track")
+    assert result.exit_code != 0 and isinstance(result.exception, ValueError)
+    assert str(result.exception).startswith(str(path)) and message in str(result.exception)

@@ -1,0 +1,166 @@
+"""The configuration of one simulated A/B test (``alignrec simulate abtest --config x.yaml``).
+
+Values come from the dataclass defaults, then the YAML file (its keys are the fields below), then
+the command's flags. ``from_mapping`` (the way in from outside) checks every value's type and range
+and raises ``ValueError`` naming the source and the field. A relative ``run`` is relative to the
+current folder, as on the command line. The file is light to import (no numpy, yaml read on demand), so
+the CLI builds its help from the fields' ``help`` strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import get_type_hints
+
+
+def _field(default, help: str, **kwargs):  # noqa: A002 - TRL's spelling of the field help
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kwargs)
+    return field(default=default, metadata={"help": help}, **kwargs)
+
+
+@dataclass
+class ABTestConfig:
+    """One experiment: which models, how many rounds, the simulated world, the statistics, outputs."""
+
+    run: Path = _field(Path(".alignrec/runs/latest"), "Run folder of `alignrec train` (split, models).")
+    arms: list[str] = _field(
+        ["pop", "bpr"],
+        "Models of the run, one per arm; the first is the control; the same model twice is an A/A test.",
+    )
+    policy_urls: dict[str, str] = _field(
+        {},
+        "Arms served over HTTP: model name -> base URL of a server speaking the serving API "
+        "(POST /v1/recommendations) for that model; other arms run in this process.",
+    )
+    rounds: int = _field(50, "Rounds; every active user gets one slate per round.")
+    k: int = _field(10, "Slate size.")
+    patience: int = _field(5, "A user leaves after this many rounds in a row without a click.")
+    base_rate: float = _field(0.05, "Click probability of a median-scored item in the world model.")
+    world_k: int = _field(100, "Neighbours of the ItemKNN world model (fitted on all of the split).")
+    seed: int = _field(2026, "Seed of the click draws.")
+    salt: str = _field("ab", "Salt of the user -> arm hash (a new salt is a new randomisation).")
+    alpha: float = _field(0.05, "Significance level of the tests (intervals are 1 - alpha).")
+    workers: int = _field(1, "Ray workers (1: one process).")
+    ray_address: str | None = _field(None, "An existing Ray cluster (default: a local one when workers > 1).")
+    report_dir: Path | None = _field(
+        None, "Folder for report.md/.html/.json and the plots (default: RUN/abtest-<salt>)."
+    )
+    track: bool = _field(True, "Record the test as one MLflow run.")
+    experiment: str = _field("alignrec-abtest", "MLflow experiment name.")
+    tracking_uri: str | None = _field(None, "MLflow tracking URI (default: sqlite under .alignrec).")
+
+    def validate(self, source: str) -> None:
+        """Raise ValueError naming ``source`` and the field whose value is out of range."""
+
+        def fail(name: str, expected: str) -> None:
+            raise ValueError(f"{source}: {name}: expected {expected}, got {getattr(self, name)!r}")
+
+        for name in ("rounds", "k", "patience", "world_k", "workers"):
+            if getattr(self, name) < 1:
+                fail(name, "an integer >= 1")
+        for name in ("base_rate", "alpha"):
+            if not 0 < getattr(self, name) < 1:
+                fail(name, "a number strictly between 0 and 1")
+        if len(self.arms) < 2:
+            fail("arms", "at least two models")
+        if not self.salt:
+            fail("salt", "a non-empty string")
+        unknown = sorted(set(self.policy_urls) - set(self.arms))
+        if unknown:
+            fail("policy_urls", f"model names among the arms {self.arms} (not {unknown})")
+        for name, url in self.policy_urls.items():
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{source}: policy_urls.{name}: expected an http(s):// URL, got {url!r}")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, object], source: str) -> ABTestConfig:
+        """A config from plain values (YAML, flags); each checked against its field's type."""
+        hints = get_type_hints(cls)
+        unknown = sorted(set(values) - set(hints))
+        if unknown:
+            raise ValueError(f"{source}: unknown field(s) {unknown}; fields: {sorted(hints)}")
+        config = cls(**{name: _coerce(f"{source}: {name}", v, hints[name]) for name, v in values.items()})
+        config.validate(source)
+        return config
+
+    def settings(self) -> dict[str, object]:
+        """The values that define the experiment (what a report and an MLflow run record)."""
+        out = {"run": str(self.run), "arms": list(self.arms), "world": f"itemknn(k={self.world_k})"}
+        for name in ("rounds", "k", "patience", "base_rate", "seed", "salt", "alpha"):
+            out[name] = getattr(self, name)
+        if self.policy_urls:
+            out["policy_urls"] = dict(self.policy_urls)
+        return out
+
+
+def _coerce(where: str, value: object, hint: object) -> object:
+    """``value`` as the field type ``hint`` (int, float, str, bool, Path, list[str], dict[str, str],
+    each optionally ``| None``), or ValueError naming ``where``."""
+    import types
+    import typing
+
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType):  # X | None
+        if value is None:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+        args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    if origin is list:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+            raise ValueError(f"{where}: expected a list of strings, got {value!r}")
+        return list(items)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in [*value, *value.values()]):
+            raise ValueError(f"{where}: expected a mapping of strings to strings, got {value!r}")
+        return dict(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint in (str, Path):
+        if not isinstance(value, str | Path):
+            raise ValueError(f"{where}: expected a string, got {value!r}")
+        return hint(value)
+    raise TypeError(f"{where}: no rule for the field type {hint!r}")  # a new field type needs one
+
+
+def load_config(path: Path | None, overrides: dict[str, object]) -> ABTestConfig:
+    """The config of ``path`` (YAML; None: the defaults) with ``overrides`` (flags given, None
+    values ignored) on top."""
+    values: dict[str, object] = {}
+    source = "flags"
+    if path is not None:
+        import yaml
+
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML ({error})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of config fields, got {type(loaded).__name__}")
+        values.update(loaded or {})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given and path is not None:
+        source = f"{path} + flags"
+    return ABTestConfig.from_mapping({**values, **given}, source)
+
+
+def help_of(name: str) -> str:
+    """The help string of a field (the CLI's flag help)."""
+    (found,) = [f for f in dataclasses.fields(ABTestConfig) if f.name == name]
+    return found.metadata["help"]
