@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -34,6 +35,7 @@ from tqdm.auto import tqdm
 
 from simulators.abtest.policies import Learner, Policy
 from simulators.abtest.policies import RecommenderPolicy as RecommenderPolicy  # its old home
+from simulators.abtest.state import LoopState, digest, load_state, save_state
 
 
 class Observer(Protocol):
@@ -162,6 +164,7 @@ def run_abtest(
     progress: bool = False,
     observers: Sequence[Observer] = (),
     retrain_every: int | None = None,
+    state_path: str | Path | None = None,
 ) -> ABResult:
     """Simulate ``rounds`` rounds for ``users`` (internal indices; ``user_ids`` their original ids,
     used for hashing into arms). Users never see an item twice (clicked or not). ``num_items`` is
@@ -170,7 +173,13 @@ def run_abtest(
     With ``retrain_every=R`` every policy must be a ``Learner`` (e.g. ``RetrainingPolicy``), one
     object per arm: after each of its rounds it gets its arm's feedback (``update``: the users, the
     items shown and whether each was clicked, one row per shown item, in user order), and after
-    rounds R, 2R, ... (not after the last) it refits."""
+    rounds R, 2R, ... (not after the last) it refits.
+
+    With ``state_path`` the loop state (see ``simulators.abtest.state``) is written atomically after
+    every round, and a run given a path that holds a state continues after its last saved round
+    (with the learners restored) — the result is the uninterrupted run's; a state written with
+    other arguments is refused, naming them. A finished run's state stays: rerunning returns its
+    result without simulating."""
     if len(policies) != len(arm_names) or len(policies) < 2:
         raise ValueError(
             f"need at least two arms, one name each; got {len(policies)} policies, {len(arm_names)} names"
@@ -182,13 +191,27 @@ def run_abtest(
     keys = np.array(
         [int.from_bytes(hashlib.sha256(str(u).encode()).digest()[:8], "little") for u in user_ids]
     )
-    impressions = np.zeros((rounds, len(users)), dtype=np.int32)
-    clicks = np.zeros((rounds, len(users)), dtype=np.int32)
-    left_at = np.full(len(users), -1)
-    dry = np.zeros(len(users), dtype=np.int64)  # rounds in a row without a click
-    seen: list[list[int]] = [[] for _ in users]
-    exposure = [np.zeros(num_items, dtype=np.int64) for _ in policies]
-    for t in tqdm(range(rounds), desc="rounds", disable=None if progress else True):
+    state = LoopState.start(rounds, len(users), num_items, len(policies))
+    if state_path is not None:
+        fingerprint = {
+            "arm_names": list(arm_names),
+            "policies": [type(p).__name__ for p in policies],
+            **{"seed": seed, "salt": salt, "rounds": rounds, "k": k, "patience": patience},
+            **{"num_items": num_items, "retrain_every": retrain_every},
+            "users": digest(users),
+            "user_ids": digest([str(u) for u in user_ids]),
+            "world": digest(click_model.scores, click_model.bias, click_model.temperature),
+        }
+        saved = load_state(state_path, fingerprint)
+        if saved is not None:
+            state = saved
+            if retrain_every is not None:
+                for policy, learned in zip(policies, state.policies, strict=True):
+                    policy.restore(learned)
+    logs, seen, dry, left_at = state.logs, state.seen, state.dry, state.left_at
+    impressions, clicks = logs["impressions"], logs["clicks"]
+    bar = tqdm(range(state.next_round, rounds), desc="rounds", disable=None if progress else True)
+    for t in bar:
         for a, policy in enumerate(policies):
             members = np.flatnonzero((arms == a) & (left_at < 0))
             if len(members) == 0:
@@ -202,7 +225,7 @@ def run_abtest(
                 impressions[t, m] = len(shown)
                 clicks[t, m] = int(clicked[row].sum())
                 seen[m].extend(shown.tolist())
-                exposure[a] = count_exposure(exposure[a], shown)
+                state.exposure[a] = count_exposure(state.exposure[a], shown)
                 dry[m] = 0 if clicked[row].any() else dry[m] + 1
                 if dry[m] >= patience:
                     left_at[m] = t
@@ -215,7 +238,11 @@ def run_abtest(
         if retrain_every is not None and (t + 1) % retrain_every == 0 and t + 1 < rounds:
             for policy in policies:
                 policy.refit()
-    return ABResult(list(arm_names), users, arms, impressions, clicks, left_at, exposure)
+        if state_path is not None:
+            state.next_round = t + 1
+            state.policies = [p.state() for p in policies] if retrain_every is not None else []
+            save_state(state_path, state, fingerprint)
+    return ABResult(list(arm_names), users, arms, impressions, clicks, left_at, state.exposure)
 
 
 def check_learners(policies: Sequence[Policy], arm_names: Sequence[str], retrain_every: int) -> None:
@@ -265,6 +292,8 @@ def run_abtest_on_ray(
     only), so the result would no longer equal one process's."""
     if options.get("observers"):
         raise ValueError("observers: not supported on Ray (each shard would see only its users); run_abtest")
+    if options.get("state_path") is not None:
+        raise ValueError("state_path: not supported on Ray (shards are not saved); use run_abtest")
     if options.get("retrain_every") is not None:
         raise ValueError(
             "retrain_every: not supported on Ray (each shard's policy would learn from its users only, "
