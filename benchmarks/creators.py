@@ -1,41 +1,56 @@
-"""Creator simulation on ML-100K users: bounded- vs full-information creators under a popularity and a
-personalised cold-start policy, 50 rounds (issue 13's creator benchmark, MovieLens-genre version).
+"""Creator simulations (issue 13's creator benchmark): bounded- vs full-information creators under a
+popularity and a personalised policy.
 
-Run: ``python -m benchmarks.creators [--rounds 50] [--creators 100]`` (needs ../shared/data; writes
-``benchmarks/results/creators.json`` and ``.md``).
+Run: ``python -m benchmarks.creators [--dataset lastfm|ml-100k|both] [--rounds 50] [--seeds 5]``
+(needs ../shared/data; writes ``benchmarks/results/creators.json`` and ``.md``, keeping the rows of
+a dataset not rerun).
 
-Users: the 943 ML-100K users, each with the genre taste of the movies they rated (unit-normalised
-mean of the 19 genre flags of ``u.item``). Creators: 100, each owning a seeded random tenth of the
-catalog; its topics are the genre mix of those movies (``initial_creators``). Every round a creator
-produces an item with probability 0.7 (exploring an untried genre with probability 0.2) and leaves
-when its last 5 items got no click, from round 15. Two fresh slots per user per round show new items,
-ranked by clicks so far ("popularity") or by genre similarity to the user ("personalised"); a user
-clicks with sigmoid((taste . genre - 0.5) / 0.1). Five seeds each; mean ± std over seeds.
+**Last.fm, creators inside A/B arms** (``simulators.abtest.creator_platform``): the 1,888 Last.fm
+users with a tag taste (``read_lastfm``: 24 top tags as genres), hashed into two arms, 50 rounds,
+slates of 10 with 2 fresh slots for new items. Arm "popularity" ranks by training listeners plus
+clicks in the arm; arm "vbpr" by a VBPR (dim 32, content dim 16, 20 epochs on every listening event,
+the artists' tag vectors as its item features) — new items join each arm's VBPR through
+``Recommender.add_items`` and are scored from their tags. Each arm has its own 100 creators started
+from the same seeded sample of artists with >= 5 listeners; one run with bounded-information
+creators and one with full-information creators per seed, same seed and split (paired). Users
+click by genre affinity (``GenreWorld``, base rate 0.05 at the median pair) and leave after 5
+rounds without a click.
+
+**MovieLens 100K, new items only** (``simulators.abtest.creators.run_creators``): the 943 ML-100K
+users (genre taste of the movies they rated), 100 creators each owning a seeded tenth of the
+catalog, 2 fresh slots ranked by clicks so far ("popularity") or genre similarity
+("personalised"), a user clicks with sigmoid((taste . genre - 0.5) / 0.1).
+
+Mean ± std over seeds.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 
 from benchmarks.online import machine
-from benchmarks.results_io import write_results
+from benchmarks.results_io import merge_results, write_results
+
+TITLE = "Creators: retention and content diversity"
+CHECKPOINTS = (10, 20, 30, 40, 50)
 
 
-def main() -> None:
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return round(float(np.mean(values)), 4), round(float(np.std(values)), 4)
+
+
+def _new_item_ctr(history: dict[str, list]) -> float:
+    return sum(history["new_clicks"]) / max(sum(history["new_impressions"]), 1)
+
+
+def movielens(rounds: int, num_creators: int, seeds: int) -> list[dict]:
     from alignrec.settings import require_data
     from recsys.movie_catalog import read_ml100k_items
     from recsys.readers import read_movielens_100k
     from simulators.abtest.creators import CreatorConfig, initial_creators, run_creators
-
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rounds", type=int, default=50)
-    parser.add_argument("--creators", type=int, default=100)
-    parser.add_argument("--seeds", type=int, default=5)
-    args = parser.parse_args()
 
     log = read_movielens_100k(require_data("ml-100k/u.data.gz"))
     catalog = read_ml100k_items(require_data("ml-100k/u.item"), require_data("ml-100k/u.genre"))
@@ -44,8 +59,8 @@ def main() -> None:
     taste = np.zeros((log.num_users, genres.shape[1]))
     np.add.at(taste, log.users, genres[log.items])
     taste /= np.maximum(np.linalg.norm(taste, axis=1, keepdims=True), 1e-12)
-    owner = np.random.default_rng(2026).integers(args.creators, size=log.num_items)
-    topics = initial_creators(genres, owner, args.creators)
+    owner = np.random.default_rng(2026).integers(num_creators, size=log.num_items)
+    topics = initial_creators(genres, owner, num_creators)
     records = []
     for policy in ("popularity", "personalised"):
         for full in (False, True):
@@ -55,44 +70,197 @@ def main() -> None:
                     topics,
                     CreatorConfig(full_information=full),
                     policy=policy,
-                    rounds=args.rounds,
+                    rounds=rounds,
                     seed=seed,
                 )
-                for seed in range(args.seeds)
+                for seed in range(seeds)
             ]
-
-            def stat(key: str, index: int = -1, runs=runs) -> tuple[float, float]:
-                values = [r[key][index] for r in runs]
-                return round(float(np.mean(values)), 4), round(float(np.std(values)), 4)
-
-            retention = [r["active_creators"][-1] / args.creators for r in runs]
-            entropy = [float(np.mean(r["genre_entropy"][-10:])) for r in runs]
-            share = [sum(r["new_clicks"]) / max(sum(r["new_impressions"]), 1) for r in runs]
+            retention = _mean_std([r["active_creators"][-1] / num_creators for r in runs])
+            success = _mean_std([r["cold_success"][-1] for r in runs])
             records.append(
                 {
                     "model": f"{'full' if full else 'bounded'}-information creators, {policy} cold start",
                     "dataset": "ml-100k",
-                    "protocol": f"{args.creators} creators, 943 users, {args.rounds} rounds, 2 fresh slots, "
-                    f"{args.seeds} seeds",
-                    "creator_retention": round(float(np.mean(retention)), 4),
-                    "creator_retention_std": round(float(np.std(retention)), 4),
-                    "new_item_genre_entropy_last10": round(float(np.mean(entropy)), 4),
-                    "new_item_ctr": round(float(np.mean(share)), 4),
-                    "cold_item_success": stat("cold_success")[0],
-                    "cold_item_success_std": stat("cold_success")[1],
-                    "active_creators_round_15": stat("active_creators", 14)[0],
+                    "protocol": f"{num_creators} creators, 943 users, {rounds} rounds, 2 fresh slots, "
+                    f"{seeds} seeds",
+                    "creator_retention": retention[0],
+                    "creator_retention_std": retention[1],
+                    "new_item_genre_entropy_last10": round(
+                        float(np.mean([np.mean(r["genre_entropy"][-10:]) for r in runs])), 4
+                    ),
+                    "new_item_ctr": round(
+                        float(
+                            np.mean([sum(r["new_clicks"]) / max(sum(r["new_impressions"]), 1) for r in runs])
+                        ),
+                        4,
+                    ),
+                    "cold_item_success": success[0],
+                    "cold_item_success_std": success[1],
+                    "active_creators_round_15": round(
+                        float(np.mean([r["active_creators"][14] for r in runs])), 4
+                    ),
                     **machine(),
                 }
             )
             print(records[-1], flush=True)
-    notes = (
-        "Creators see only feedback on their own items (bounded) or also every genre's platform-wide click "
-        "share (full). `creator_retention`: share still active after the last round; "
-        "`new_item_genre_entropy_last10`: entropy (nats) of the genres of items made in the last 10 rounds; "
-        "`cold_item_success`: share of new items with at least one click. "
-        "Rerun: `python -m benchmarks.creators`."
+    return records
+
+
+def lastfm_runs(
+    rounds: int, num_creators: int, seeds: int, epochs: int
+) -> dict[tuple[bool, str], list[dict]]:
+    """Per (full information, arm name), one summary per seed (histories, CTR, user retention)."""
+    import torch
+
+    from alignrec.settings import require_data
+    from recsys.models.vbpr import VBPR
+    from recsys.recommender import Recommender
+    from recsys.train import fit
+    from simulators.abtest.creator_platform import CreatorArm, GenreWorld, run_creator_abtest
+    from simulators.abtest.creators import CreatorConfig, Creators
+    from simulators.abtest.lastfm import creator_topics, read_lastfm
+
+    world = read_lastfm(require_data("lastfm-hetrec2011"))
+    log = world.listens
+    features = [world.tag_vectors.astype(np.float32)]
+    listeners = np.bincount(log.items, minlength=log.num_items)
+    torch.manual_seed(2026)
+    model = VBPR(log.num_users, log.num_items, features, dim=32, content_dim=16, id_items=listeners > 0)
+    start = time.perf_counter()
+    fit(model, log, epochs=epochs, batch_size=1024, lr=0.005, num_negatives=4, progress=False)
+    print(f"VBPR: {epochs} epochs in {time.perf_counter() - start:.1f} s", flush=True)
+    recommender = Recommender(model, log.to_csr(), log.user_ids, log.item_ids, features=features)
+    users = np.arange(log.num_users)
+    runs: dict[tuple[bool, str], list[dict]] = {}
+    for seed in range(seeds):
+        _, topics = creator_topics(world, num_creators, seed=seed)
+        for full in (False, True):
+            clicks = GenreWorld.calibrated(world.user_taste, world.tag_vectors, base_rate=0.05)
+            config = CreatorConfig(full_information=full)
+            arms = [
+                CreatorArm(
+                    name,
+                    recommender,
+                    clicks,
+                    Creators(topics, config, np.random.default_rng([seed, a])),
+                    ranking=ranking,
+                    seed=seed,
+                )
+                for a, (name, ranking) in enumerate((("popularity", "popularity"), ("vbpr", "model")))
+            ]
+            start = time.perf_counter()
+            result = run_creator_abtest(
+                arms, users, list(world.user_ids), rounds=rounds, k=10, seed=seed, salt=f"creators-{seed}"
+            )
+            seconds = time.perf_counter() - start
+            for a, arm in enumerate(arms):
+                got, shown = result.user_totals(a)
+                members = result.arms == a
+                runs.setdefault((full, arm.name), []).append(
+                    {
+                        "history": arm.history,
+                        "ctr": float(got.sum() / shown.sum()),
+                        "user_retention": float((result.left_at[members] < 0).mean()),
+                        "seconds": seconds,
+                    }
+                )
+            print(
+                f"seed {seed} full={full}: {seconds:.1f} s;",
+                {arm.name: round(arm.history["creator_retention"][-1], 3) for arm in arms},
+                flush=True,
+            )
+    return runs
+
+
+def lastfm(rounds: int, num_creators: int, seeds: int, epochs: int) -> tuple[list[dict], str]:
+    """The records and a Markdown table of the trajectories (every 5 rounds, mean over seeds)."""
+    runs = lastfm_runs(rounds, num_creators, seeds, epochs)
+    protocol = (
+        f"A/B arms popularity vs VBPR (dim 32, {epochs} epochs), {num_creators} creators per arm from "
+        f"Last.fm artists, 1,888 users hashed into 2 arms, {rounds} rounds, k 10 with 2 fresh slots, "
+        f"genre-affinity clicks (base rate 0.05), {seeds} seeds"
     )
-    write_results("creators", records, title="Creators: retention and content diversity", notes=notes)
+    records, lines = [], []
+    shown_rounds = [r for r in range(5, rounds + 1, 5)]
+    lines.append("| creators, policy | metric | " + " | ".join(f"r{r}" for r in shown_rounds) + " |")
+    lines.append("|---|---|" + "---|" * len(shown_rounds))
+    for (full, arm), summaries in runs.items():
+        name = f"{'full' if full else 'bounded'}-information creators, {arm} policy"
+        histories = [s["history"] for s in summaries]
+
+        def per_round(key: str, histories=histories) -> np.ndarray:
+            return np.mean([h[key] for h in histories], axis=0)  # (rounds,) mean over seeds
+
+        retention = _mean_std([h["creator_retention"][-1] for h in histories])
+        entropy = _mean_std([float(np.mean(h["genre_entropy"][-10:])) for h in histories])
+        success = _mean_std([h["cold_success"][-1] for h in histories])
+        new_ctr = [_new_item_ctr(h) for h in histories]
+        checkpoints = [r for r in CHECKPOINTS if r <= rounds]
+        records.append(
+            {
+                "model": name,
+                "dataset": "lastfm-hetrec2011",
+                "protocol": protocol,
+                "creator_retention": retention[0],
+                "creator_retention_std": retention[1],
+                "retention_rounds_10_to_50": "/".join(
+                    f"{per_round('creator_retention')[r - 1]:.2f}" for r in checkpoints
+                ),
+                "new_item_genre_entropy_last10": entropy[0],
+                "new_item_genre_entropy_last10_std": entropy[1],
+                "entropy_rounds_10_to_50": "/".join(
+                    f"{per_round('genre_entropy')[r - 1]:.2f}" for r in checkpoints
+                ),
+                "new_item_share": round(float(per_round("new_item_share").mean()), 4),
+                "new_item_ctr": round(float(np.mean(new_ctr)), 4),
+                "cold_item_success": success[0],
+                "cold_item_success_std": success[1],
+                "ctr": round(float(np.mean([s["ctr"] for s in summaries])), 4),
+                "user_retention": round(float(np.mean([s["user_retention"] for s in summaries])), 4),
+                "seconds_per_run": round(float(np.mean([s["seconds"] for s in summaries])), 1),
+                **machine(),
+            }
+        )
+        print(records[-1], flush=True)
+        for key in ("creator_retention", "genre_entropy"):
+            values = per_round(key)
+            cells = " | ".join(f"{values[r - 1]:.2f}" for r in shown_rounds)
+            lines.append(f"| {name} | {key} | {cells} |")
+    return records, "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dataset", choices=("lastfm", "ml-100k", "both"), default="both")
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--creators", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=20, help="VBPR training epochs (Last.fm)")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    notes = (
+        "Creators see only feedback on their own items (bounded) or also the platform's click share "
+        "per genre (full). `creator_retention`: share of creators still active after the last round "
+        "(`retention_rounds_10_to_50`: at rounds 10, 20, ..., mean over seeds); "
+        "`new_item_genre_entropy_last10`: entropy (nats) of the genres of the items made in each of "
+        "the last 10 rounds, averaged; `cold_item_success`: share of new items with at least one click; "
+        "`new_item_share` (Last.fm): share of impressions that went to new items; `ctr`, "
+        "`user_retention`: the arm's users. Rerun: `python -m benchmarks.creators`."
+    )
+    if args.dataset in ("lastfm", "both"):
+        records, trajectories = lastfm(args.rounds, args.creators, args.seeds, args.epochs)
+        write_results("creators_lastfm", records)
+        notes += "\n\nLast.fm trajectories (mean over seeds):\n\n" + trajectories
+    if args.dataset in ("ml-100k", "both"):
+        write_results("creators_ml100k", movielens(args.rounds, args.creators, args.seeds))
+    parts = {"lastfm": ["creators_lastfm"], "ml-100k": ["creators_ml100k"]}.get(
+        args.dataset, ["creators_ml100k", "creators_lastfm"]
+    )
+    print(merge_results("creators", parts, title=TITLE, notes=notes))
 
 
 if __name__ == "__main__":

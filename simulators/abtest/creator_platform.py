@@ -69,6 +69,8 @@ class GenreWorld:
         bias, temperature: the click probability is sigmoid((cos - bias) / temperature).
     """
 
+    star_levels = None  # no star ratings (what ``run_abtest`` reads of a ClickModel's ``fit_ratings``)
+
     def __init__(self, taste: np.ndarray, features: np.ndarray, bias: float, temperature: float) -> None:
         self.taste = _unit(np.asarray(taste, dtype=np.float64))  # (U, G)
         self.features = _unit(np.asarray(features, dtype=np.float64))  # (I, G)
