@@ -107,9 +107,10 @@ def movielens(rounds: int, num_creators: int, seeds: int) -> list[dict]:
 
 
 def lastfm_runs(
-    rounds: int, num_creators: int, seeds: int, epochs: int
-) -> dict[tuple[bool, str], list[dict]]:
-    """Per (full information, arm name), one summary per seed (histories, CTR, user retention)."""
+    rounds: int, num_creators: int, seeds: int, epochs: int, fresh_slots: int
+) -> tuple[dict[tuple[bool, str], list[dict]], int]:
+    """Per (full information, arm name), one summary per seed (histories, CTR, user retention); and
+    the number of users."""
     import torch
 
     from alignrec.settings import require_data
@@ -144,6 +145,7 @@ def lastfm_runs(
                     clicks,
                     Creators(topics, config, np.random.default_rng([seed, a])),
                     ranking=ranking,
+                    fresh_slots=fresh_slots,
                     seed=seed,
                 )
                 for a, (name, ranking) in enumerate((("popularity", "popularity"), ("vbpr", "model")))
@@ -169,16 +171,18 @@ def lastfm_runs(
                 {arm.name: round(arm.history["creator_retention"][-1], 3) for arm in arms},
                 flush=True,
             )
-    return runs
+    return runs, len(users)
 
 
-def lastfm(rounds: int, num_creators: int, seeds: int, epochs: int) -> tuple[list[dict], str]:
+def lastfm(
+    rounds: int, num_creators: int, seeds: int, epochs: int, fresh_slots: int = 2
+) -> tuple[list[dict], str]:
     """The records and a Markdown table of the trajectories (every 5 rounds, mean over seeds)."""
-    runs = lastfm_runs(rounds, num_creators, seeds, epochs)
+    runs, num_users = lastfm_runs(rounds, num_creators, seeds, epochs, fresh_slots)
     protocol = (
         f"A/B arms popularity vs VBPR (dim 32, {epochs} epochs), {num_creators} creators per arm from "
-        f"Last.fm artists, 1,888 users hashed into 2 arms, {rounds} rounds, k 10 with 2 fresh slots, "
-        f"genre-affinity clicks (base rate 0.05), {seeds} seeds"
+        f"Last.fm artists, {num_users:,} users hashed into 2 arms, {rounds} rounds, k 10 with "
+        f"{fresh_slots} fresh slots, genre-affinity clicks (base rate 0.05), {seeds} seeds"
     )
     records, lines = [], []
     shown_rounds = [r for r in range(5, rounds + 1, 5)]
@@ -238,6 +242,7 @@ def main() -> None:
     parser.add_argument("--creators", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=20, help="VBPR training epochs (Last.fm)")
+    parser.add_argument("--fresh-slots", type=int, default=2, help="slots kept for new items (Last.fm)")
     args = parser.parse_args()
     import torch
 
@@ -252,9 +257,12 @@ def main() -> None:
         "`user_retention`: the arm's users. Rerun: `python -m benchmarks.creators`."
     )
     if args.dataset in ("lastfm", "both"):
-        records, trajectories = lastfm(args.rounds, args.creators, args.seeds, args.epochs)
+        records, trajectories = lastfm(args.rounds, args.creators, args.seeds, args.epochs, args.fresh_slots)
         write_results("creators_lastfm", records)
-        notes += "\n\nLast.fm trajectories (mean over seeds):\n\n" + trajectories
+        notes += (
+            f"\n\nLast.fm trajectories of the last Last.fm run ({args.fresh_slots} fresh slots, "
+            f"{args.seeds} seeds, mean over seeds):\n\n" + trajectories
+        )
     if args.dataset in ("ml-100k", "both"):
         write_results("creators_ml100k", movielens(args.rounds, args.creators, args.seeds))
     parts = {"lastfm": ["creators_lastfm"], "ml-100k": ["creators_ml100k"]}.get(
