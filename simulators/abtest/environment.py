@@ -54,6 +54,32 @@ class ClickModel:
 
     def __init__(self, scores: np.ndarray, bias: float, temperature: float) -> None:
         self.scores, self.bias, self.temperature = np.asarray(scores, dtype=np.float64), bias, temperature
+        self.star_levels: np.ndarray | None = None  # (L,) rating values, ascending (see fit_ratings)
+        self.star_cuts: np.ndarray | None = None  # (L - 1,) world-score thresholds between them
+
+    def fit_ratings(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray) -> ClickModel:
+        """Give the world star ratings: a (user, item) gets the rating level whose share of the
+        given rated pairs matches the rank of its world score among theirs — cut points at the
+        world-score quantiles of ``(users, items)`` (e.g. the training events) at the cumulative
+        shares of each rating, so the given pairs, rated by the world, have the given ratings'
+        distribution. Deterministic: a clicked item's rating follows from its score."""
+        ratings = np.asarray(ratings, dtype=np.float64)
+        if not (len(users) == len(items) == len(ratings) > 0):
+            lengths = f"{len(users)}, {len(items)}, {len(ratings)}"
+            raise ValueError(f"users, items, ratings: expected equal non-zero lengths, got {lengths}")
+        levels, counts = np.unique(ratings, return_counts=True)
+        shares = np.cumsum(counts)[:-1] / len(ratings)
+        self.star_levels = levels
+        self.star_cuts = np.quantile(self.scores[np.asarray(users), np.asarray(items)], shares)
+        return self
+
+    def ratings(self, users: np.ndarray, slates: np.ndarray) -> np.ndarray:
+        """(B, k) star ratings the (B,) users would give their (B, k) slates' items (nan at -1)."""
+        if self.star_levels is None:
+            raise ValueError("this click model has no ratings: call fit_ratings first")
+        s = self.scores[users[:, None], np.maximum(slates, 0)]  # (B, k)
+        stars = self.star_levels[np.searchsorted(self.star_cuts, s, side="right")]
+        return np.where(slates >= 0, stars, np.nan)
 
     def click_probabilities(self, users: np.ndarray, slates: np.ndarray) -> np.ndarray:
         """(B, k) click probabilities; slots with item -1 (nothing left to show) get 0."""
@@ -119,9 +145,48 @@ class ABResult:
     clicks: np.ndarray  # (T, U)
     left_at: np.ndarray  # (U,) round the user left, -1 if still active
     exposure: list[np.ndarray] = field(default_factory=list)  # per arm, (I,) times each item was shown
+    diversity: np.ndarray | None = None  # (T, U) intra-list diversity of the user's slate; nan: none
+    rating_sum: np.ndarray | None = None  # (T, U) sum of the star ratings of the user's clicked items
 
     def __post_init__(self) -> None:
         self.exposure = padded(self.exposure)
+
+    def diversity_per_round(self) -> np.ndarray:
+        """(T, A) mean intra-list diversity of the round's slates per arm (nan: no slate with two
+        items); needs a run given ``item_features``."""
+        if self.diversity is None:
+            raise ValueError("this run recorded no diversity: give run_abtest item_features")
+        rounds = self.diversity.shape[0]
+        out = np.full((rounds, len(self.arm_names)), np.nan)
+        for a in range(len(self.arm_names)):
+            values = self.diversity[:, self.arms == a]
+            counted = (~np.isnan(values)).sum(1)
+            out[counted > 0, a] = np.nansum(values, 1)[counted > 0] / counted[counted > 0]
+        return out
+
+    def rating_per_round(self) -> np.ndarray:
+        """(T, A) mean star rating of the round's clicked items per arm (nan: no click); needs a
+        click model with ratings (``ClickModel.fit_ratings``)."""
+        if self.rating_sum is None:
+            raise ValueError("this run recorded no ratings: give run_abtest a ClickModel with fit_ratings")
+        out = np.full((self.rating_sum.shape[0], len(self.arm_names)), np.nan)
+        for a in range(len(self.arm_names)):
+            stars = self.rating_sum[:, self.arms == a].sum(1)
+            clicked = self.clicks[:, self.arms == a].sum(1)
+            out[clicked > 0, a] = stars[clicked > 0] / clicked[clicked > 0]
+        return out
+
+    def user_rating_totals(self, arm: int, rounds: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-user (sum of ratings, clicks) over the first ``rounds`` rounds for the users of one arm
+        who clicked at least once: the pairs a user-level mean-rating comparison needs."""
+        if self.rating_sum is None:
+            raise ValueError("this run recorded no ratings: give run_abtest a ClickModel with fit_ratings")
+        last = self.clicks.shape[0] if rounds is None else rounds
+        members = self.arms == arm
+        stars = self.rating_sum[:last, members].sum(0).astype(np.float64)
+        clicked = self.clicks[:last, members].sum(0).astype(np.float64)
+        keep = clicked > 0
+        return stars[keep], clicked[keep]
 
     def user_totals(self, arm: int, rounds: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per-user (clicks, impressions) over the first ``rounds`` rounds for the users of one arm,
@@ -149,6 +214,32 @@ def count_exposure(exposure: np.ndarray, shown: np.ndarray) -> np.ndarray:
     return exposure
 
 
+def unit_rows(features: np.ndarray) -> np.ndarray:
+    """(I, d) rows scaled to unit length (all-zero rows stay zero)."""
+    features = np.asarray(features, dtype=np.float64)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return features / np.where(norms > 0, norms, 1.0)
+
+
+def intra_list_diversity(unit: np.ndarray, slates: np.ndarray) -> np.ndarray:
+    """(B,) mean pairwise cosine distance 1 - cos(f_i, f_j) between the items of each slate (nan for
+    fewer than two items); ``unit`` (I, d) unit-length feature rows, ``slates`` (B, k), -1 empty.
+    An item whose features are all zero counts as unlike every other (distance 1)."""
+    filled = slates >= 0  # (B, k)
+    if filled.any() and slates.max() >= len(unit):
+        raise ValueError(
+            f"item_features: {len(unit)} rows, but item {int(slates.max())} was shown (items added "
+            "during the run need feature rows)"
+        )
+    vectors = unit[np.maximum(slates, 0)] * filled[..., None]  # (B, k, d)
+    n = filled.sum(1)  # (B,)
+    total = vectors.sum(1)  # (B, d)
+    self_similarity = (vectors**2).sum((1, 2))  # (B,) 1 per non-zero item
+    pairs = n * (n - 1)
+    similarity = ((total**2).sum(1) - self_similarity) / np.maximum(pairs, 1)  # mean over ordered pairs
+    return np.where(n >= 2, 1.0 - similarity, np.nan)
+
+
 def run_abtest(
     policies: Sequence[Policy],
     arm_names: Sequence[str],
@@ -165,6 +256,7 @@ def run_abtest(
     observers: Sequence[Observer] = (),
     retrain_every: int | None = None,
     state_path: str | Path | None = None,
+    item_features: np.ndarray | None = None,
 ) -> ABResult:
     """Simulate ``rounds`` rounds for ``users`` (internal indices; ``user_ids`` their original ids,
     used for hashing into arms). Users never see an item twice (clicked or not). ``num_items`` is
@@ -179,7 +271,12 @@ def run_abtest(
     every round, and a run given a path that holds a state continues after its last saved round
     (with the learners restored) — the result is the uninterrupted run's; a state written with
     other arguments is refused, naming them. A finished run's state stays: rerunning returns its
-    result without simulating."""
+    result without simulating.
+
+    Per (round, user) the result also records the slate's intra-list diversity (mean pairwise
+    cosine distance between the rows of ``item_features``, (I, d), e.g. genres; only when given)
+    and the sum of the star ratings of the clicked items (only when the click model has ratings,
+    ``ClickModel.fit_ratings``)."""
     if len(policies) != len(arm_names) or len(policies) < 2:
         raise ValueError(
             f"need at least two arms, one name each; got {len(policies)} policies, {len(arm_names)} names"
@@ -200,7 +297,10 @@ def run_abtest(
             **{"num_items": num_items, "retrain_every": retrain_every},
             "users": digest(users),
             "user_ids": digest([str(u) for u in user_ids]),
-            "world": digest(click_model.scores, click_model.bias, click_model.temperature),
+            "world": digest(
+                click_model.scores, click_model.bias, click_model.temperature, click_model.star_cuts
+            ),
+            "item_features": None if item_features is None else digest(np.asarray(item_features)),
         }
         saved = load_state(state_path, fingerprint)
         if saved is not None:
@@ -210,6 +310,8 @@ def run_abtest(
                     policy.restore(learned)
     logs, seen, dry, left_at = state.logs, state.seen, state.dry, state.left_at
     impressions, clicks = logs["impressions"], logs["clicks"]
+    unit = None if item_features is None else unit_rows(item_features)
+    rated = click_model.star_levels is not None
     bar = tqdm(range(state.next_round, rounds), desc="rounds", disable=None if progress else True)
     for t in bar:
         for a, policy in enumerate(policies):
@@ -219,6 +321,8 @@ def run_abtest(
             slates = policy.slates(users[members], k, [np.asarray(seen[m], dtype=np.int64) for m in members])
             probabilities = click_model.click_probabilities(users[members], slates)  # (B, k)
             clicked = np.zeros(slates.shape, dtype=bool)  # (B, k)
+            if unit is not None:
+                logs["diversity"][t, members] = intra_list_diversity(unit, slates)
             for row, m in enumerate(members):
                 shown = slates[row][slates[row] >= 0]
                 clicked[row] = user_rng(seed, int(keys[m]), t).random(k) < probabilities[row]
@@ -229,6 +333,9 @@ def run_abtest(
                 dry[m] = 0 if clicked[row].any() else dry[m] + 1
                 if dry[m] >= patience:
                     left_at[m] = t
+            if rated:
+                stars = click_model.ratings(users[members], slates)  # (B, k)
+                logs["rating_sum"][t, members] = np.where(clicked, stars, 0.0).sum(1)
             for observer in observers:
                 observer.on_round(t, a, users[members], slates, clicked)
             if retrain_every is not None:
@@ -242,7 +349,17 @@ def run_abtest(
             state.next_round = t + 1
             state.policies = [p.state() for p in policies] if retrain_every is not None else []
             save_state(state_path, state, fingerprint)
-    return ABResult(list(arm_names), users, arms, impressions, clicks, left_at, state.exposure)
+    return ABResult(
+        list(arm_names),
+        users,
+        arms,
+        impressions,
+        clicks,
+        left_at,
+        state.exposure,
+        diversity=None if unit is None else logs["diversity"],
+        rating_sum=logs["rating_sum"] if rated else None,
+    )
 
 
 def check_learners(policies: Sequence[Policy], arm_names: Sequence[str], retrain_every: int) -> None:
@@ -269,6 +386,10 @@ def merge_results(parts: Sequence[ABResult]) -> ABResult:
         np.concatenate([p.clicks for p in parts], axis=1),
         np.concatenate([p.left_at for p in parts]),
         [sum(padded([p.exposure[a] for p in parts])) for a in range(len(first.arm_names))],
+        diversity=None if first.diversity is None else np.concatenate([p.diversity for p in parts], axis=1),
+        rating_sum=None
+        if first.rating_sum is None
+        else np.concatenate([p.rating_sum for p in parts], axis=1),
     )
 
 

@@ -14,7 +14,8 @@ from simulators.abtest.policies import RetrainingPolicy, itemknn_trainer
 def world():
     log, truth = make_interactions(num_users=100, num_items=70, events_per_user=10, seed=9)
     clicks = ClickModel.calibrated(truth["user_factors"] @ truth["item_factors"].T, base_rate=0.1)
-    return log, clicks
+    clicks.fit_ratings(log.users, log.items, log.ratings)
+    return log, clicks, np.eye(6)[truth["item_cluster"]]
 
 
 class StopAt:
@@ -29,7 +30,7 @@ class StopAt:
 
 
 def simulate(world, state_path=None, observers=(), **changes):
-    log, clicks = world
+    log, clicks, genres = world
     train = itemknn_trainer(log.user_ids, log.item_ids, k=10)
     policies = [RetrainingPolicy(train, log.to_csr(), f"knn{a}") for a in range(2)]  # fresh: a new process
     users = np.arange(log.num_users)
@@ -37,13 +38,13 @@ def simulate(world, state_path=None, observers=(), **changes):
     ids = [str(u) for u in log.user_ids]
     return run_abtest(
         policies, ["a", "b"], clicks, users, ids, log.num_items, state_path=state_path, observers=observers,
-        **options,
+        item_features=genres, **options,
     )  # fmt: skip
 
 
 def assert_same(x, y) -> None:
-    for name in ("users", "arms", "impressions", "clicks", "left_at"):
-        assert np.array_equal(getattr(x, name), getattr(y, name)), name
+    for name in ("users", "arms", "impressions", "clicks", "left_at", "rating_sum", "diversity"):
+        assert np.array_equal(getattr(x, name), getattr(y, name), equal_nan=True), name
     assert all(np.array_equal(a, b) for a, b in zip(x.exposure, y.exposure, strict=True))
 
 
@@ -87,7 +88,7 @@ def test_a_state_from_other_arguments_is_refused(world, tmp_path, change, named)
 
 
 def test_a_state_from_other_users_or_arms_is_refused(world, tmp_path):
-    log, clicks = world
+    log, clicks, _ = world
     path = tmp_path / "run.npz"
     simulate(world, path)
     train = itemknn_trainer(log.user_ids, log.item_ids, k=10)
