@@ -158,9 +158,19 @@ def trajectories(result: ABResult, alpha: float = 0.05) -> dict[str, dict]:
 
 
 def experiment_report(
-    result: ABResult, settings: dict[str, object], control: int = 0, alpha: float = 0.05
+    result: ABResult,
+    settings: dict[str, object],
+    control: int = 0,
+    alpha: float = 0.05,
+    creators: dict[str, dict[str, list]] | None = None,
 ) -> dict:
     """Everything a report shows: the settings it ran with, ``report``'s numbers and the per-arm
-    ``trajectories``."""
+    ``trajectories``; ``creators`` (arm name -> per-round creator metrics, e.g. a ``CreatorArm``'s
+    ``history``) joins each arm's trajectories as ``creators``."""
     numbers = report(result, control, alpha)
-    return {"settings": dict(settings), **numbers, "trajectories": trajectories(result, alpha)}
+    series = trajectories(result, alpha)
+    for name, history in (creators or {}).items():
+        if name not in series:
+            raise ValueError(f"creators: no arm {name!r}; arms: {list(series)}")
+        series[name]["creators"] = {key: list(values) for key, values in history.items()}
+    return {"settings": dict(settings), **numbers, "trajectories": series}

@@ -22,6 +22,12 @@ from pathlib import Path
 from recsys.storage import atomic_path, write_text_atomic
 
 FILES = ("report.md", "report.html", "report.json")
+CREATOR_PLOTS = {  # per-round creator metric -> (title, y label)
+    "active_creators": ("Active creators", "creators"),
+    "genre_entropy": ("Genre entropy of new items", "nats"),
+    "new_item_share": ("Share of impressions on new items", "share"),
+    "cold_success": ("New items with at least one click", "share of new items"),
+}
 
 
 def _signed(value: float | None, digits: int = 4) -> str:
@@ -128,18 +134,13 @@ def tables(numbers: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     out = [settings, arms, comparisons]
     creators = {name: t["creators"] for name, t in numbers["trajectories"].items() if "creators" in t}
     if creators:
+        keys = list(dict.fromkeys(key for c in creators.values() for key in c))
         out.append(
             (
-                "Creators",
-                ["arm", "active at start", "active at end", "new items", "genre entropy (last 10 rounds)"],
+                "Creators (first round -> last round)",
+                ["arm", *(key.replace("_", " ") for key in keys)],
                 [
-                    [
-                        name,
-                        str(c["active_creators"][0]),
-                        str(c["active_creators"][-1]),
-                        str(sum(c["new_items"])),
-                        f"{sum(c['genre_entropy'][-10:]) / len(c['genre_entropy'][-10:]):.2f}",
-                    ]
+                    [name, *(f"{c[key][0]:.3g} -> {c[key][-1]:.3g}" if c.get(key) else "-" for key in keys)]
                     for name, c in creators.items()
                 ],
             )
@@ -150,7 +151,7 @@ def tables(numbers: dict) -> list[tuple[str, list[str], list[list[str]]]]:
 def figures(numbers: dict) -> dict[str, bytes]:
     """File name -> PNG bytes of each plot: CTR per round with intervals, active users, cumulative
     clicks per user, Lorenz curves of exposure, the sequential p-values and (when the trajectories
-    have them) creator population and any other per-round series."""
+    have them) creator population, new-item diversity and success, and any other per-round series."""
     from matplotlib.figure import Figure
 
     series = numbers["trajectories"]
@@ -227,15 +228,10 @@ def figures(numbers: dict) -> dict[str, bytes]:
     out["sequential.png"] = png(figure)
 
     creators = {name: t["creators"] for name, t in series.items() if "creators" in t}
-    if creators:
-        out["creators.png"] = per_round(
-            "Active creators", "creators", {name: c["active_creators"] for name, c in creators.items()}
-        )
-        out["creator_entropy.png"] = per_round(
-            "Genre entropy of new items",
-            "nats",
-            {name: c["genre_entropy"] for name, c in creators.items()},
-        )
+    for key, (title, ylabel) in CREATOR_PLOTS.items():
+        values = {name: c[key] for name, c in creators.items() if key in c}
+        if values:
+            out[f"creators_{key}.png"] = per_round(title, ylabel, values)
     known = {"round_ctr", "active_users", "cumulative_clicks_per_user", "lorenz", "creators"}
     extra = sorted({key for t in series.values() for key in t} - known)
     for key in extra:  # per-round series the environment adds (e.g. diversity, mean rating)

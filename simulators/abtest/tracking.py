@@ -3,8 +3,9 @@
 - params: the experiment's settings (arms, rounds, k, seed, salt, world, patience, ...);
 - metrics: per arm ``<arm>/ctr``, ``/ctr_se``, ``/clicks_per_user``, ``/retention``, ``/coverage``,
   ``/exposure_gini``, and per comparison ``<arm>/ctr_difference``, ``/p_value``,
-  ``/sequential_stop_round``; per round (MLflow steps 1..T) ``<arm>/round_ctr`` and
-  ``<arm>/active_users``;
+  ``/sequential_stop_round``; per round (MLflow steps 1..T) ``<arm>/round_ctr``,
+  ``<arm>/active_users`` and, with creators, ``<arm>/creators/<metric>`` (active creators, genre
+  entropy, new-item share, ...);
 - tags: the control arm and each verdict sentence;
 - artifacts: the report folder (Markdown, PNG plots, HTML, JSON) under ``report/``.
 
@@ -35,7 +36,8 @@ def final_metrics(numbers: dict) -> dict[str, float]:
 
 
 def round_metrics(numbers: dict) -> list[dict[str, float]]:
-    """Per round (index 0 is round 1), each arm's CTR of the round and its active users."""
+    """Per round (index 0 is round 1), each arm's CTR of the round, its active users and, when the
+    arm has creators, each per-round creator metric."""
     series = numbers["trajectories"]
     rounds = len(next(iter(series.values()))["active_users"])
     out = []
@@ -46,6 +48,9 @@ def round_metrics(numbers: dict) -> list[dict[str, float]]:
             if ctr is not None:
                 values[f"{name}/round_ctr"] = float(ctr)
             values[f"{name}/active_users"] = float(arm["active_users"][t])
+            for key, history in arm.get("creators", {}).items():
+                if t < len(history):
+                    values[f"{name}/creators/{key}"] = float(history[t])
         out.append(values)
     return out
 

@@ -97,17 +97,22 @@ def test_an_aa_report_says_no_significant_difference(tmp_path):
     write_report(numbers, tmp_path)
     assert not numbers["comparisons"]["best"]["significant"]
     assert "No significant difference between best and random" in (tmp_path / "report.md").read_text()
-    assert "creators.png" not in {p.name for p in tmp_path.iterdir()}
+    assert not any(p.name.startswith("creators") for p in tmp_path.iterdir())
 
 
 def test_creator_series_are_plotted_when_present(result, tmp_path):
-    numbers = experiment_report(result, SETTINGS)
-    for series in numbers["trajectories"].values():
-        series["creators"] = {
-            "active_creators": [10, 9, 9, 8, 8, 7],
-            "new_items": [5, 4, 4, 3, 3, 2],
-            "genre_entropy": [1.2, 1.1, 1.0, 1.0, 0.9, 0.9],
-        }
+    history = {
+        "active_creators": [10, 9, 9, 8, 8, 7],
+        "new_items": [5, 4, 4, 3, 3, 2],
+        "genre_entropy": [1.2, 1.1, 1.0, 1.0, 0.9, 0.9],
+        "cold_success": [0.0, 0.2, 0.3, 0.3, 0.4, 0.4],
+    }
+    numbers = experiment_report(result, SETTINGS, creators={"random": history, "best": history})
+    assert numbers["trajectories"]["best"]["creators"]["active_creators"][-1] == 7
     written = write_report(numbers, tmp_path)
-    assert {"creators.png", "creator_entropy.png"} <= set(written)
-    assert "## Creators" in (tmp_path / "report.md").read_text()
+    plots = {"creators_active_creators.png", "creators_genre_entropy.png", "creators_cold_success.png"}
+    assert plots <= set(written) and "creators_new_item_share.png" not in written
+    md = (tmp_path / "report.md").read_text()
+    assert "## Creators" in md and "| best | 10 -> 7 | 5 -> 2 |" in md
+    with pytest.raises(ValueError, match="creators: no arm 'other'"):
+        experiment_report(result, SETTINGS, creators={"other": history})

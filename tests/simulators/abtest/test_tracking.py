@@ -18,7 +18,8 @@ def test_one_run_holds_the_experiment(tmp_path):
     result = simulate((True, False), rounds=5)
     result.arm_names = ["pop#0", "best"]  # a name MLflow must have rewritten
     settings = {"arms": ["pop", "best"], "rounds": 5, "k": 5, "seed": 2026, "salt": "ab", "world": "planted"}
-    numbers = experiment_report(result, {**settings, "patience": 3})
+    history = {"active_creators": [5, 5, 4, 4, 3], "genre_entropy": [1.0, 0.9, 0.9, 0.8, 0.8]}
+    numbers = experiment_report(result, {**settings, "patience": 3}, creators={"best": history})
     write_report(numbers, tmp_path / "report")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     run_id = log_experiment(numbers, tmp_path / "report", tracking_uri=uri, experiment="ab", run_name="t")
@@ -34,6 +35,8 @@ def test_one_run_holds_the_experiment(tmp_path):
     assert [m.step for m in history] == [1, 2, 3, 4, 5]
     expected = numbers["trajectories"]["best"]["round_ctr"]["ctr"]
     assert np.allclose([m.value for m in history], expected)
+    creators = client.get_metric_history(run_id, "best/creators/active_creators")
+    assert [(m.step, m.value) for m in creators] == [(1, 5), (2, 5), (3, 4), (4, 4), (5, 3)]
     assert run.data.tags["verdict/best"].startswith("best beats pop#0")
     artifacts = {Path(a.path).name for a in client.list_artifacts(run_id, "report")}
     assert {"report.md", "report.html", "report.json", "ctr_per_round.png"} <= artifacts
