@@ -262,10 +262,11 @@ def run_abtest(
     used for hashing into arms). Users never see an item twice (clicked or not). ``num_items`` is
     the catalog size at the start; ``observers`` see every arm's round as it ends.
 
-    With ``retrain_every=R`` every policy must be a ``Learner`` (e.g. ``RetrainingPolicy``), one
-    object per arm: after each of its rounds it gets its arm's feedback (``update``: the users, the
-    items shown and whether each was clicked, one row per shown item, in user order), and after
-    rounds R, 2R, ... (not after the last) it refits.
+    With ``retrain_every=R`` each arm whose policy is a ``Learner`` (e.g. ``RetrainingPolicy``; one
+    object per arm) learns: after each of its rounds it gets its arm's feedback (``update``: the
+    users, the items shown and whether each was clicked, one row per shown item, in user order), and
+    after rounds R, 2R, ... (not after the last) it refits. Other arms stay as they are (a static
+    control against a retrained treatment).
 
     With ``state_path`` the loop state (see ``simulators.abtest.state``) is written atomically after
     every round, and a run given a path that holds a state continues after its last saved round
@@ -282,7 +283,7 @@ def run_abtest(
             f"need at least two arms, one name each; got {len(policies)} policies, {len(arm_names)} names"
         )
     if retrain_every is not None:
-        check_learners(policies, arm_names, retrain_every)
+        check_learners(policies, retrain_every)
     users = np.asarray(users, dtype=np.int64)
     arms = arm_of(user_ids, len(policies), salt)
     keys = np.array(
@@ -307,7 +308,8 @@ def run_abtest(
             state = saved
             if retrain_every is not None:
                 for policy, learned in zip(policies, state.policies, strict=True):
-                    policy.restore(learned)
+                    if isinstance(policy, Learner):
+                        policy.restore(learned)
     logs, seen, dry, left_at = state.logs, state.seen, state.dry, state.left_at
     impressions, clicks = logs["impressions"], logs["clicks"]
     unit = None if item_features is None else unit_rows(item_features)
@@ -338,16 +340,18 @@ def run_abtest(
                 logs["rating_sum"][t, members] = np.where(clicked, stars, 0.0).sum(1)
             for observer in observers:
                 observer.on_round(t, a, users[members], slates, clicked)
-            if retrain_every is not None:
+            if retrain_every is not None and isinstance(policy, Learner):
                 filled = slates >= 0  # (B, k)
                 rows = np.broadcast_to(users[members][:, None], slates.shape)
                 policy.update(rows[filled], slates[filled], clicked[filled])
         if retrain_every is not None and (t + 1) % retrain_every == 0 and t + 1 < rounds:
             for policy in policies:
-                policy.refit()
+                if isinstance(policy, Learner):
+                    policy.refit()
         if state_path is not None:
             state.next_round = t + 1
-            state.policies = [p.state() for p in policies] if retrain_every is not None else []
+            if retrain_every is not None:
+                state.policies = [p.state() if isinstance(p, Learner) else {} for p in policies]
             save_state(state_path, state, fingerprint)
     return ABResult(
         list(arm_names),
@@ -362,17 +366,16 @@ def run_abtest(
     )
 
 
-def check_learners(policies: Sequence[Policy], arm_names: Sequence[str], retrain_every: int) -> None:
+def check_learners(policies: Sequence[Policy], retrain_every: int) -> None:
     if retrain_every < 1:
         raise ValueError(f"retrain_every: expected a number of rounds >= 1, got {retrain_every}")
-    for policy, name in zip(policies, arm_names, strict=True):
-        if not isinstance(policy, Learner):
-            raise ValueError(
-                f"retrain_every: arm {name!r} ({type(policy).__name__}) cannot learn; wrap its recommender "
-                "in simulators.abtest.policies.RetrainingPolicy"
-            )
-    if len({id(p) for p in policies}) < len(policies):
-        raise ValueError("retrain_every: one policy object serves two arms; give each arm its own (A/A too)")
+    if not any(isinstance(p, Learner) for p in policies):
+        raise ValueError("retrain_every: no arm can learn; wrap a recommender in a policies.RetrainingPolicy")
+    learners = [id(p) for p in policies if isinstance(p, Learner)]
+    if len(set(learners)) < len(learners):
+        raise ValueError(
+            "retrain_every: one learning policy serves two arms; give each arm its own (A/A too)"
+        )
 
 
 def merge_results(parts: Sequence[ABResult]) -> ABResult:

@@ -113,13 +113,14 @@ def test_a_warm_started_bpr_refit_is_deterministic(world):
     assert not torch.equal(moved, start["user_embedding.weight"])
 
 
-def test_retraining_needs_learners_one_per_arm(world):
+def test_retraining_needs_a_learner_and_one_per_arm(world):
     log, _ = world
     policy = RetrainingPolicy(popularity_trainer(log.user_ids, log.item_ids), log.to_csr(), "p")
-    with pytest.raises(ValueError, match="one policy object serves two arms"):
+    with pytest.raises(ValueError, match="one learning policy serves two arms"):
         simulate(world, [policy, policy])
-    with pytest.raises(ValueError, match="arm 'arm1'.*cannot learn"):
-        simulate(world, [policy, RecommenderPolicy(policy.recommender)])
+    static = RecommenderPolicy(policy.recommender)
+    with pytest.raises(ValueError, match="no arm can learn"):
+        simulate(world, [static, static])
     with pytest.raises(ValueError, match="retrain_every"):
         simulate(world, [policy, Spy(policy)], retrain_every=0)
 
@@ -130,3 +131,17 @@ def test_ray_refuses_retraining(world):
     log, clicks = world
     with pytest.raises(ValueError, match="retrain_every: not supported on Ray"):
         run_abtest_on_ray([], [], clicks, np.arange(2), ["1", "2"], log.num_items, retrain_every=2)
+
+
+def test_a_static_arm_against_a_retrained_one(world):
+    log, _ = world
+    train = popularity_trainer(log.user_ids, log.item_ids)
+    static = RecommenderPolicy(train(log.to_csr()))
+    learning = RetrainingPolicy(train, log.to_csr(), "p")
+    mixed = simulate(world, [static, learning])
+    alone = simulate(world, [static, RecommenderPolicy(train(log.to_csr()))], retrain_every=None)
+    control = mixed.arms == 0
+    assert np.array_equal(mixed.clicks[:, control], alone.clicks[:, control])  # the control is untouched
+    assert learning.fitted_events > 0 and not np.array_equal(
+        mixed.clicks[:, ~control], alone.clicks[:, ~control]
+    )
