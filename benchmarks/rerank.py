@@ -199,8 +199,16 @@ def main() -> None:
     parser.add_argument(
         "--save-as", default="ranker", help="folder name of the ranker under ALIGNREC_HOME/bench/rerank"
     )
+    parser.add_argument(
+        "--ranker-configs",
+        default=None,
+        help="JSON list of LightGBM settings to try instead of RANKER_CONFIGS (e.g. fewer, "
+        'shallower trees for a faster second stage: \'[{"num_leaves": 15, "learning_rate": 0.1, '
+        '"min_child_samples": 100}]\')',
+    )
     args = parser.parse_args()
     depths = parse_depths(args.depths)
+    configs = RANKER_CONFIGS if args.ranker_configs is None else json.loads(args.ranker_configs)
     torch.set_num_threads(args.threads)
     threadpool_limits(1)  # BLAS: per-user matrix products are small; threads only contend
 
@@ -237,7 +245,7 @@ def main() -> None:
         return lambda found, features: ranker.predict(features, found.mask)
 
     trials = []
-    for config in RANKER_CONFIGS:
+    for config in configs:
         start = time.perf_counter()
         fitted = fit_ranker(fit_data, tune_data, names=names, seed=SEED, threads=args.threads, **config)
         ranker = TwoStageRanker(fitted.booster_, sources, tuple(depths.values()), tables)

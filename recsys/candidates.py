@@ -68,6 +68,25 @@ def merge_lists(lists: Sequence[np.ndarray]) -> np.ndarray:
     )
 
 
+def top_unexcluded(scores: np.ndarray, excluded: Sequence[np.ndarray] | None, depth: int) -> np.ndarray:
+    """(Q, depth) the best items of each row of (Q, I) ``scores``, none of ``excluded[q]``, best first;
+    -1 where fewer remain. (``Recommender.recommend_batch``'s exact path, in numpy: about a third
+    cheaper for one user, which is what a served request asks.)"""
+    masked = scores.copy()
+    if excluded is not None:
+        rows = np.repeat(np.arange(len(masked)), [len(x) for x in excluded])
+        masked[rows, np.concatenate(excluded)] = -np.inf
+    depth = min(depth, masked.shape[1])
+    if depth < masked.shape[1]:
+        top = np.argpartition(-masked, depth - 1, axis=1)[:, :depth]
+    else:
+        top = np.broadcast_to(np.arange(depth), masked.shape)
+    values = np.take_along_axis(masked, top, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    items = np.take_along_axis(top, order, axis=1)
+    return np.where(np.isfinite(np.take_along_axis(values, order, axis=1)), items, -1)
+
+
 def score_items(recommender: Recommender, users: np.ndarray, items: np.ndarray) -> np.ndarray:
     """(Q, C) the recommender's model scores of ``items`` (Q, C) for ``users`` (Q,); 0 at -1."""
     with torch.no_grad():
@@ -83,7 +102,9 @@ def retrieve(
     exclude: Sequence[np.ndarray] | None = None,
     exclude_known: bool = True,
 ) -> Candidates:
-    """Merged candidates of ``users`` (Q,) from each retriever's ``recommend_batch``.
+    """Merged candidates of ``users`` (Q,): each retriever's top ``depth`` items (its
+    ``recommend_batch`` lists; through FAISS when it has an index, else from its exact scores by
+    :func:`top_unexcluded`).
 
     Args:
         retrievers: name -> Recommender, all over the same users and items.
@@ -98,15 +119,17 @@ def retrieve(
     users = np.asarray(users, dtype=np.int64)
     # Each retriever scores the users once: its list is ranked from the same rows its candidates'
     # scores are gathered from (through an index the list comes from FAISS and rows are scored after).
-    full = {
-        s: None if retrievers[s].index is not None else retrievers[s].model_scores(users) for s in sources
-    }
-    lists = [
-        retrievers[s].recommend_batch(
-            users, depths[s], exclude=exclude, exclude_known=exclude_known, scores=full[s]
-        )[0]
-        for s in sources
-    ]
+    full: dict[str, np.ndarray | None] = {}
+    lists = []
+    for s in sources:
+        recommender = retrievers[s]
+        if recommender.index is not None:
+            full[s] = None
+            lists.append(recommender.recommend_batch(users, depths[s], exclude, exclude_known)[0])
+        else:
+            full[s] = recommender.model_scores(users).numpy()
+            excluded = recommender.exclusions(users, exclude, exclude_known)
+            lists.append(top_unexcluded(full[s], excluded, depths[s]))
     items = merge_lists(lists)  # (Q, C)
     num_items = len(retrievers[sources[0]].item_ids)
     ranks = np.empty((*items.shape, len(sources)), dtype=np.float32)
@@ -120,7 +143,7 @@ def retrieve(
         if full[name] is None:
             scores[..., s] = score_items(retrievers[name], users, items)
         else:
-            gathered = np.take_along_axis(full[name].numpy(), safe, axis=1)
+            gathered = np.take_along_axis(full[name], safe, axis=1)
             scores[..., s] = np.where(items >= 0, gathered, 0.0)
     return Candidates(users, items, ranks, scores, sources, tuple(depths[s] for s in sources))
 

@@ -252,7 +252,7 @@ class Recommender:
         with torch.no_grad():
             return self.model.scores(torch.from_numpy(np.asarray(users, dtype=np.int64))).detach().float()
 
-    def _exclusions(
+    def exclusions(
         self, users: np.ndarray, extra: Sequence[np.ndarray] | None, exclude_known: bool
     ) -> list[np.ndarray] | None:
         """Per user, the internal item indices it must not get (None when nothing is excluded).
@@ -278,7 +278,7 @@ class Recommender:
     ) -> tuple[np.ndarray, np.ndarray, str]:
         if k < 1:
             raise ValueError(f"k: expected a positive integer, got {k}")
-        excluded = self._exclusions(users, extra, exclude_known)
+        excluded = self.exclusions(users, extra, exclude_known)
         if self.index is not None:
             if self._user_vectors is None:
                 self._user_vectors = self.model.user_vectors().float()  # (U, d)

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from recsys.candidates import candidate_labels, merge_lists, retrieve
+from recsys.candidates import candidate_labels, merge_lists, retrieve, top_unexcluded
 from recsys.models.itemknn import ItemKNN
 from recsys.models.popularity import MostPopular
 from recsys.recommender import Recommender
@@ -54,6 +54,15 @@ def test_retrieve_ranks_scores_and_exclusions(retrievers, planted_split, exclude
             full = retrievers[name].model.scores(torch.tensor([user])).numpy()[0]
             np.testing.assert_allclose(found.scores[q, : len(items), s], full[items], rtol=1e-6)
     assert (found.proposed().sum(-1)[found.mask] >= 1).all()
+
+
+def test_top_unexcluded_orders_best_first_and_pads_when_too_few_remain():
+    scores = np.array([[0.1, 0.9, 0.5, 0.7], [0.4, 0.3, 0.2, 0.1]], dtype=np.float32)
+    assert top_unexcluded(scores, None, 2).tolist() == [[1, 3], [0, 1]]
+    excluded = [np.array([1]), np.array([0, 1, 2])]
+    assert top_unexcluded(scores, excluded, 2).tolist() == [[3, 2], [3, -1]]
+    assert top_unexcluded(scores, excluded, 9).tolist() == [[3, 2, 0, -1], [3, -1, -1, -1]]
+    assert scores[0, 1] == np.float32(0.9)  # the caller's scores are not changed
 
 
 def test_retrieve_rejects_mismatched_depths(retrievers):
