@@ -31,6 +31,11 @@ def clicks_per_user(result: ABResult, arm: int) -> RatioEstimate:
     return ratio_estimate(total, np.ones_like(total))
 
 
+def mean_rating(result: ABResult, arm: int) -> RatioEstimate:
+    """Mean star rating of the arm's clicked items, a ratio over users (sum of ratings / clicks)."""
+    return ratio_estimate(*result.user_rating_totals(arm))
+
+
 def sequential_trace(result: ABResult, treatment: int, control: int = 0, tau2: float | None = None) -> dict:
     """Per round: the cumulative CTR difference, its fixed-horizon p-value (what a naive daily peek
     reads) and the always-valid mSPRT p-value. ``tau2`` (the mixing variance: the test has most
@@ -72,6 +77,11 @@ def report(result: ABResult, control: int = 0, alpha: float = 0.05) -> dict:
             "coverage": float((result.exposure[a] > 0).mean()),
             "exposure_gini": gini(result.exposure[a]),
         }
+        if result.diversity is not None:
+            slates = result.diversity[:, members]
+            arms[name]["diversity"] = float(np.nanmean(slates)) if (~np.isnan(slates)).any() else None
+        if result.rating_sum is not None:
+            arms[name]["mean_rating"] = mean_rating(result, a).value
     comparisons = {}
     for a, name in enumerate(result.arm_names):
         if a == control:
@@ -91,6 +101,9 @@ def report(result: ABResult, control: int = 0, alpha: float = 0.05) -> dict:
             "clicks_per_user": {**asdict(per_user), "significant": per_user.p_value < alpha},
             "trace": trace,
         }
+        if result.rating_sum is not None:
+            rating = compare_ratios(mean_rating(result, control), mean_rating(result, a), alpha)
+            comparisons[name]["mean_rating"] = {**asdict(rating), "significant": rating.p_value < alpha}
     return {"control": result.arm_names[control], "alpha": alpha, "arms": arms, "comparisons": comparisons}
 
 
@@ -143,10 +156,16 @@ def lorenz(counts: np.ndarray, points: int = 101) -> dict[str, list[float]]:
     }
 
 
+def _listed(column: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(v) else float(v) for v in column]
+
+
 def trajectories(result: ABResult, alpha: float = 0.05) -> dict[str, dict]:
     """Per arm, the per-round series a report plots: CTR with its interval, active users, cumulative
-    clicks per assigned user; and the Lorenz curve of the arm's exposure over the whole test."""
-    return {
+    clicks per assigned user, intra-list diversity and mean rating of clicked items (when the run
+    recorded them; None for a round without any); and the Lorenz curve of the arm's exposure over
+    the whole test."""
+    out = {
         name: {
             "round_ctr": round_ctr(result, a, alpha),
             "active_users": active_users(result, a),
@@ -155,6 +174,13 @@ def trajectories(result: ABResult, alpha: float = 0.05) -> dict[str, dict]:
         }
         for a, name in enumerate(result.arm_names)
     }
+    if result.diversity is not None:
+        for a, column in enumerate(result.diversity_per_round().T):
+            out[result.arm_names[a]]["diversity"] = _listed(column)
+    if result.rating_sum is not None:
+        for a, column in enumerate(result.rating_per_round().T):
+            out[result.arm_names[a]]["mean_rating"] = _listed(column)
+    return out
 
 
 def experiment_report(

@@ -22,6 +22,10 @@ from pathlib import Path
 from recsys.storage import atomic_path, write_text_atomic
 
 FILES = ("report.md", "report.html", "report.json")
+SERIES_PLOTS = {  # optional per-round series of an arm -> (title, y label)
+    "diversity": ("Intra-list diversity (mean pairwise cosine distance)", "diversity"),
+    "mean_rating": ("Mean star rating of clicked items", "stars"),
+}
 CREATOR_PLOTS = {  # per-round creator metric -> (title, y label)
     "active_creators": ("Active creators", "creators"),
     "genre_entropy": ("Genre entropy of new items", "nats"),
@@ -36,6 +40,10 @@ def _signed(value: float | None, digits: int = 4) -> str:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:+.1%}"
+
+
+def _rating_cells(comparison: dict) -> list[str]:
+    return [_signed(comparison["difference"], 3), f"{comparison['p_value']:.3g}"]
 
 
 def verdict(name: str, control: str, comparison: dict, alpha: float, rounds: int) -> str:
@@ -83,9 +91,20 @@ def tables(numbers: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             for k, v in numbers["settings"].items()
         ],
     )
+    optional = [key for key in ("diversity", "mean_rating") if key in next(iter(numbers["arms"].values()))]
     arms = (
         "Arms",
-        ["arm", "users", "CTR", "± se", "clicks per user", "retention", "coverage", "exposure Gini"],
+        [
+            "arm",
+            "users",
+            "CTR",
+            "± se",
+            "clicks per user",
+            "retention",
+            "coverage",
+            "exposure Gini",
+            *(key.replace("_", " ") for key in optional),
+        ],
         [
             [
                 name,
@@ -96,11 +115,13 @@ def tables(numbers: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                 f"{a['retention']:.3f}",
                 f"{a['coverage']:.3f}",
                 f"{a['exposure_gini']:.3f}",
+                *("-" if a[key] is None else f"{a[key]:.3f}" for key in optional),
             ]
             for name, a in numbers["arms"].items()
         ],
     )
     level = f"{1 - numbers['alpha']:.0%}"
+    rated = "mean_rating" in optional
     comparisons = (
         f"Against the control ({numbers['control']})",
         [
@@ -114,6 +135,7 @@ def tables(numbers: dict) -> list[tuple[str, list[str], list[list[str]]]]:
             "naive-peeking stop",
             "clicks per user diff.",
             "p (clicks per user)",
+            *(["mean rating diff.", "p (mean rating)"] if rated else []),
         ],
         [
             [
@@ -127,6 +149,7 @@ def tables(numbers: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                 str(c["naive_peek_round"] or "-"),
                 _signed(c["clicks_per_user"]["difference"], 3),
                 f"{c['clicks_per_user']['p_value']:.3g}",
+                *(_rating_cells(c["mean_rating"]) if rated else []),
             ]
             for name, c in numbers["comparisons"].items()
         ],
@@ -234,10 +257,9 @@ def figures(numbers: dict) -> dict[str, bytes]:
             out[f"creators_{key}.png"] = per_round(title, ylabel, values)
     known = {"round_ctr", "active_users", "cumulative_clicks_per_user", "lorenz", "creators"}
     extra = sorted({key for t in series.values() for key in t} - known)
-    for key in extra:  # per-round series the environment adds (e.g. diversity, mean rating)
-        out[f"{key}.png"] = per_round(
-            key.replace("_", " ").capitalize(), key, {n: t[key] for n, t in series.items() if key in t}
-        )
+    for key in extra:  # per-round series the environment recorded (diversity, mean rating)
+        title, ylabel = SERIES_PLOTS.get(key, (key.replace("_", " ").capitalize(), key))
+        out[f"{key}.png"] = per_round(title, ylabel, {n: t[key] for n, t in series.items() if key in t})
     return out
 
 

@@ -2,9 +2,10 @@
 
 - params: the experiment's settings (arms, rounds, k, seed, salt, world, patience, ...);
 - metrics: per arm ``<arm>/ctr``, ``/ctr_se``, ``/clicks_per_user``, ``/retention``, ``/coverage``,
-  ``/exposure_gini``, and per comparison ``<arm>/ctr_difference``, ``/p_value``,
-  ``/sequential_stop_round``; per round (MLflow steps 1..T) ``<arm>/round_ctr``,
-  ``<arm>/active_users`` and, with creators, ``<arm>/creators/<metric>`` (active creators, genre
+  ``/exposure_gini`` (and ``/diversity``, ``/mean_rating`` when recorded), and per comparison
+  ``<arm>/ctr_difference``, ``/p_value``, ``/sequential_stop_round``; per round (MLflow steps
+  1..T) ``<arm>/round_ctr``, ``<arm>/active_users`` (and ``/round_diversity``,
+  ``/round_mean_rating``) and, with creators, ``<arm>/creators/<metric>`` (active creators, genre
   entropy, new-item share, ...);
 - tags: the control arm and each verdict sentence;
 - artifacts: the report folder (Markdown, PNG plots, HTML, JSON) under ``report/``.
@@ -20,6 +21,7 @@ from simulators.abtest.report import verdicts
 
 ARTIFACT_PATH = "report"
 ARM_METRICS = ("ctr", "ctr_se", "clicks_per_user", "retention", "coverage", "exposure_gini")
+OPTIONAL = ("diversity", "mean_rating")  # when the run recorded them
 
 
 def final_metrics(numbers: dict) -> dict[str, float]:
@@ -27,6 +29,7 @@ def final_metrics(numbers: dict) -> dict[str, float]:
     out = {}
     for name, arm in numbers["arms"].items():
         out.update({f"{name}/{key}": float(arm[key]) for key in ARM_METRICS})
+        out.update({f"{name}/{key}": float(arm[key]) for key in OPTIONAL if arm.get(key) is not None})
     for name, c in numbers["comparisons"].items():
         out[f"{name}/ctr_difference"] = float(c["difference"])
         out[f"{name}/p_value"] = float(c["p_value"])
@@ -48,6 +51,9 @@ def round_metrics(numbers: dict) -> list[dict[str, float]]:
             if ctr is not None:
                 values[f"{name}/round_ctr"] = float(ctr)
             values[f"{name}/active_users"] = float(arm["active_users"][t])
+            for key in OPTIONAL:
+                if arm.get(key) and arm[key][t] is not None:
+                    values[f"{name}/round_{key}"] = float(arm[key][t])
             for key, history in arm.get("creators", {}).items():
                 if t < len(history):
                     values[f"{name}/creators/{key}"] = float(history[t])

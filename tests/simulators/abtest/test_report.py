@@ -116,3 +116,17 @@ def test_creator_series_are_plotted_when_present(result, tmp_path):
     assert "## Creators" in md and "| best | 10 -> 7 | 5 -> 2 |" in md
     with pytest.raises(ValueError, match="creators: no arm 'other'"):
         experiment_report(result, SETTINGS, creators={"other": history})
+
+
+def test_diversity_and_ratings_join_the_report_when_recorded(tmp_path):
+    result = simulate((True, False), extras=True)
+    numbers = experiment_report(result, SETTINGS)
+    for name in ("random", "best"):
+        assert 0 < numbers["arms"][name]["diversity"] <= 2 and 1 <= numbers["arms"][name]["mean_rating"] <= 5
+        assert len(numbers["trajectories"][name]["diversity"]) == 6
+    # the planted best items are the best-rated ones too
+    assert numbers["comparisons"]["best"]["mean_rating"]["difference"] > 0
+    written = write_report(numbers, tmp_path)
+    assert {"diversity.png", "mean_rating.png"} <= set(written)
+    md = (tmp_path / "report.md").read_text()
+    assert "| diversity | mean rating |" in md and "mean rating diff." in md

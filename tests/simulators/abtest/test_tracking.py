@@ -15,7 +15,7 @@ from simulators.abtest.tracking import log_experiment
 
 def test_one_run_holds_the_experiment(tmp_path):
     mlflow = pytest.importorskip("mlflow")
-    result = simulate((True, False), rounds=5)
+    result = simulate((True, False), rounds=5, extras=True)
     result.arm_names = ["pop#0", "best"]  # a name MLflow must have rewritten
     settings = {"arms": ["pop", "best"], "rounds": 5, "k": 5, "seed": 2026, "salt": "ab", "world": "planted"}
     history = {"active_creators": [5, 5, 4, 4, 3], "genre_entropy": [1.0, 0.9, 0.9, 0.8, 0.8]}
@@ -31,6 +31,8 @@ def test_one_run_holds_the_experiment(tmp_path):
     assert run.data.metrics["best/ctr"] == pytest.approx(numbers["arms"]["best"]["ctr"])
     assert run.data.metrics["pop_0/exposure_gini"] == pytest.approx(numbers["arms"]["pop#0"]["exposure_gini"])
     assert run.data.metrics["best/p_value"] == pytest.approx(numbers["comparisons"]["best"]["p_value"])
+    assert run.data.metrics["best/mean_rating"] == pytest.approx(numbers["arms"]["best"]["mean_rating"])
+    assert len(client.get_metric_history(run_id, "best/round_diversity")) == 5
     history = client.get_metric_history(run_id, "best/round_ctr")
     assert [m.step for m in history] == [1, 2, 3, 4, 5]
     expected = numbers["trajectories"]["best"]["round_ctr"]["ctr"]
