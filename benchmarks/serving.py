@@ -98,15 +98,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def two_stage_folders() -> tuple[Path, Path]:
-    """The served model (LightGCN) and the ranker folder that ``benchmarks.rerank`` saved."""
+def two_stage_folders(name: str = "ranker") -> tuple[Path, Path]:
+    """The served model (LightGCN) and a ranker folder that ``benchmarks.rerank --save-as NAME`` saved."""
     from alignrec.settings import home_dir
     from benchmarks.rerank import CACHE
 
     root = home_dir() / CACHE
-    if not (root / "ranker" / "ranker.json").is_file():
-        raise FileNotFoundError(f"{root / 'ranker'}: no saved ranker; run python -m benchmarks.rerank first")
-    return root / "lightgcn" / "recommender", root / "ranker"
+    if not (root / name / "ranker.json").is_file():
+        raise FileNotFoundError(
+            f"{root / name}: no saved ranker; run python -m benchmarks.rerank --save-as {name} first"
+        )
+    return root / "lightgcn" / "recommender", root / name
 
 
 def start_server(
@@ -279,6 +281,9 @@ def main() -> None:
     parser.add_argument("--http", default="auto", help="uvicorn HTTP parser: auto, h11 or httptools")
     parser.add_argument("--loop", default="auto", help="uvicorn event loop: auto, asyncio or uvloop")
     parser.add_argument("--tag", default="", help="suffix of the model name in the records (a variant)")
+    parser.add_argument(
+        "--ranker", default="ranker", help="two-stage: the ranker folder under ALIGNREC_HOME/bench/rerank"
+    )
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     names = args.models.split(",")
@@ -291,7 +296,7 @@ def main() -> None:
         if {"bpr", "bpr+hnsw32"} & set(names):
             folders.update(train_models(root, args.epochs))
         if "two-stage" in names:
-            folders["two-stage"], rankers["two-stage"] = two_stage_folders()
+            folders["two-stage"], rankers["two-stage"] = two_stage_folders(args.ranker)
         for name in names:
             probe = Recommender.load(folders[name], with_index=False)
             ids = ([str(u) for u in probe.user_ids], [str(i) for i in probe.item_ids])
