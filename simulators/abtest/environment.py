@@ -17,6 +17,14 @@ active user gets a slate from their arm's policy and clicks (or not) under a cli
   clicks — for creators, logs or live metrics. An observer (or a policy) may add items to the
   catalog during a run: item indices past ``num_items`` are counted as they appear (the exposure
   arrays grow).
+- **Retraining** (``retrain_every=R``): learning arms (``policies.RetrainingPolicy``) get their
+  arm's feedback after each round and refit every R rounds.
+- **Resumable** (``state_path=...``): the loop state is saved after every round
+  (``simulators.abtest.state``); rerunning continues where a stopped run was.
+- **Per-round metrics** beyond clicks: the slates' intra-list diversity over ``item_features`` and
+  the star ratings of clicked items (``ClickModel.fit_ratings``).
+- **Ray** (``run_abtest_on_ray``): users sharded over workers, identical to one process; observers,
+  retraining and saved state are refused there (they need every user's round in one place).
 
 Per user and round the log keeps impressions and clicks; ``user_totals`` folds them into the
 per-user (clicks, impressions) pairs that ``simulators.abtest.stats`` compares.
