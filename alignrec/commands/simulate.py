@@ -58,6 +58,12 @@ def abtest(
     seed: Annotated[int | None, typer.Option(help=help_of("seed"))] = None,
     salt: Annotated[str | None, typer.Option(help=help_of("salt"))] = None,
     alpha: Annotated[float | None, typer.Option(help=help_of("alpha"))] = None,
+    retrain_every: Annotated[int | None, typer.Option(help=help_of("retrain_every"))] = None,
+    retrain_epochs: Annotated[int | None, typer.Option(help=help_of("retrain_epochs"))] = None,
+    diversity_dims: Annotated[int | None, typer.Option(help=help_of("diversity_dims"))] = None,
+    ratings: Annotated[bool | None, typer.Option("--ratings/--no-ratings", help=help_of("ratings"))] = None,
+    state: Annotated[Path | None, typer.Option(help=help_of("state"))] = None,
+    resume: Annotated[bool | None, typer.Option("--resume/--no-resume", help=help_of("resume"))] = None,
     workers: Annotated[int | None, typer.Option(help=help_of("workers"))] = None,
     ray_address: Annotated[str | None, typer.Option(help=help_of("ray_address"))] = None,
     report_dir: Annotated[Path | None, typer.Option(help=help_of("report_dir"))] = None,
@@ -82,6 +88,12 @@ def abtest(
         "seed": seed,
         "salt": salt,
         "alpha": alpha,
+        "retrain_every": retrain_every,
+        "retrain_epochs": retrain_epochs,
+        "diversity_dims": diversity_dims,
+        "ratings": ratings,
+        "state": state,
+        "resume": resume,
         "workers": workers,
         "ray_address": ray_address,
         "report_dir": report_dir,
@@ -118,13 +130,21 @@ def run_experiment(config) -> None:
     recommenders = {a: Recommender.load(config.run / a / RECOMMENDER_DIR) for a in local}
     arms = config.arms
     names = [f"{a}#{i}" if arms.count(a) > 1 else a for i, a in enumerate(arms)]
-    policies = [
-        HTTPPolicy(config.policy_urls[a], user_ids, item_ids, name=a)
-        if a in config.policy_urls
-        else RecommenderPolicy(recommenders[a])
-        for a in arms
-    ]
+    policies = []
+    for a in arms:
+        if a in config.policy_urls:
+            policies.append(HTTPPolicy(config.policy_urls[a], user_ids, item_ids, name=a))
+        elif config.retrain_every is not None:  # one learner per arm, A/A included
+            policies.append(retraining_policy(recommenders[a], config.retrain_epochs, config.seed))
+        else:
+            policies.append(RecommenderPolicy(recommenders[a]))
     clicks = itemknn_world(split, k=config.world_k, base_rate=config.base_rate)
+    settings = config.settings()
+    if config.ratings and split.train.ratings is None:
+        console.print("[yellow]the split has no ratings: mean rating of clicks not simulated[/yellow]")
+        settings["ratings"] = False
+    elif config.ratings:
+        clicks.fit_ratings(split.train.users, split.train.items, split.train.ratings)
     num_events = len(split.train) + len(split.valid) + len(split.test)
     users, ids = np.arange(num_users), [str(u) for u in user_ids]
     options = {
@@ -134,13 +154,27 @@ def run_experiment(config) -> None:
         "seed": config.seed,
         "salt": config.salt,
     }
+    ray = config.workers > 1 or config.ray_address is not None
+    if config.diversity_dims:
+        options["item_features"] = item_vectors(split, config.diversity_dims, config.seed)
+    if config.retrain_every is not None:
+        options["retrain_every"] = config.retrain_every
+    if not ray:
+        options["state_path"] = state_path = config.state_path()
+        if state_path.exists() and not config.resume:
+            raise ValueError(
+                f"{state_path}: a saved state of this test exists; pass --resume to continue it (or "
+                "return its result if it finished), or remove the file to start again"
+            )
+        if state_path.exists():
+            console.print(f"resuming from {state_path}")
     served = f"; over HTTP: {', '.join(config.policy_urls)}" if config.policy_urls else ""
     console.print(
         f"{num_users} users, {len(arms)} arms ({', '.join(names)}), {config.rounds} rounds; world: ItemKNN "
         f"on all {num_events} events of the split, base click rate {config.base_rate}{served}"
     )
     try:
-        if config.workers > 1 or config.ray_address:
+        if ray:
             result = run_abtest_on_ray(
                 policies,
                 names,
@@ -158,7 +192,7 @@ def run_experiment(config) -> None:
         for policy in policies:
             if isinstance(policy, HTTPPolicy):
                 policy.close()
-    numbers = experiment_report(result, config.settings(), alpha=config.alpha)
+    numbers = experiment_report(result, settings, alpha=config.alpha)
     print_arms(numbers, config.rounds)
     for sentence, (name, c) in zip(verdicts(numbers), numbers["comparisons"].items(), strict=True):
         per_user = c["clicks_per_user"]
@@ -185,9 +219,60 @@ def run_experiment(config) -> None:
         )
 
 
+def retraining_policy(recommender, epochs: int, seed: int):
+    """A saved recommender as an arm refitted every R rounds on its training data plus its arm's
+    clicks: popularity and ItemKNN refitted, embedding models warm-started from their saved
+    parameters for ``epochs`` epochs."""
+    from recsys.artifact import build_model
+    from simulators.abtest.policies import (
+        RetrainingPolicy,
+        embedding_trainer,
+        itemknn_trainer,
+        popularity_trainer,
+    )
+
+    name, ids = recommender.name, (recommender.user_ids, recommender.item_ids)
+    if name == "pop":
+        train = popularity_trainer(*ids)
+    elif name == "itemknn":
+        train = itemknn_trainer(*ids, k=recommender.model.k)
+    elif name in RETRAINABLE_EMBEDDINGS:
+        args = recommender.model.init_args()
+        start = {key: value.clone() for key, value in recommender.model.state_dict().items()}
+        train = embedding_trainer(
+            lambda matrix: build_model(name, args, matrix, None), start, *ids, epochs=epochs, seed=seed
+        )
+    else:
+        raise ValueError(
+            f"retrain_every: cannot retrain a {name!r} arm (pop, itemknn, {', '.join(RETRAINABLE_EMBEDDINGS)})"
+        )
+    return RetrainingPolicy(train, recommender.train, name)
+
+
+RETRAINABLE_EMBEDDINGS = ("bpr", "lightgcn", "cml")  # rebuilt from the interactions alone (no content)
+
+
+def item_vectors(split, dims: int, seed: int):
+    """(I, d) item vectors for intra-list diversity: the item side of a truncated SVD (scaled by
+    the singular values) of all the split's interactions, the same events the world is fitted on;
+    d = min(dims, min(U, I) - 1)."""
+    import numpy as np
+    from scipy.sparse.linalg import svds
+
+    everything = (
+        (split.train.to_csr() + split.valid.to_csr() + split.test.to_csr()).tocsr().astype(np.float64)
+    )
+    everything.data[:] = 1.0
+    d = min(dims, min(everything.shape) - 1)
+    _, singular, vt = svds(everything, k=d, random_state=seed)
+    return vt.T * singular  # (I, d)
+
+
 def print_arms(numbers: dict, rounds: int) -> None:
+    optional = [key for key in ("diversity", "mean_rating") if key in next(iter(numbers["arms"].values()))]
     table = Table(title=f"Arms after {rounds} rounds (control: {numbers['control']})")
-    for column in ("arm", "users", "CTR", "± se", "clicks/user", "retention", "coverage", "exposure Gini"):
+    columns = ["arm", "users", "CTR", "± se", "clicks/user", "retention", "coverage", "exposure Gini"]
+    for column in columns + [key.replace("_", " ") for key in optional]:
         table.add_column(column, justify="left" if column == "arm" else "right")
     for name, values in numbers["arms"].items():
         table.add_row(
@@ -199,5 +284,6 @@ def print_arms(numbers: dict, rounds: int) -> None:
             f"{values['retention']:.3f}",
             f"{values['coverage']:.3f}",
             f"{values['exposure_gini']:.3f}",
+            *("-" if values[key] is None else f"{values[key]:.3f}" for key in optional),
         )
     console.print(table)

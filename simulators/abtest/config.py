@@ -44,6 +44,28 @@ class ABTestConfig:
     seed: int = _field(2026, "Seed of the click draws.")
     salt: str = _field("ab", "Salt of the user -> arm hash (a new salt is a new randomisation).")
     alpha: float = _field(0.05, "Significance level of the tests (intervals are 1 - alpha).")
+    retrain_every: int | None = _field(
+        None,
+        "Refit every in-process arm every this many rounds on its training data plus its arm's clicks "
+        "(pop, itemknn; bpr, lightgcn, cml warm-started for retrain_epochs); HTTP arms stay as served.",
+    )
+    retrain_epochs: int = _field(3, "Epochs of each refit of an embedding model.")
+    diversity_dims: int = _field(
+        32,
+        "Intra-list diversity over item vectors of this many dimensions (truncated SVD of all the "
+        "split's interactions); 0: not recorded.",
+    )
+    ratings: bool = _field(
+        True, "Star ratings of clicked items (the world's scores cut at the training ratings' shares)."
+    )
+    state: Path | None = _field(
+        None,
+        "Loop state file, written after every round (default: RUN/abtest-<salt>.state.npz; one "
+        "process only).",
+    )
+    resume: bool = _field(
+        False, "Continue from the state file of a stopped run (without it an existing state is refused)."
+    )
     workers: int = _field(1, "Ray workers (1: one process).")
     ray_address: str | None = _field(None, "An existing Ray cluster (default: a local one when workers > 1).")
     report_dir: Path | None = _field(
@@ -62,6 +84,20 @@ class ABTestConfig:
         for name in ("rounds", "k", "patience", "world_k", "workers"):
             if getattr(self, name) < 1:
                 fail(name, "an integer >= 1")
+        if self.retrain_every is not None and self.retrain_every < 1:
+            fail("retrain_every", "a number of rounds >= 1")
+        if self.retrain_every is not None and len(self.policy_urls) == len(set(self.arms)):
+            fail("retrain_every", "at least one in-process arm to retrain (every arm is served over HTTP)")
+        if self.retrain_epochs < 1:
+            fail("retrain_epochs", "an integer >= 1")
+        if self.diversity_dims < 0:
+            fail("diversity_dims", "an integer >= 0")
+        ray = self.workers > 1 or self.ray_address is not None
+        for name in ("retrain_every", "state"):
+            if ray and getattr(self, name) is not None:
+                fail(name, "no value with Ray workers (sharded runs neither retrain nor save a state)")
+        if ray and self.resume:
+            fail("resume", "false with Ray workers (sharded runs save no state)")
         for name in ("base_rate", "alpha"):
             if not 0 < getattr(self, name) < 1:
                 fail(name, "a number strictly between 0 and 1")
@@ -87,14 +123,25 @@ class ABTestConfig:
         config.validate(source)
         return config
 
+    def state_path(self) -> Path | None:
+        """Where the loop state goes: ``state``, or RUN/abtest-<salt>.state.npz; None on Ray."""
+        if self.workers > 1 or self.ray_address is not None:
+            return None
+        return self.state or self.run / f"abtest-{self.salt}.state.npz"
+
     def settings(self) -> dict[str, object]:
         """The values that define the experiment (what a report and an MLflow run record)."""
         out = {"run": str(self.run), "arms": list(self.arms), "world": f"itemknn(k={self.world_k})"}
-        for name in ("rounds", "k", "patience", "base_rate", "seed", "salt", "alpha"):
+        for name in SETTINGS:
             out[name] = getattr(self, name)
+        if self.retrain_every is not None:
+            out.update(retrain_every=self.retrain_every, retrain_epochs=self.retrain_epochs)
         if self.policy_urls:
             out["policy_urls"] = dict(self.policy_urls)
         return out
+
+
+SETTINGS = ("rounds", "k", "patience", "base_rate", "seed", "salt", "alpha", "diversity_dims", "ratings")
 
 
 def _coerce(where: str, value: object, hint: object) -> object:

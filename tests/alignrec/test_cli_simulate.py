@@ -83,3 +83,36 @@ def test_bad_config_names_the_file_and_field(run, tmp_path, text, message):
     result = simulate("--config", str(path), "--no-track")
     assert result.exit_code != 0 and isinstance(result.exception, ValueError)
     assert str(result.exception).startswith(str(path)) and message in str(result.exception)
+
+
+def test_a_saved_state_is_refused_without_resume_and_resumed_with_it(run):
+    args = ["--run", str(run), "-a", "pop", "-a", "itemknn", "--rounds", "3", "--salt", "st", "--no-track"]
+    first = simulate(*args)
+    assert first.exit_code == 0, first.output
+    state = run / "abtest-st.state.npz"
+    report = run / "abtest-st" / "report.json"
+    assert state.is_file()
+    numbers = json.loads(report.read_text())
+    again = simulate(*args)
+    assert again.exit_code != 0 and "pass --resume to continue it" in str(again.exception)
+    resumed = simulate(*args, "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(report.read_text()) == numbers  # a finished state gives back its result
+    other = simulate(*args, "--resume", "-k", "4")
+    assert other.exit_code != 0 and "k" in str(other.exception)
+
+
+def test_retraining_diversity_and_ratings(run):
+    args = ["--run", str(run), "-a", "pop", "-a", "itemknn", "--rounds", "4", "--no-track"]
+    static = simulate(*args, "--salt", "rt")
+    assert static.exit_code == 0, static.output
+    before = json.loads((run / "abtest-rt" / "report.json").read_text())
+    retrained = simulate(*args, "--salt", "rt", "--retrain-every", "2", "--state", str(run / "rt2.npz"))
+    assert retrained.exit_code == 0, retrained.output
+    after = json.loads((run / "abtest-rt" / "report.json").read_text())
+    assert after["settings"]["retrain_every"] == 2 and "retrain_every" not in before["settings"]
+    assert 0 < after["arms"]["itemknn"]["diversity"] <= 2
+    assert len(after["trajectories"]["pop"]["diversity"]) == 4
+    assert after["arms"]["pop"]["ctr"] != before["arms"]["pop"]["ctr"]  # the refits changed the slates
+    assert 1 <= after["arms"]["itemknn"]["mean_rating"] <= 5  # the split has ratings
+    assert "mean rating" in static.output

@@ -44,12 +44,27 @@ def test_the_example_parses_and_flags_win():
         ({"policy_urls": ["http://x"]}, "policy_urls: expected a mapping of strings to strings"),
         ({"workers": -1}, "workers: expected an integer >= 1"),
         ({"epochs": 3}, "unknown field(s) ['epochs']"),
+        ({"retrain_every": 0}, "retrain_every: expected a number of rounds >= 1"),
+        ({"retrain_every": 2, "workers": 2}, "retrain_every: expected no value with Ray workers"),
+        ({"state": "s.npz", "ray_address": "ray://h:10001"}, "state: expected no value with Ray workers"),
+        ({"resume": True, "workers": 4}, "resume: expected false with Ray workers"),
+        (
+            {"retrain_every": 2, "arms": ["a", "b"], "policy_urls": {"a": "http://x", "b": "http://y"}},
+            "retrain_every: expected at least one in-process arm",
+        ),
+        ({"diversity_dims": -1}, "diversity_dims: expected an integer >= 0"),
     ],
 )
 def test_bad_values_name_the_source_and_field(values, message):
     with pytest.raises(ValueError) as error:
         ABTestConfig.from_mapping(values, "exp.yaml")
     assert str(error.value).startswith("exp.yaml: ") and message in str(error.value)
+
+
+def test_state_path_defaults_beside_the_run_and_is_none_on_ray():
+    assert ABTestConfig(run=Path("r"), salt="s").state_path() == Path("r/abtest-s.state.npz")
+    assert ABTestConfig(state=Path("x.npz")).state_path() == Path("x.npz")
+    assert ABTestConfig(workers=2).state_path() is None
 
 
 def test_optional_fields_take_none_and_paths_come_from_strings():
