@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from serving.deps import State, check_limit
 from serving.ranking import recommend
@@ -11,8 +11,8 @@ from serving.schemas import RecommendationRequest, RecommendationResponse
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 
-@router.post("/recommendations")
-async def recommendations(body: RecommendationRequest, state: State) -> RecommendationResponse:
+@router.post("/recommendations", response_model=RecommendationResponse)
+async def recommendations(body: RecommendationRequest, state: State) -> Response:
     """Known users are answered by the two-stage ranker when one is loaded (stage ``reranker``), else
     scored by the model (through its FAISS index when it has one); unknown users get item-to-item
     answers from ``recent_items``, or the most popular items (stage ``cold_start``)."""
@@ -20,7 +20,7 @@ async def recommendations(body: RecommendationRequest, state: State) -> Recommen
     check_limit(body.k, state.settings.max_k, ("body", "k"), "ALIGNREC_MAX_K")
     ranked = recommend(model.recommender, model.ranker, body, state.settings.candidates, state.metrics)
     answer = ranked.answer
-    return RecommendationResponse(
+    response = RecommendationResponse(
         items=answer.items,
         scores=answer.scores,
         stage=ranked.stage,
@@ -28,3 +28,6 @@ async def recommendations(body: RecommendationRequest, state: State) -> Recommen
         model_version=model.version,
         ignored_items=answer.ignored_items,
     )
+    # Serialised here, once, by pydantic: FastAPI would validate the model again and encode it with
+    # the json module (about a tenth of a request's time in the app).
+    return Response(response.model_dump_json(), media_type="application/json")
