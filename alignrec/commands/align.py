@@ -48,6 +48,24 @@ LAYOUT = {
     "lipo": "listwise",
     "cut": "judgments",
 }
+# trl.DPOConfig.loss_type values in TRL 1.16 (sigmoid, ipo and hinge are the ones our tests check).
+DPO_LOSS_TYPES = (
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
+)
 USES_REFERENCE = {"dpo", "kto", "bco", "lipo"}  # without LoRA these get a frozen copy of the base model
 
 # Applied before the YAML file: what suits a 135M model on a few CPU cores.
@@ -131,6 +149,19 @@ def run_config(config_cls: type, objective: str, settings: dict[str, object], ou
     return config_cls(output_dir=str(output_dir), **values), values
 
 
+def check_dpo_loss_type(settings: dict[str, object], source: str) -> None:
+    """Refuse a DPO ``loss_type`` TRL does not know before any model is loaded (TRL itself only
+    fails at the first training step)."""
+    if "loss_type" not in settings:
+        return
+    value = settings["loss_type"]
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or any(name not in DPO_LOSS_TYPES for name in names):
+        raise ValueError(
+            f"{source}: loss_type {value!r} is not a DPO loss; give one or a list of {list(DPO_LOSS_TYPES)}"
+        )
+
+
 def build_lora(settings: dict[str, object]):
     from peft import LoraConfig
 
@@ -142,19 +173,21 @@ def build_lora(settings: dict[str, object]):
 
 def filter_uncertain(model, tokenizer, prefs, fraction: float, max_length: int | None):
     """The pairwise training rows on which the base model's chosen-vs-rejected choice has the highest
-    entropy (uncertainty-based sample filtering); prints how many were kept."""
+    entropy (uncertainty-based sample filtering), and the filter's report; prints how many were kept."""
     from simulators.alignment.evaluation import pair_logprobs
-    from simulators.alignment.filtering import choice_entropy, most_uncertain
+    from simulators.alignment.filtering import keep_uncertain
 
     if prefs.kind != "pairwise":
         raise ValueError(f"--keep-uncertain filters pairwise data (sft, dpo); this data is {prefs.kind}")
-    entropy = choice_entropy(*pair_logprobs(model, tokenizer, prefs.train, max_length))
-    keep = most_uncertain(entropy, fraction)
-    console.print(
-        f"kept {len(keep)} of {len(entropy)} training pairs by the base model's choice entropy "
-        f"(mean {float(entropy.mean()):.3f} -> {float(entropy[keep].mean()):.3f} nats)"
+    kept, report = keep_uncertain(
+        prefs.train, pair_logprobs(model, tokenizer, prefs.train, max_length), fraction
     )
-    return prefs.train.select(keep)
+    console.print(
+        f"kept {report['kept']} of {report['of']} training pairs by the base model's choice entropy "
+        f"(mean {report['entropy_all']:.3f} -> {report['entropy_kept']:.3f} nats; base likelihood "
+        f"accuracy {report['base_accuracy_all']:.3f} -> {report['base_accuracy_kept']:.3f})"
+    )
+    return kept, report
 
 
 @app.command()
@@ -252,7 +285,11 @@ def train(
     max_steps: Annotated[int | None, typer.Option(help="Optimizer steps.")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Examples (lists, for LiPO) per step.")] = None,
-    beta: Annotated[float | None, typer.Option(help="β of DPO, KTO, BCO and LiPO.")] = None,
+    beta: Annotated[float | None, typer.Option(help="β of DPO, KTO, BCO and LiPO (τ of IPO).")] = None,
+    loss_type: Annotated[
+        str | None,
+        typer.Option(help="DPO loss: sigmoid (default), ipo or hinge (or another TRL 1.16 DPO loss_type)."),
+    ] = None,
     lora_r: Annotated[
         int | None, typer.Option(help="LoRA rank; 0 trains all weights (with a frozen reference copy).")
     ] = None,
@@ -294,8 +331,13 @@ def train(
         "learning_rate": learning_rate,
         "per_device_train_batch_size": batch_size,
         "beta": beta,
+        "loss_type": loss_type,
     }
+    if loss_type is not None and name != "dpo":
+        raise ValueError(f"--loss-type {loss_type!r} is an option of dpo, not of {name}")
     settings.update({k: v for k, v in flags.items() if v is not None})
+    if name == "dpo":
+        check_dpo_loss_type(settings, str(config or "flags"))
     if lora_r is not None:
         lora_settings["r"] = lora_r
     config_cls, trainer_cls = trainer_classes()[name]
@@ -305,8 +347,9 @@ def train(
     model, tokenizer, folder = load_base_model(base_model, home_dir() / "models")
     train_set, eval_set = prefs.train, prefs.eval
     if keep_uncertain is not None:
-        train_set = filter_uncertain(model, tokenizer, prefs, keep_uncertain, args.max_length)
+        train_set, filtered = filter_uncertain(model, tokenizer, prefs, keep_uncertain, args.max_length)
         values["keep_uncertain"] = keep_uncertain
+        values["kept_pairs"] = filtered["kept"]
     train_set = train_set.shuffle(seed=args.seed)  # KTO reads its data in order
     if name == "sft":
         train_set, eval_set = sft_view(train_set), sft_view(eval_set)
@@ -342,7 +385,11 @@ def train(
     )
     try:
         result = trainer.train(resume_from_checkpoint=True if resume else None)
-        metrics = {"train_loss": result.training_loss, "steps": trainer.state.global_step}
+        metrics = {
+            "train_loss": result.training_loss,
+            "steps": trainer.state.global_step,
+            "train_examples": len(train_set),
+        }
         if len(eval_set):
             metrics.update(trainer.evaluate())
         final = out / "final"

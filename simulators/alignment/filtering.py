@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from datasets import Dataset
 
 
 def choice_entropy(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor) -> torch.Tensor:
@@ -25,3 +26,34 @@ def most_uncertain(entropy: torch.Tensor, fraction: float) -> np.ndarray:
     keep = max(1, int(round(fraction * len(entropy))))
     order = torch.argsort(entropy, descending=True, stable=True)[:keep]
     return np.sort(order.numpy())
+
+
+def keep_uncertain(
+    pairs: Dataset, logps: tuple[torch.Tensor, torch.Tensor], fraction: float
+) -> tuple[Dataset, dict[str, float]]:
+    """The ``fraction`` of pairwise rows with the highest choice entropy, and what the filter did.
+
+    Args:
+        pairs: pairwise rows (``prompt, chosen, rejected``).
+        logps: the base model's (N,) log π(chosen | prompt) and (N,) log π(rejected | prompt) on them.
+        fraction: share of rows to keep, in (0, 1].
+
+    Returns:
+        The kept rows (in their original order) and a report: ``kept``, ``of``, the mean entropy
+        (nats) of all rows and of the kept ones, and the base model's likelihood accuracy on both.
+    """
+    chosen, rejected = logps
+    if len(chosen) != len(pairs) or len(rejected) != len(pairs):
+        raise ValueError(f"logps: {len(chosen)}/{len(rejected)} values for {len(pairs)} pairs")
+    entropy = choice_entropy(chosen, rejected)  # (N,)
+    keep = most_uncertain(entropy, fraction)
+    right = (chosen > rejected).float()  # (N,)
+    report = {
+        "kept": len(keep),
+        "of": len(pairs),
+        "entropy_all": float(entropy.mean()),
+        "entropy_kept": float(entropy[keep].mean()),
+        "base_accuracy_all": float(right.mean()),
+        "base_accuracy_kept": float(right[keep].mean()),
+    }
+    return pairs.select(keep), report

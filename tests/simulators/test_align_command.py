@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from tiny_models import char_tokenizer, tiny_llama
@@ -144,6 +145,32 @@ def test_keep_uncertain_filters_the_training_pairs(workspace, tmp_path):
     assert result.exit_code == 0, result.output
     total = json.loads((workspace / "pairwise" / "report.json").read_text())["report"]["train_examples"]
     assert f"kept {round(total / 2)} of {total} training pairs" in result.output
+    assert json.loads((out / "metrics.json").read_text())["train_examples"] == round(total / 2)
+
+
+@pytest.mark.parametrize(
+    ("option", "first_loss"),
+    [
+        (["--loss-type", "sigmoid"], math.log(2)),
+        (["--loss-type", "hinge"], 1.0),
+        (["--set", "loss_type=[ipo]"], (1 / (2 * 0.1)) ** 2),
+    ],
+)
+def test_dpo_loss_type_reaches_trl(workspace, tmp_path, option, first_loss):
+    out = tmp_path / "run"
+    args = ["--data", str(workspace / "pairwise"), "--base-model", str(workspace / "model")]
+    result = runner.invoke(
+        app,
+        ["train", "--objective", "dpo", *args, "--out", str(out), "--no-track", *option, *FAST]
+        + ["--set", "logging_steps=1"],
+    )
+    assert result.exit_code == 0, result.output
+    state = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())
+    first = next(entry for entry in state["log_history"] if "loss" in entry)
+    # At step 1 the LoRA update is still zero, so Δ = 0 and each loss is its constant at zero margin:
+    # sigmoid ln 2, hinge relu(1 − 0) = 1, IPO (0 − 1/(2β))² with β = 0.1.
+    assert first["rewards/margins"] == pytest.approx(0.0, abs=1e-6)
+    assert first["loss"] == pytest.approx(first_loss)
 
 
 def test_resume_tracks_to_mlflow_and_reads_yaml(workspace, tmp_path):
@@ -195,6 +222,10 @@ def test_resume_tracks_to_mlflow_and_reads_yaml(workspace, tmp_path):
         (["--objective", "dpo", "--data", "binary"], "dpo trains on pairwise data"),
         (["--objective", "sft", "--data", "pairwise", "--beta", "0.1"], "has no field"),
         (["--objective", "kto", "--data", "binary", "--set", "nonsense"], "expected KEY=VALUE"),
+        (["--objective", "dpo", "--data", "pairwise", "--loss-type", "nonsense"], "is not a DPO loss"),
+        (["--objective", "dpo", "--data", "pairwise", "--set", "loss_type=[ipo, x]"], "is not a DPO loss"),
+        (["--objective", "kto", "--data", "binary", "--loss-type", "ipo"], "is an option of dpo"),
+        (["--objective", "kto", "--data", "binary", "--keep-uncertain", "0.5"], "filters pairwise data"),
     ],
 )
 def test_bad_runs_fail_with_a_message(workspace, tmp_path, args, message):
