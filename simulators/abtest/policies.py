@@ -6,6 +6,8 @@ fewer than k items are left), none of ``exclude[b]``:
 - :class:`RecommenderPolicy`: a ``recsys.recommender.Recommender`` in this process;
 - :class:`HTTPPolicy`: any server speaking the serving API (``POST /v1/recommendations``), users and
   items translated between the simulator's internal indices and the server's string ids;
+- :class:`HTTPFeedback`: the observer that sends an arm's impressions and clicks back to such a
+  server's feedback store (``POST /v1/feedback``);
 - :class:`RetrainingPolicy`: a recommender refitted every R rounds on its training data plus its
   arm's clicks (a :class:`Learner`: ``update`` / ``refit`` / ``state`` / ``restore``).
 
@@ -144,6 +146,69 @@ class HTTPPolicy:
 
         self.__dict__.update(state)
         self.client = httpx.Client(base_url=self.base_url, timeout=self.timeout)
+
+
+class HTTPFeedback:
+    """An observer that sends one arm's feedback to a server speaking the serving API
+    (``POST /v1/feedback``): an ``impression`` event per shown item (with its 0-based position) and a
+    ``click`` event per clicked one, so that the platform's feedback store holds what the simulated
+    users did, as it would for real users.
+
+    Event ids are ``{experiment}:{round}:{user}:{position}:{type}``: a resumed run that replays a
+    round sends the same ids, and the store keeps each event once.
+
+    Args:
+        server: base URL or ``httpx.Client``, as for :class:`HTTPPolicy`.
+        user_ids, item_ids: the server's ids of the simulation's internal users and items.
+        arm: the arm whose rounds are sent (one observer per arm served by this server).
+        experiment: a label that keeps this run's event ids apart from other runs'.
+        batch_size: events per request (the server's ``ALIGNREC_MAX_BATCH_SIZE``, 1,000 by default).
+    """
+
+    path = "/v1/feedback"
+
+    def __init__(
+        self,
+        server,
+        user_ids: Sequence[object],
+        item_ids: Sequence[object],
+        arm: int,
+        experiment: str,
+        batch_size: int = 1000,
+        timeout: float = 30.0,
+    ) -> None:
+        import httpx
+
+        self.client = httpx.Client(base_url=server, timeout=timeout) if isinstance(server, str) else server
+        self.owned = isinstance(server, str)
+        self.user_ids, self.item_ids = [str(u) for u in user_ids], [str(i) for i in item_ids]
+        self.arm, self.experiment, self.batch_size = arm, experiment, batch_size
+
+    def on_round(self, t: int, arm: int, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
+        if arm != self.arm:
+            return
+        events = []
+        for b, user in enumerate(users):
+            for position in np.flatnonzero(slates[b] >= 0):
+                common = {"user_id": self.user_ids[user], "item_id": self.item_ids[slates[b, position]]}
+                key = f"{self.experiment}:{t}:{self.user_ids[user]}:{position}"
+                shown = {
+                    "client_event_id": f"{key}:impression",
+                    "type": "impression",
+                    "position": int(position),
+                }
+                events.append({**shown, **common})
+                if clicks[b, position]:
+                    events.append({"client_event_id": f"{key}:click", "type": "click", **common})
+        for start in range(0, len(events), self.batch_size):
+            response = self.client.post(self.path, json={"events": events[start : start + self.batch_size]})
+            if response.status_code != 200:
+                status = f"HTTP {response.status_code} {response.text[:500]}"
+                raise RuntimeError(f"POST {self.path} (round {t}, arm {arm}): {status}")
+
+    def close(self) -> None:
+        if self.owned:
+            self.client.close()
 
 
 @runtime_checkable

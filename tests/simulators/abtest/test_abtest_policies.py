@@ -131,3 +131,28 @@ def test_transport_errors_are_retried_then_raised(saved):
     with pytest.raises(httpx.ConnectError):
         policy.slates(np.array([0]), 3, [np.array([], dtype=np.int64)])
     assert len(calls) == 3
+
+
+def test_feedback_reaches_the_servers_store_once(saved, app):
+    from fastapi.testclient import TestClient
+
+    from simulators.abtest.policies import HTTPFeedback
+
+    _, recommender, clicks = saved
+    with TestClient(app) as client:
+        policy = HTTPPolicy(client, recommender.user_ids, recommender.item_ids)
+        senders = [
+            HTTPFeedback(client, recommender.user_ids, recommender.item_ids, a, "exp-1", 50) for a in (0, 1)
+        ]
+        users, ids = np.arange(len(recommender.user_ids)), [str(u) for u in recommender.user_ids]
+        options = {"rounds": 3, "k": 4, "patience": 3, "seed": 7, "salt": "fb", "observers": senders}
+        result = run_abtest(
+            [policy, policy], ["a", "b"], clicks, users, ids, len(recommender.item_ids), **options
+        )
+        store = app.state.serving.store
+        events = int(result.impressions.sum() + result.clicks.sum())
+        assert store.count() == events > 0
+        clicked = [row for row in store.rows(types=("click",))]
+        assert len(clicked) == result.clicks.sum()
+        run_abtest([policy, policy], ["a", "b"], clicks, users, ids, len(recommender.item_ids), **options)
+        assert store.count() == events  # a replayed run sends the same event ids: stored once
