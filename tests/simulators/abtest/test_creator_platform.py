@@ -160,3 +160,29 @@ def test_bad_arms_are_refused(planted):
     two = CreatorArm("b", recommender, GenreWorld.calibrated(taste, genres), creators)
     with pytest.raises(ValueError, match="one GenreWorld"):
         run_creator_abtest([one, two], np.arange(3), ["0", "1", "2"], rounds=1)
+
+
+@pytest.mark.data
+def test_lastfm_creators_in_two_arms(shared_data):
+    from simulators.abtest.lastfm import creator_topics, read_lastfm
+
+    folder = shared_data / "lastfm-hetrec2011"
+    if not folder.exists():
+        pytest.skip(f"{folder} not found")
+    world = read_lastfm(folder)
+    log, features = world.listens, [world.tag_vectors.astype(np.float32)]
+    torch.manual_seed(0)
+    model = VBPR(log.num_users, log.num_items, features, dim=8, content_dim=4)
+    fit(model, log, epochs=1, batch_size=4096, lr=0.01, progress=False)
+    recommender = Recommender(model, log.to_csr(), log.user_ids, log.item_ids, features=features)
+    clicks = GenreWorld.calibrated(world.user_taste, world.tag_vectors)
+    _, topics = creator_topics(world, 20, seed=0)
+    built = [
+        CreatorArm(name, recommender, clicks, Creators(topics, CreatorConfig(), np.random.default_rng(a)), r)
+        for a, (name, r) in enumerate((("pop", "popularity"), ("vbpr", "model")))
+    ]
+    users = np.arange(0, log.num_users, 6)
+    run_creator_abtest(built, users, [str(world.user_ids[u]) for u in users], rounds=3, k=10)
+    for arm in built:
+        assert arm.history["new_items"][0] > 0 and sum(arm.history["new_impressions"]) > 0
+        assert len(arm.recommender.item_ids) == len(world.artist_ids) + arm.creators.num_items
