@@ -4,6 +4,7 @@ overrides, the report folder, the MLflow run, bad config values."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,44 @@ def test_retraining_diversity_and_ratings(run):
     assert after["arms"]["pop"]["ctr"] != before["arms"]["pop"]["ctr"]  # the refits changed the slates
     assert 1 <= after["arms"]["itemknn"]["mean_rating"] <= 5  # the split has ratings
     assert "mean rating" in static.output
+
+
+def test_an_arm_served_over_http_gives_the_in_process_result(run, tmp_path):
+    pytest.importorskip("fastapi")
+    import socket
+    import threading
+
+    import uvicorn
+
+    from recsys.experiment import RECOMMENDER_DIR
+    from serving.config import Settings
+    from serving.main import create_app
+
+    settings = Settings(model_dir=run / "itemknn" / RECOMMENDER_DIR, feedback_url=f"sqlite:///{tmp_path / 'f.db'}")
+    app_ = create_app(settings)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app_, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    args = ["--run", str(run), "-a", "pop", "-a", "itemknn", "--rounds", "3", "--salt", "http", "--no-track"]
+    try:
+        for _ in range(100):  # until the server listens
+            if server.started:
+                break
+            time.sleep(0.05)
+        url = f"itemknn=http://127.0.0.1:{port}"
+        served = simulate(
+            *args, "--policy-url", url, "--report-dir", str(tmp_path / "http"), "--state", str(tmp_path / "h.npz")
+        )
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert served.exit_code == 0, served.output
+    local = simulate(*args, "--report-dir", str(tmp_path / "local"), "--state", str(tmp_path / "l.npz"))
+    assert local.exit_code == 0, local.output
+    remote = json.loads((tmp_path / "http" / "report.json").read_text())
+    here = json.loads((tmp_path / "local" / "report.json").read_text())
+    assert remote["settings"].pop("policy_urls") == {"itemknn": f"http://127.0.0.1:{port}"}
+    assert remote == here and "over HTTP: itemknn" in served.output
