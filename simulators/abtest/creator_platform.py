@@ -173,9 +173,8 @@ class CreatorArm:
         if len(made) == 0:
             return made
         genres = np.eye(self.world.features.shape[1])[self.creators.item_genre[made]]  # (n, G)
-        features = (1 - self.style) * genres + self.style * self.creators.topics[
-            self.creators.item_owner[made]
-        ]
+        own_mix = self.creators.topics[self.creators.item_owner[made]]  # (n, G) the makers' topics
+        features = (1 - self.style) * genres + self.style * own_mix
         indices = self.world.add_items(features)
         self.recommender.add_items([f"{self.name}:{i}" for i in indices], [features.astype(np.float32)])
         self.global_index = np.concatenate([self.global_index, indices])
