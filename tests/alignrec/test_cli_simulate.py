@@ -130,8 +130,8 @@ def test_an_arm_served_over_http_gives_the_in_process_result(run, tmp_path):
     from serving.config import Settings
     from serving.main import create_app
 
-    settings = Settings(model_dir=run / "itemknn" / RECOMMENDER_DIR, feedback_url=f"sqlite:///{tmp_path / 'f.db'}")
-    app_ = create_app(settings)
+    feedback = f"sqlite:///{tmp_path / 'f.db'}"
+    app_ = create_app(Settings(model_dir=run / "itemknn" / RECOMMENDER_DIR, feedback_url=feedback))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -145,9 +145,8 @@ def test_an_arm_served_over_http_gives_the_in_process_result(run, tmp_path):
                 break
             time.sleep(0.05)
         url = f"itemknn=http://127.0.0.1:{port}"
-        served = simulate(
-            *args, "--policy-url", url, "--report-dir", str(tmp_path / "http"), "--state", str(tmp_path / "h.npz")
-        )
+        report = ["--report-dir", str(tmp_path / "http"), "--state", str(tmp_path / "h.npz")]
+        served = simulate(*args, "--policy-url", url, *report)
     finally:
         server.should_exit = True
         thread.join(10)
