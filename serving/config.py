@@ -11,6 +11,10 @@
                               default: ``<RANKER_DIR>/../<name>/recommender`` for each name the
                               ranker was trained with
 ``ALIGNREC_ADMIN_API_KEY``    key for ``POST /v1/admin/reload`` (unset: admin endpoints disabled)
+``ALIGNREC_RELOAD_FILE``      a file through which the workers of one server share reloads
+                              (``alignrec serve --workers N`` sets it): the worker that reloads
+                              writes what it now serves there; the others follow within
+                              ``ALIGNREC_RELOAD_POLL_SECONDS``
 ``ALIGNREC_SIZEFIT_MODEL``, ``ALIGNREC_MATCHER_MODEL``, ``ALIGNREC_CATALOG``: optional models
 
 Every field is also a keyword of ``Settings(...)``, which is how tests and ``alignrec serve``
@@ -56,6 +60,8 @@ class Settings(BaseSettings):
     catalog: Path | None = Field(None, description="listings a single listing is matched against")
     vector_cache: Path | None = Field(None, description="text-vector cache folder for the matcher")
     threads: int = Field(1, ge=1, description="torch, BLAS and OpenMP (LightGBM) threads per worker process")
+    reload_file: Path | None = Field(None, description="file through which several workers share reloads")
+    reload_poll_seconds: float = Field(1.0, gt=0, le=3600, description="how often a worker reads it")
 
     @model_validator(mode="after")
     def _one_model_source(self) -> Settings:

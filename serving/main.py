@@ -7,6 +7,7 @@ Artifacts load once, in the lifespan, into a ``ServingState`` that handlers get 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 from serving.artifacts import load_state
 from serving.config import Settings
 from serving.metrics import Metrics, MetricsMiddleware
+from serving.reloads import follow
 from serving.routers import admin, feedback, health, items, products, recommendations, sizefit
 
 
@@ -36,7 +38,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         torch.set_num_threads(settings.threads)
         with threadpool_limits(limits=settings.threads):
             app.state.serving = load_state(settings, metrics)
+            follower = None
+            if settings.reload_file is not None:  # several workers: follow each other's reloads
+                follower = asyncio.create_task(
+                    follow(app.state.serving, settings.reload_file, settings.reload_poll_seconds)
+                )
             yield
+            if follower is not None:
+                follower.cancel()
             app.state.serving.close()
 
     app = FastAPI(

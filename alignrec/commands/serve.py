@@ -106,8 +106,9 @@ def serve(
         console.print(
             "[dim]admin endpoints disabled: set ALIGNREC_ADMIN_API_KEY to enable /v1/admin/reload[/dim]"
         )
-    if workers > 1:
-        prometheus_multiprocess_dir()
+    if workers > 1:  # the workers share their metrics and their reloads through files
+        shared = prometheus_multiprocess_dir()
+        os.environ.setdefault("ALIGNREC_RELOAD_FILE", str(shared / "alignrec-reload.json"))
     uvicorn.run(
         "serving.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level
     )

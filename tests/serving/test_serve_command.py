@@ -22,8 +22,9 @@ def no_alignrec_env(monkeypatch):
         n for n in os.environ if n.startswith("ALIGNREC_") and n not in ("ALIGNREC_HOME", "ALIGNREC_DATA_DIR")
     ]:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # `--workers 2` sets it: undone after the test
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "ALIGNREC_RELOAD_FILE"):  # `--workers 2` sets them: undone
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     return monkeypatch
 
 
@@ -45,17 +46,20 @@ def test_serve_prints_the_docs_url_and_hands_settings_to_uvicorn(no_alignrec_env
     assert kwargs["factory"] and kwargs["workers"] == 2 and kwargs["port"] == 8123
     assert env["ALIGNREC_MODEL_DIR"] == str(served.model_dir.resolve())
     assert Path(env["PROMETHEUS_MULTIPROC_DIR"]).is_dir()  # the workers share their metrics there
+    assert Path(env["ALIGNREC_RELOAD_FILE"]).parent == Path(env["PROMETHEUS_MULTIPROC_DIR"])  # and reloads
 
 
 # Starts a real two-worker server: about 10 s.
-def test_two_workers_report_every_request_in_their_metrics(served, tmp_path):
+def test_two_workers_share_metrics_and_reloads(served, tmp_path):
     import os
+    import time
 
     import httpx
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIGNREC_", "PROMETHEUS_"))}
     env["ALIGNREC_HOME"] = str(tmp_path)
+    env["ALIGNREC_ADMIN_API_KEY"] = "key"
     env["PROMETHEUS_MULTIPROC_DIR"] = str(shared := tmp_path / "prometheus")
     shared.mkdir()
     command = [sys.executable, "-m", "alignrec", "serve", "--model-dir", str(served.model_dir), "--port",
@@ -68,6 +72,15 @@ def test_two_workers_report_every_request_in_their_metrics(served, tmp_path):
             response = httpx.post(f"{base}/v1/recommendations", json={"user_id": "u1", "k": 3})
             assert response.status_code == 200
         text = httpx.get(f"{base}/metrics").text
+        other = {"model_dir": str(served.other_model_dir)}
+        swap = httpx.post(f"{base}/v1/admin/reload", headers={"X-API-Key": "key"}, json=other)
+        assert swap.status_code == 200, swap.text
+        new = swap.json()["current"]["version"]
+        time.sleep(3)  # the other worker polls the reload file every second, then loads
+        versions = {
+            httpx.post(f"{base}/v1/recommendations", json={"user_id": "u1"}).json()["model_version"]
+            for _ in range(30)
+        }
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -79,6 +92,7 @@ def test_two_workers_report_every_request_in_their_metrics(served, tmp_path):
     assert sum(counts) == 30, text  # whichever worker answered /metrics counted both
     assert len({path.stem.rsplit("_", 1)[1] for path in shared.glob("gauge_*.db")}) == 2  # two writers
     assert 'alignrec_model_info{model="bpr"' in text
+    assert versions == {new}  # every worker serves the reloaded model
 
 
 def free_port() -> int:
