@@ -248,6 +248,94 @@ def intra_list_diversity(unit: np.ndarray, slates: np.ndarray) -> np.ndarray:
     return np.where(n >= 2, 1.0 - similarity, np.nan)
 
 
+class Simulation:
+    """The users' side of a run: each user's arm, generator key, seen items and dry spell, and the
+    per-(round, user) logs; :meth:`play` simulates one arm's round. One per process, or one per Ray
+    shard (a user's outcome depends only on their id, the seed, the round and their slates).
+
+    Args:
+        state: a saved ``LoopState`` to continue from; a fresh one by default.
+    """
+
+    def __init__(
+        self,
+        click_model: ClickModel,
+        users: np.ndarray,
+        user_ids: Sequence[object],
+        arms: int,
+        salt: str,
+        num_items: int,
+        rounds: int,
+        k: int,
+        patience: int,
+        seed: int,
+        item_features: np.ndarray | None = None,
+        state: LoopState | None = None,
+    ) -> None:
+        self.click_model, self.k, self.patience, self.seed = click_model, k, patience, seed
+        self.users = np.asarray(users, dtype=np.int64)
+        self.arms = arm_of(user_ids, arms, salt)
+        self.keys = np.array(
+            [int.from_bytes(hashlib.sha256(str(u).encode()).digest()[:8], "little") for u in user_ids]
+        )
+        self.state = state or LoopState.start(rounds, len(self.users), num_items, arms)
+        self.unit = None if item_features is None else unit_rows(item_features)
+        self.rated = click_model.star_levels is not None
+
+    def play(self, t: int, a: int, policy: Policy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Round ``t`` of arm ``a``'s active users: (B,) internal users, (B, k) slates, (B, k) clicks."""
+        state, logs = self.state, self.state.logs
+        members = np.flatnonzero((self.arms == a) & (state.left_at < 0))
+        if len(members) == 0:
+            return self.users[members], np.full((0, self.k), -1, dtype=np.int64), np.zeros((0, self.k), bool)
+        users = self.users[members]
+        slates = policy.slates(users, self.k, [np.asarray(state.seen[m], dtype=np.int64) for m in members])
+        probabilities = self.click_model.click_probabilities(users, slates)  # (B, k)
+        clicked = np.zeros(slates.shape, dtype=bool)  # (B, k)
+        if self.unit is not None:
+            logs["diversity"][t, members] = intra_list_diversity(self.unit, slates)
+        for row, m in enumerate(members):
+            shown = slates[row][slates[row] >= 0]
+            clicked[row] = user_rng(self.seed, int(self.keys[m]), t).random(self.k) < probabilities[row]
+            logs["impressions"][t, m] = len(shown)
+            logs["clicks"][t, m] = int(clicked[row].sum())
+            state.seen[m].extend(shown.tolist())
+            state.exposure[a] = count_exposure(state.exposure[a], shown)
+            state.dry[m] = 0 if clicked[row].any() else state.dry[m] + 1
+            if state.dry[m] >= self.patience:
+                state.left_at[m] = t
+        if self.rated:
+            stars = self.click_model.ratings(users, slates)  # (B, k)
+            logs["rating_sum"][t, members] = np.where(clicked, stars, 0.0).sum(1)
+        return users, slates, clicked
+
+    def result(self, arm_names: Sequence[str]) -> ABResult:
+        logs = self.state.logs
+        return ABResult(
+            list(arm_names),
+            self.users,
+            self.arms,
+            logs["impressions"],
+            logs["clicks"],
+            self.state.left_at,
+            self.state.exposure,
+            diversity=None if self.unit is None else logs["diversity"],
+            rating_sum=logs["rating_sum"] if self.rated else None,
+        )
+
+
+def feed(policy: Policy, users: np.ndarray, slates: np.ndarray, clicked: np.ndarray) -> None:
+    """Give a learning policy its arm's round: one (user, item, clicked) row per shown item."""
+    filled = slates >= 0  # (B, k)
+    rows = np.broadcast_to(users[:, None], slates.shape)
+    policy.update(rows[filled], slates[filled], clicked[filled])
+
+
+def refit_due(t: int, rounds: int, retrain_every: int | None) -> bool:
+    """Whether learners refit after round ``t`` (0-based): after rounds R, 2R, ..., not the last."""
+    return retrain_every is not None and (t + 1) % retrain_every == 0 and t + 1 < rounds
+
+
 def run_abtest(
     policies: Sequence[Policy],
     arm_names: Sequence[str],
@@ -293,11 +381,7 @@ def run_abtest(
     if retrain_every is not None:
         check_learners(policies, retrain_every)
     users = np.asarray(users, dtype=np.int64)
-    arms = arm_of(user_ids, len(policies), salt)
-    keys = np.array(
-        [int.from_bytes(hashlib.sha256(str(u).encode()).digest()[:8], "little") for u in user_ids]
-    )
-    state = LoopState.start(rounds, len(users), num_items, len(policies))
+    saved = None
     if state_path is not None:
         fingerprint = {
             "arm_names": list(arm_names),
@@ -312,47 +396,36 @@ def run_abtest(
             "item_features": None if item_features is None else digest(np.asarray(item_features)),
         }
         saved = load_state(state_path, fingerprint)
-        if saved is not None:
-            state = saved
-            if retrain_every is not None:
-                for policy, learned in zip(policies, state.policies, strict=True):
-                    if isinstance(policy, Learner):
-                        policy.restore(learned)
-    logs, seen, dry, left_at = state.logs, state.seen, state.dry, state.left_at
-    impressions, clicks = logs["impressions"], logs["clicks"]
-    unit = None if item_features is None else unit_rows(item_features)
-    rated = click_model.star_levels is not None
+        if saved is not None and retrain_every is not None:
+            for policy, learned in zip(policies, saved.policies, strict=True):
+                if isinstance(policy, Learner):
+                    policy.restore(learned)
+    simulation = Simulation(
+        click_model,
+        users,
+        user_ids,
+        len(policies),
+        salt,
+        num_items,
+        rounds,
+        k,
+        patience,
+        seed,
+        item_features,
+        saved,
+    )
+    state = simulation.state
     bar = tqdm(range(state.next_round, rounds), desc="rounds", disable=None if progress else True)
     for t in bar:
         for a, policy in enumerate(policies):
-            members = np.flatnonzero((arms == a) & (left_at < 0))
-            if len(members) == 0:
+            arm_users, slates, clicked = simulation.play(t, a, policy)
+            if len(arm_users) == 0:
                 continue
-            slates = policy.slates(users[members], k, [np.asarray(seen[m], dtype=np.int64) for m in members])
-            probabilities = click_model.click_probabilities(users[members], slates)  # (B, k)
-            clicked = np.zeros(slates.shape, dtype=bool)  # (B, k)
-            if unit is not None:
-                logs["diversity"][t, members] = intra_list_diversity(unit, slates)
-            for row, m in enumerate(members):
-                shown = slates[row][slates[row] >= 0]
-                clicked[row] = user_rng(seed, int(keys[m]), t).random(k) < probabilities[row]
-                impressions[t, m] = len(shown)
-                clicks[t, m] = int(clicked[row].sum())
-                seen[m].extend(shown.tolist())
-                state.exposure[a] = count_exposure(state.exposure[a], shown)
-                dry[m] = 0 if clicked[row].any() else dry[m] + 1
-                if dry[m] >= patience:
-                    left_at[m] = t
-            if rated:
-                stars = click_model.ratings(users[members], slates)  # (B, k)
-                logs["rating_sum"][t, members] = np.where(clicked, stars, 0.0).sum(1)
             for observer in observers:
-                observer.on_round(t, a, users[members], slates, clicked)
+                observer.on_round(t, a, arm_users, slates, clicked)
             if retrain_every is not None and isinstance(policy, Learner):
-                filled = slates >= 0  # (B, k)
-                rows = np.broadcast_to(users[members][:, None], slates.shape)
-                policy.update(rows[filled], slates[filled], clicked[filled])
-        if retrain_every is not None and (t + 1) % retrain_every == 0 and t + 1 < rounds:
+                feed(policy, arm_users, slates, clicked)
+        if refit_due(t, rounds, retrain_every):
             for policy in policies:
                 if isinstance(policy, Learner):
                     policy.refit()
@@ -361,17 +434,7 @@ def run_abtest(
             if retrain_every is not None:
                 state.policies = [p.state() if isinstance(p, Learner) else {} for p in policies]
             save_state(state_path, state, fingerprint)
-    return ABResult(
-        list(arm_names),
-        users,
-        arms,
-        impressions,
-        clicks,
-        left_at,
-        state.exposure,
-        diversity=None if unit is None else logs["diversity"],
-        rating_sum=logs["rating_sum"] if rated else None,
-    )
+    return simulation.result(arm_names)
 
 
 def check_learners(policies: Sequence[Policy], retrain_every: int) -> None:
@@ -416,26 +479,31 @@ def run_abtest_on_ray(
     **options: object,
 ) -> ABResult:
     """``run_abtest`` with the users sharded over Ray workers (a local ``ray.init`` by default, an
-    existing cluster with ``address``). A user's arm and draws depend only on their id, the seed and
-    the round, and policies do not learn during a run, so the merged result equals one process's.
+    existing cluster with ``address``); the merged result equals one process's (tested).
 
-    Observers and retraining are refused: each shard would see only its own users (a creator
-    observer adding items would add them once per shard; a policy would learn from a shard's clicks
-    only), so the result would no longer equal one process's."""
+    Without retraining each worker runs its shard's whole test alone: a user's arm and draws depend
+    only on their id, the seed and the round, and the policies do not change. With
+    ``retrain_every`` the shards run in lockstep (:func:`lockstep`): every arm's round is played by
+    all shards, their feedback joined in user order on the driver, where the learners update and
+    refit; a refitted policy is sent to the workers again. A learner's slates must therefore change
+    only when it refits (``RetrainingPolicy``'s do), not in ``update``.
+
+    Observers and a saved state are refused: observers may change the world in the driver
+    (creators adding items) where the workers cannot see it, and shards are not saved."""
     if options.get("observers"):
         raise ValueError("observers: not supported on Ray (each shard would see only its users); run_abtest")
     if options.get("state_path") is not None:
         raise ValueError("state_path: not supported on Ray (shards are not saved); use run_abtest")
-    if options.get("retrain_every") is not None:
-        raise ValueError(
-            "retrain_every: not supported on Ray (each shard's policy would learn from its users only, "
-            "so the result would differ from one process's); use run_abtest"
-        )
     import ray
 
     from recsys.ray_session import ray_session
 
+    chunks = [c for c in np.array_split(np.arange(len(users)), workers) if len(c)]
+    ids = list(user_ids)
     with ray_session(address, workers):
+        if options.get("retrain_every") is not None:
+            shards = [(users[c], [ids[i] for i in c]) for c in chunks]
+            return lockstep(policies, arm_names, click_model, shards, num_items, **options)  # type: ignore[arg-type]
         shared = ray.put((list(policies), list(arm_names), click_model, num_items, options))
 
         @ray.remote(num_cpus=1)
@@ -446,7 +514,74 @@ def run_abtest_on_ray(
             shard_policies, names, clicks, items, opts = payload
             return run_abtest(shard_policies, names, clicks, shard_users, shard_ids, items, **opts)
 
-        chunks = np.array_split(np.arange(len(users)), workers)
-        ids = list(user_ids)
-        futures = [shard.remote(shared, users[c], [ids[i] for i in c]) for c in chunks if len(c)]
+        futures = [shard.remote(shared, users[c], [ids[i] for i in c]) for c in chunks]
         return merge_results(ray.get(futures))
+
+
+def lockstep(
+    policies: Sequence[Policy],
+    arm_names: Sequence[str],
+    click_model: ClickModel,
+    shards: Sequence[tuple[np.ndarray, list]],
+    num_items: int,
+    retrain_every: int,
+    rounds: int = 50,
+    k: int = 10,
+    patience: int = 5,
+    seed: int = 2026,
+    salt: str = "ab",
+    progress: bool = False,
+    item_features: np.ndarray | None = None,
+) -> ABResult:
+    """A retraining run with one Ray actor per shard of (users, user ids), driven round by round
+    (inside a running Ray session); the same loop as ``run_abtest``'s, shard outputs joined in
+    shard order (= the users' order in one process)."""
+    import ray
+
+    check_learners(policies, retrain_every)
+
+    @ray.remote(num_cpus=1)
+    class Shard:
+        def __init__(self, world, shard_users, shard_ids) -> None:
+            import torch
+
+            torch.set_num_threads(1)
+            self.simulation = Simulation(
+                world,
+                shard_users,
+                shard_ids,
+                len(policies),
+                salt,
+                num_items,
+                rounds,
+                k,
+                patience,
+                seed,
+                item_features,
+            )
+            self.policies: dict[int, tuple[str, Policy]] = {}  # arm -> (object id, policy), fetched once
+
+        def play(self, t: int, a: int, boxed: list):
+            ref = boxed[0]  # boxed so that Ray hands over the reference, not a fresh copy per call
+            if a not in self.policies or self.policies[a][0] != ref.hex():
+                self.policies[a] = (ref.hex(), ray.get(ref))
+            return self.simulation.play(t, a, self.policies[a][1])
+
+        def result(self) -> ABResult:
+            return self.simulation.result(arm_names)
+
+    world = ray.put(click_model)
+    actors = [Shard.remote(world, shard_users, shard_ids) for shard_users, shard_ids in shards]
+    sent = [ray.put(p) for p in policies]
+    for t in tqdm(range(rounds), desc="rounds", disable=None if progress else True):
+        for a, policy in enumerate(policies):
+            parts = ray.get([actor.play.remote(t, a, [sent[a]]) for actor in actors])
+            arm_users = np.concatenate([u for u, _, _ in parts])
+            if len(arm_users) and isinstance(policy, Learner):
+                feed(policy, arm_users, *(np.concatenate([part[i] for part in parts]) for i in (1, 2)))
+        if refit_due(t, rounds, retrain_every):
+            for a, policy in enumerate(policies):
+                if isinstance(policy, Learner):
+                    policy.refit()
+                    sent[a] = ray.put(policy)
+    return merge_results(ray.get([actor.result.remote() for actor in actors]))

@@ -125,12 +125,32 @@ def test_retraining_needs_a_learner_and_one_per_arm(world):
         simulate(world, [policy, Spy(policy)], retrain_every=0)
 
 
-def test_ray_refuses_retraining(world):
+@pytest.mark.slow
+def test_retraining_on_ray_runs_in_lockstep_and_equals_one_process(world):
+    pytest.importorskip("ray")
     from simulators.abtest.environment import run_abtest_on_ray
 
     log, clicks = world
-    with pytest.raises(ValueError, match="retrain_every: not supported on Ray"):
-        run_abtest_on_ray([], [], clicks, np.arange(2), ["1", "2"], log.num_items, retrain_every=2)
+    train = itemknn_trainer(log.user_ids, log.item_ids, k=10)
+    static = RecommenderPolicy(popularity_trainer(log.user_ids, log.item_ids)(log.to_csr()))
+    users, ids = np.arange(log.num_users), [str(u) for u in log.user_ids]
+    options = {"rounds": 6, "k": 4, "patience": 3, "seed": 1, "salt": "ray", "retrain_every": 2}
+    local_policy = RetrainingPolicy(train, log.to_csr(), "knn")
+    local = run_abtest([static, local_policy], ["pop", "knn"], clicks, users, ids, log.num_items, **options)
+    remote = run_abtest_on_ray(
+        [static, RetrainingPolicy(train, log.to_csr(), "knn")],
+        ["pop", "knn"],
+        clicks,
+        users,
+        ids,
+        log.num_items,
+        workers=2,
+        **options,
+    )
+    assert local_policy.fitted_events > 0
+    for name in ("users", "arms", "impressions", "clicks", "left_at"):
+        assert np.array_equal(getattr(remote, name), getattr(local, name)), name
+    assert all(np.array_equal(a, b) for a, b in zip(remote.exposure, local.exposure, strict=True))
 
 
 def test_a_static_arm_against_a_retrained_one(world):
