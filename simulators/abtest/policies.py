@@ -213,7 +213,10 @@ class HTTPFeedback:
 
 @runtime_checkable
 class Learner(Protocol):
-    """A policy that learns from its arm's feedback (``run_abtest(retrain_every=R)``)."""
+    """A policy that learns from its arm's feedback (``run_abtest(retrain_every=R)``).
+
+    ``update`` only records; the slates change when ``refit`` runs (a run on Ray sends a learner to
+    its workers again after each refit, not after each update)."""
 
     def slates(self, users: np.ndarray, k: int, exclude: Sequence[np.ndarray]) -> np.ndarray: ...
 
