@@ -69,6 +69,10 @@ def verdict(name: str, control: str, comparison: dict, alpha: float, rounds: int
             f"the always-valid sequential test stopped at round {stop} "
             f"(difference then {_signed(comparison['difference_at_stop'])})"
         )
+        if not comparison["significant"] or (comparison["difference_at_stop"] > 0) != (
+            comparison["difference"] > 0
+        ):
+            tail += ", so the effect was not stable over the rounds"
     return f"{head}; {tail}."
 
 

@@ -63,10 +63,14 @@ def test_verdict_names_the_winner_or_says_no_difference(result):
     assert sentence.startswith("best beats random on CTR")
     assert "95% CI [" in sentence and "p = " in sentence
     assert f"stopped at round {comparison['sequential_stop_round']}" in sentence
+    assert "not stable" not in sentence
     flat = {**comparison, "significant": False, "sequential_stop_round": None}
     sentence = verdict("best", "random", flat, 0.05, 6)
     assert sentence.startswith("No significant difference between best and random")
     assert "did not stop in 6 rounds" in sentence
+    early = {**comparison, "significant": False}  # ahead early, not at the horizon
+    assert "stopped at round 1 (difference then" in verdict("best", "random", early, 0.05, 6)
+    assert verdict("best", "random", early, 0.05, 6).endswith("the effect was not stable over the rounds.")
     worse = {**comparison, "difference": -comparison["difference"]}
     assert verdict("best", "random", worse, 0.05, 6).startswith("random beats best")
 
