@@ -1,18 +1,32 @@
 """User-simulator benchmark on MovieLens 100K: protocol 1 (popularity-sampled negatives) and
-protocol 2 (hard negatives, with and without matching the random list to the target).
+protocol 2 (hard negatives, with and without matching the random list to the target), the LM
+simulator's prompt variants, its position calibration, its speed, and the distilled fast simulator.
 
-Run: ``python -m benchmarks.usersim [--protocols 1,2] [--lm smollm2|none]`` (needs ../shared/data;
-folds its rows into ``benchmarks/results/usersim.json`` and ``.md``).
+Run: ``python -m benchmarks.usersim [--protocols 1,2] [--lm smollm2|none|FOLDER] [--adapter DIR]``
+(needs ../shared/data; folds its rows into ``benchmarks/results/usersim.json`` and ``.md``). LM
+scores are cached under ``.alignrec/bench/usersim/`` with the seconds they took (a rerun re-reads
+them; delete the folder to re-measure).
 
 Protocol: 300 users (seed 2026) with at least 11 ratings; each one's last rating (by timestamp) is
 the target, the 10 ratings before it the history; the options are the target plus n - 1 negatives
 drawn ∝ training popularity among items the user never rated, the target at a uniformly random
 position (seed 2026); n = 5 and n = 10. Every simulator learns only from the log without the
-targets. Baselines here: random, popularity, ItemKNN (k 100) and BPR-MF (dim 64, Adam, early stop
-on a 10% random validation part of the training log) scored through ``Recommender.score_items``;
-and SmolLM2-135M-Instruct zero-shot (``--lm smollm2``, or any local model folder; ``--lm none`` to
-skip), reading the choice from the options' mean token log-probs (``simulators.users.lm``) with the
-ML-100K persona (age, gender, occupation) and titles. Tuned simulators are not in this file yet.
+targets. Baselines: random, popularity, ItemKNN (k 100) and BPR-MF (dim 64, Adam, early stop on a
+10% random validation part of the training log) scored through ``Recommender.score_items``.
+
+LM simulators (``simulators.users.lm``; SmolLM2-135M-Instruct by default, zero-shot or with
+``--adapter``, a LoRA folder from ``alignrec align train``): the choice is read from the options' mean
+token log-probs with the ML-100K persona (age, gender, occupation) and titles, in the variants of
+``LM_VARIANTS``: the alignment prompt ("full list": 10 history lines, all options listed), a compact
+one (5 history lines, history titles cut to 30 characters) with or without the options listed.
+Training users for calibration and distillation: 300 other users (seed 7), their own last event the
+target, 4 lists each (seeds 100-103), negatives ∝ popularity of the same training log.
+- Position calibration (``simulators.users.calibration``): per-position offsets fitted on the
+  training users' lists of a listed variant, applied to the held-out lists.
+- Distilled (``simulators.users.distilled``): LightGBM on BPR and ItemKNN scores, log popularity,
+  release year, the LM's score of each title under an empty history, its token count, genre affinity
+  to the history, mean history rating and position, fitted to the no-list LM's scores on the training
+  lists; reported with its argmax agreement with the LM on the held-out lists.
 
 Protocol 2 (``simulators.users.hard_exposures``): 4 negatives interleaved from a random list, BPR's
 top 50 for the user and the items whose genres are closest to the history's; none of the user's
@@ -25,10 +39,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import time
+from pathlib import Path
+
+import numpy as np
 
 from benchmarks.online import machine
 from benchmarks.results_io import merge_results, write_results
+
+LM_VARIANTS = {
+    "full list": {"list_in_prompt": True, "history": 10, "title_chars": None},
+    "compact list": {"list_in_prompt": True, "history": 5, "title_chars": 30},
+    "compact no list": {"list_in_prompt": False, "history": 5, "title_chars": 30},
+}
+CACHE = Path(".alignrec/bench/usersim")
 
 
 def describe(protocol: str, users: int, n: int) -> str:
@@ -58,20 +83,202 @@ def movie_meta(log, held):
     return meta, dict(zip(ids, years.tolist(), strict=True)), dict(zip(ids, genres, strict=True))
 
 
-def zero_shot_lm(base: str, log):
-    """The LM simulator over ML-100K titles and personas, untuned."""
-    from alignrec.settings import home_dir, require_data
+def lm_texts(log):
+    """ML-100K titles and personas by original id."""
+    from alignrec.settings import require_data
     from recsys.movie_catalog import read_ml100k_items
-    from simulators.alignment.base_models import load_base_model
     from simulators.preference_data import movielens_item_texts, read_ml100k_personas
-    from simulators.users.lm import LMUser
 
     catalog = read_ml100k_items(require_data("ml-100k/u.item"), require_data("ml-100k/u.genre"))
     texts = dict(zip(map(str, log.item_ids), movielens_item_texts(log, catalog), strict=True))
     people = read_ml100k_personas(require_data("ml-100k/u.user"), log)
-    personas = dict(zip(map(str, log.user_ids), people, strict=True))
-    model, tokenizer, _ = load_base_model(base, home_dir() / "models")
-    return LMUser(model, tokenizer, texts, personas, name=f"lm {base} zero-shot")
+    return texts, dict(zip(map(str, log.user_ids), people, strict=True))
+
+
+def cached_scores(key: str, user, exposures) -> tuple[np.ndarray, float, float]:
+    """The LM's (B, n) raw scores on ``exposures``, their wall and CPU seconds; cached by ``key``."""
+    path = CACHE / (re.sub(r"[^a-z0-9.]+", "-", key.lower()) + ".npz")
+    if path.exists():
+        saved = np.load(path)
+        return saved["scores"], float(saved["seconds"]), float(saved["cpu_seconds"])
+    start, cpu = time.perf_counter(), time.process_time()
+    scores = user.scores(exposures)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, scores=scores, seconds=seconds, cpu_seconds=cpu_seconds)
+    return scores, seconds, cpu_seconds
+
+
+def probabilities_of(scores: np.ndarray, offsets: np.ndarray | None = None) -> np.ndarray:
+    from simulators.users.simulators import softmax
+
+    return softmax(scores + (0 if offsets is None else offsets), 1.0)
+
+
+def record(name: str, protocol: str, metrics: dict, **extra) -> dict:
+    rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
+    return {"model": name, "dataset": "ml-100k", "protocol": protocol, **rounded, **extra, **machine()}
+
+
+def by_user(exposures):
+    """Lists sorted by user (stable): a user's lists come together, so its prompt cache is reused."""
+    return sorted(exposures, key=lambda e: e.user)
+
+
+def item_prior(user, items: list[str]) -> np.ndarray:
+    """(I,) the LM's score of each title under an empty history and no persona (a per-item feature)."""
+    from simulators.users import Exposure
+
+    blank = type(user)(user.model, user.tokenizer, user.item_texts, None, list_in_prompt=False)
+    return blank.option_scores(Exposure(user="", history=(), options=tuple(items), target=0))
+
+
+def speed_rows(user, exposures, label: str, protocol: str, threads: int) -> list[dict]:
+    """Decisions/s of a fresh simulator on new users (cold) and on the same lists again with their
+    users' prompt caches kept (warm: what a later round of the same users costs; without a list in the
+    prompt the option scores are recomputed too, with one the list's part is), on ``threads`` threads."""
+    import torch
+
+    from simulators.users.evaluate import choice_metrics
+
+    torch.set_num_threads(threads)
+    rows = []
+    targets = np.array([e.target for e in exposures])
+    for phase in ("cold", "warm"):
+        start, cpu = time.perf_counter(), time.process_time()
+        probabilities = user.choice_probabilities(exposures)
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+        metrics = choice_metrics(probabilities, targets, seconds)
+        rows.append(
+            record(
+                f"{label} ({phase}, {threads} thread{'s' if threads > 1 else ''})",
+                protocol,
+                {k: metrics[k] for k in ("decisions_per_s", "lists", "n")},
+                cpu_seconds=round(cpu_seconds, 2),
+                decisions_per_cpu_s=round(len(exposures) / cpu_seconds, 3),
+                threads=threads,
+            )
+        )
+        if phase == "cold" and not user.list_in_prompt:
+            user._scores.clear()  # warm: same users' prompts cached, the options scored again
+    torch.set_num_threads(1)
+    return rows
+
+
+def lm_rows(args, log, held, train, bpr, knn, settings) -> list[dict]:
+    """Every LM row: variants, calibration, speed, distillation."""
+    import copy
+
+    from alignrec.settings import home_dir
+    from simulators.users import heldout_split, popularity_exposures
+    from simulators.users.calibration import position_offsets
+    from simulators.users.distilled import OptionFeatures, distil
+    from simulators.users.evaluate import agreement, choice_metrics, timed_probabilities
+    from simulators.users.lm import LMUser, load_lm, quantize_int8
+
+    model, tokenizer = load_lm(args.lm, home_dir() / "models", args.adapter)
+    texts, personas = lm_texts(log)
+    tuned = f"adapter {Path(args.adapter).parent.name}" if args.adapter else "zero-shot"
+    base = f"lm {Path(args.lm).name} {tuned}"
+    train_held = heldout_split(train, num_users=args.train_users, min_events=11, seed=7, exclude=held.users)
+    train_lists = by_user(
+        [e for k in range(4) for e in popularity_exposures(train, train_held, n=5, seed=100 + k)]
+    )
+    rows = []
+    protocol1 = {n: exposures for protocol, n, exposures in settings if protocol == "1"}
+    held_scores = {}
+    for variant in args.variants.split(","):
+        kwargs = LM_VARIANTS[variant]
+        name = f"{base} {variant}"
+        for n, exposures in protocol1.items():
+            lists = exposures[: args.lm_lists]
+            user = LMUser(model, tokenizer, texts, personas, **kwargs)
+            scores, seconds, cpu_seconds = cached_scores(f"{name} n{n} {len(lists)}", user, lists)
+            held_scores[(variant, n)] = scores
+            targets = np.array([e.target for e in lists])
+            metrics = choice_metrics(probabilities_of(scores), targets, seconds)
+            extra = {"cpu_seconds": round(cpu_seconds, 1), "threads": 1}
+            rows.append(record(name, describe("1", args.users, n), metrics, **extra))
+            print(f"{name} n={n}: accuracy {metrics['accuracy']:.3f}", flush=True)
+            if kwargs["list_in_prompt"] and n == 5 and args.calibration_lists:
+                calib = train_lists[: args.calibration_lists]
+                user = LMUser(model, tokenizer, texts, personas, **kwargs)
+                train_scores, _, _ = cached_scores(f"{name} train n5 {len(calib)}", user, calib)
+                offsets = position_offsets(train_scores)
+                calibrated = choice_metrics(probabilities_of(scores, offsets), targets, seconds)
+                rows.append(
+                    record(
+                        f"{name} + position offsets",
+                        describe("1", args.users, n),
+                        calibrated,
+                        offsets=[round(float(x), 3) for x in offsets],
+                        calibration_lists=len(calib),
+                        **extra,
+                    )
+                )
+                print(f"{name} + offsets: accuracy {calibrated['accuracy']:.3f}", flush=True)
+    if args.distil_from:
+        kwargs = LM_VARIANTS[args.distil_from]
+        name = f"{base} {args.distil_from}"
+        user = LMUser(model, tokenizer, texts, personas, **kwargs)
+        labels, label_seconds, _ = cached_scores(f"{name} train n5 {len(train_lists)}", user, train_lists)
+        items = [str(i) for i in train.item_ids]
+        prior, _, _ = cached_scores(f"{base} item prior", _Prior(user, items), [None])
+        features = OptionFeatures(
+            items,
+            {
+                "log_popularity": np.log1p(train.item_popularity()),
+                "lm_prior": prior[0],
+                "title_tokens": np.array([len(user._ids(i)) for i in items]),
+            },
+            {"bpr": bpr, "itemknn": knn},
+            genres=movie_meta(log, held)[0].genres,
+        )
+        fast = distil(features, train_lists, labels, name=f"distilled ({args.distil_from})")
+        for n, exposures in protocol1.items():
+            if (args.distil_from, n) not in held_scores:
+                continue
+            lists = exposures[: args.lm_lists]
+            probabilities, seconds = timed_probabilities(fast, lists)
+            metrics = choice_metrics(probabilities, np.array([e.target for e in lists]), seconds)
+            teacher = probabilities_of(held_scores[(args.distil_from, n)])
+            rows.append(
+                record(
+                    fast.name,
+                    describe("1", args.users, n),
+                    metrics,
+                    agreement_with_lm=round(agreement(probabilities, teacher), 4),
+                    labelled_lists=len(train_lists),
+                    label_seconds=round(label_seconds, 1),
+                    threads=1,
+                )
+            )
+            print(
+                f"{fast.name} n={n}: accuracy {metrics['accuracy']:.3f}, agreement "
+                f"{agreement(probabilities, teacher):.3f}",
+                flush=True,
+            )
+    if args.speed_lists:
+        kwargs = LM_VARIANTS[args.speed_variant]
+        lists = protocol1[5][-args.speed_lists :]
+        speed = f"{base} {args.speed_variant}"
+        for label, m in ((speed, model), (f"{speed} int8", quantize_int8(copy.deepcopy(model)))):
+            for threads in (1, 2) if os.getloadavg()[0] < args.quiet_load else (1,):
+                user = LMUser(m, tokenizer, texts, personas, cache_users=len(lists), **kwargs)
+                user.scores(protocol1[5][:1])  # warm-up on another user
+                rows += speed_rows(user, lists, f"speed: {label}", describe("1", args.users, 5), threads)
+                print(rows[-2]["model"], rows[-2]["decisions_per_s"], rows[-1]["decisions_per_s"], flush=True)
+    return rows
+
+
+class _Prior:
+    """Adapter so the per-item prior goes through ``cached_scores`` (one "list" of every item)."""
+
+    def __init__(self, user, items):
+        self.user, self.items = user, items
+
+    def scores(self, _):
+        return item_prior(self.user, self.items)[None]
 
 
 def main() -> None:
@@ -103,13 +310,22 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--lm", default="smollm2", help="smollm2, a local model folder, or none")
-    parser.add_argument("--lm-lists", type=int, default=300, help="lists the LM decides (it is slow)")
+    parser.add_argument("--adapter", default=None, help="LoRA folder of `alignrec align train`")
+    parser.add_argument("--lm-lists", type=int, default=300, help="held-out lists the LM decides")
+    parser.add_argument("--variants", default="compact no list,compact list", help="of LM_VARIANTS")
+    parser.add_argument("--train-users", type=int, default=300, help="training users (4 lists each)")
+    parser.add_argument("--calibration-lists", type=int, default=200, help="training lists for offsets")
+    parser.add_argument("--distil-from", default="compact no list", help="variant to distil, or ''")
+    parser.add_argument("--speed-lists", type=int, default=40, help="lists of the speed rows (0: none)")
+    parser.add_argument("--speed-variant", default="compact no list")
+    parser.add_argument("--quiet-load", type=float, default=1.0, help="2-thread timings only below this load")
     parser.add_argument(
         "--protocols", default="1,2", help="1: popularity-sampled negatives; 2: hard negatives"
     )
     args = parser.parse_args()
     protocols = [int(p) for p in args.protocols.split(",")]
     torch.set_num_threads(1)
+    load_at_start = os.getloadavg()[0]
 
     log = read_movielens_100k(require_data("ml-100k/u.data.gz"))
     held = heldout_split(log, num_users=args.users, min_events=11, seed=2026)
@@ -130,11 +346,8 @@ def main() -> None:
         RecommenderUser(knn),
         RecommenderUser(bpr, name="bpr-mf"),
     ]
-    if args.lm != "none":
-        simulators.append(zero_shot_lm(args.lm, log))
     records = []
     settings = [("1", n, popularity_exposures(log, held, n=n, history=10, seed=2026)) for n in (5, 10)]
-    settings = [s for s in settings if 1 in protocols]
     if 2 in protocols:
         meta, years, genres = movie_meta(log, held)
         collaborative, _ = bpr.recommend_batch(held.users, 50)
@@ -143,34 +356,33 @@ def main() -> None:
             exposures = hard_exposures(log, held, meta, collaborative, n=5, match=match, seed=2026)
             settings.append((f"2 ({'matched' if match else 'unmatched'} random list)", 5, exposures))
     for protocol, n, exposures in settings:
+        if protocol == "1" and 1 not in protocols:
+            continue
         extra = heuristics if protocol.startswith("2") else []
         for simulator in [*simulators, *extra]:
-            if protocol.startswith("2") and simulator.name.startswith("lm"):
-                continue  # the LM's slow path is measured on protocol 1 only in this version
-            lists = exposures[: args.lm_lists] if simulator.name.startswith("lm") else exposures
-            metrics = evaluate_simulator(simulator, lists)
-            record = {
-                "model": simulator.name,
-                "dataset": "ml-100k",
-                "protocol": describe(protocol, args.users, n),
-                **{k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()},
-                "threads": 1,
-                **machine(),
-            }
-            if simulator.name == "bpr-mf":
-                record["fit_seconds"] = round(bpr_seconds, 1)
-                record["best_epoch"] = result.best_epoch + 1
-            records.append(record)
-            print(
-                f"protocol {protocol} n={n} {simulator.name}: accuracy {metrics['accuracy']:.3f}", flush=True
+            metrics = evaluate_simulator(simulator, exposures)
+            fitted = {"fit_seconds": round(bpr_seconds, 1), "best_epoch": result.best_epoch + 1}
+            records.append(
+                record(
+                    simulator.name,
+                    describe(protocol, args.users, n),
+                    metrics,
+                    threads=1,
+                    **(fitted if simulator.name == "bpr-mf" else {}),
+                )
             )
+            print(f"protocol {protocol} n={n} {simulator.name}: {metrics['accuracy']:.3f}", flush=True)
+    if args.lm != "none" and 1 in protocols:
+        records += lm_rows(args, log, held, train, bpr, knn, settings)
     notes = (
         "Protocols 1 and 2 of issue 12. `accuracy`: argmax choice equals the real next item; "
-        "`sampled_accuracy`: "
-        "mean probability on it; `position_rates` vs `target_rates`: position bias. The issue's anchors on "
-        "its own "
-        "draw of users: random 0.20, popularity 0.157, ItemKNN 0.373, BPR-MF 0.421 at n = 5; BPR-MF 0.284 at "
-        f"n = 10. Rerun: `python -m benchmarks.usersim`. Load average at start {os.getloadavg()[0]:.2f}."
+        "`sampled_accuracy`: mean probability on it; `position_rates` vs `target_rates`: position bias "
+        "(`max_position_gap` against the real choices' rates, `max_uniform_gap` against 1/n). LM rows: "
+        "`decisions_per_s` is wall time of one process on one thread unless `threads` says otherwise, "
+        "`decisions_per_cpu_s` the steadier CPU-time figure on a shared machine; speed rows: cold = new "
+        "users, warm = the same users again (their prompt cache reused). The issue's anchors on its own "
+        "draw of users: random 0.20, popularity 0.157, ItemKNN 0.373, BPR-MF 0.421 at n = 5; BPR-MF 0.284 "
+        f"at n = 10. Rerun: `python -m benchmarks.usersim`. Load average at start {load_at_start:.2f}."
     )
     write_results("usersim_part", records, title="part", notes="")
     # Folded into what earlier runs measured (a rerun of one protocol keeps the other's rows).

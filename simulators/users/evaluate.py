@@ -11,32 +11,47 @@ from simulators.users.exposures import Exposure
 from simulators.users.simulators import UserSimulator
 
 
-def evaluate_simulator(simulator: UserSimulator, exposures: Sequence[Exposure]) -> dict[str, object]:
-    """Metrics of one simulator on exposure lists (all of one length n).
+def choice_metrics(probabilities: np.ndarray, targets: np.ndarray, seconds: float) -> dict[str, object]:
+    """Metrics of (B, n) choice probabilities against the real choices' positions (B,).
 
     - ``accuracy``: share of lists where the most probable option is the real choice (ties broken
       by the first position, as an argmax reader would).
     - ``sampled_accuracy``: mean probability on the real choice (the accuracy of sampling).
     - ``position_rates``: share of argmax choices per position; ``target_rates`` the same for the
       real choices (uniform by construction), so the gap per position is the position bias.
-    - ``decisions_per_s``: exposures decided per second, one process.
+    - ``decisions_per_s``: lists decided per second of ``seconds``.
     """
-    targets = np.array([e.target for e in exposures])
-    start = time.perf_counter()
-    probabilities = simulator.choice_probabilities(exposures)  # (B, n)
-    seconds = time.perf_counter() - start
     n = probabilities.shape[1]
     picks = probabilities.argmax(axis=1)
-    rows = np.arange(len(exposures))
-    position_rates = np.bincount(picks, minlength=n) / len(exposures)
-    target_rates = np.bincount(targets, minlength=n) / len(exposures)
+    rows = np.arange(len(targets))
+    position_rates = np.bincount(picks, minlength=n) / len(targets)
+    target_rates = np.bincount(targets, minlength=n) / len(targets)
     return {
         "accuracy": float((picks == targets).mean()),
         "sampled_accuracy": float(probabilities[rows, targets].mean()),
         "position_rates": [round(float(x), 4) for x in position_rates],
         "target_rates": [round(float(x), 4) for x in target_rates],
         "max_position_gap": float(np.abs(position_rates - target_rates).max()),
-        "decisions_per_s": len(exposures) / max(seconds, 1e-9),
-        "lists": len(exposures),
+        "max_uniform_gap": float(np.abs(position_rates - 1 / n).max()),
+        "decisions_per_s": len(targets) / max(seconds, 1e-9),
+        "lists": len(targets),
         "n": n,
     }
+
+
+def agreement(probabilities: np.ndarray, reference: np.ndarray) -> float:
+    """Share of lists where two simulators' (B, n) probabilities have the same argmax."""
+    return float((probabilities.argmax(axis=1) == reference.argmax(axis=1)).mean())
+
+
+def timed_probabilities(simulator: UserSimulator, exposures: Sequence[Exposure]) -> tuple[np.ndarray, float]:
+    """The simulator's (B, n) probabilities and the wall seconds they took."""
+    start = time.perf_counter()
+    probabilities = simulator.choice_probabilities(exposures)
+    return probabilities, time.perf_counter() - start
+
+
+def evaluate_simulator(simulator: UserSimulator, exposures: Sequence[Exposure]) -> dict[str, object]:
+    """:func:`choice_metrics` of one simulator on exposure lists (all of one length n), one process."""
+    probabilities, seconds = timed_probabilities(simulator, exposures)
+    return choice_metrics(probabilities, np.array([e.target for e in exposures]), seconds)

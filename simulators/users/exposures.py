@@ -50,9 +50,18 @@ def _time_order(log: Interactions) -> np.ndarray:
     return np.lexsort((np.arange(len(log)), times, log.users))
 
 
-def heldout_split(log: Interactions, num_users: int = 300, min_events: int = 11, seed: int = 2026) -> HeldOut:
-    """Pick ``num_users`` users (seeded) with at least ``min_events`` events; hold out their last one."""
+def heldout_split(
+    log: Interactions,
+    num_users: int = 300,
+    min_events: int = 11,
+    seed: int = 2026,
+    exclude: np.ndarray | None = None,
+) -> HeldOut:
+    """Pick ``num_users`` users (seeded) with at least ``min_events`` events, none of ``exclude``
+    (internal ids, e.g. another split's held-out users); hold out their last event."""
     counts = np.bincount(log.users, minlength=log.num_users)
+    if exclude is not None:
+        counts[np.asarray(exclude, dtype=np.int64)] = 0
     eligible = np.flatnonzero(counts >= min_events)
     if len(eligible) < num_users:
         raise ValueError(f"only {len(eligible)} users have >= {min_events} events; asked for {num_users}")

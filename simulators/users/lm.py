@@ -1,20 +1,32 @@
 """A language-model user simulator: the choice is read from the options' likelihoods.
 
-The prompt is the one the alignment data uses (``simulators.preference_data.choice_prompt``: persona,
-recent history with ratings, the options shown, "Answer:"), so a model tuned with any objective of
-``simulators.alignment`` is scored on the prompts it was trained on. Each option's text (" Title",
-then eos) is scored as a completion: log π(option | prompt) per token, averaged over the option's
-tokens (so long titles are not penalised for their length), then softmaxed over the options.
+Each option's text (" Title", then eos) is scored as a completion of a prompt: log π(option | prompt)
+per token, averaged over the option's tokens (so long titles are not penalised for their length),
+plus an optional per-position offset (see ``simulators.users.calibration``), divided by a temperature
+and softmaxed over the options. Nothing is generated.
 
-Speed: the prompt is run once and its KV cache is repeated across the n options, which are scored
-together in one batched forward pass; nothing is generated. Reading letters ("A", "B", ...) would be
-cheaper still, but small LMs answer "A" whatever is shown (pure position bias); scoring the titles
-makes the display order irrelevant to the score except through the prompt.
+The prompt is the alignment data's (``simulators.preference_data.choice_prompt``: persona, rated
+history, the options shown, "Answer:"), so a model tuned with any objective of
+``simulators.alignment`` is scored on the prompts it was trained on; ``history`` and ``title_chars``
+shorten it (fewer, shorter history lines). With ``list_in_prompt=False`` the options are not listed:
+every option is scored against the same prompt (persona, history, "Which one do you choose?"), so
+the display order cannot pull the choice (no position bias by construction), and one user's option
+scores can be cached and reused across lists.
+
+Speed: the prompt splits into the user's part (persona + history) and the list's part (the options
+shown + the question). The user's part is run once per user and history and its KV cache kept
+(``cache_users`` most recent users), the list's part is run on a copy of it, and its cache is then
+repeated across the n options, which are scored together in one batched pass. The prompt's forward
+pass computes logits for its last position only (``logits_to_keep=1``).
 """
 
 from __future__ import annotations
 
+import copy
+import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,6 +34,8 @@ import torch.nn.functional as F
 
 from simulators.preference_data import choice_prompt, history_lines
 from simulators.users.exposures import Exposure
+
+QUESTION = "Which one do you choose?\nAnswer:"
 
 
 class LMUser:
@@ -32,7 +46,13 @@ class LMUser:
         tokenizer: its tokenizer.
         item_texts: item id -> the text shown for it (e.g. "Toy Story (1995)").
         personas: user id -> persona text, when the data has demographics.
-        temperature: divides the mean log-probs before the softmax.
+        temperature: divides the scores before the softmax.
+        list_in_prompt: list the options in the prompt (the alignment prompt) or not.
+        history: at most this many of the latest history events go into the prompt.
+        title_chars: history titles longer than this are cut (the year kept), or None.
+        position_offsets: (n,) added to the scores of each position (a calibration), or None.
+        cache_users: how many users' prompt caches are kept.
+        chunk: at most this many options are scored in one batched pass (memory: chunk x tokens x vocab).
     """
 
     def __init__(
@@ -43,18 +63,50 @@ class LMUser:
         personas: Mapping[str, str] | None = None,
         temperature: float = 1.0,
         name: str = "lm",
+        list_in_prompt: bool = True,
+        history: int = 10,
+        title_chars: int | None = None,
+        position_offsets: np.ndarray | None = None,
+        cache_users: int = 16,
+        chunk: int = 64,
     ) -> None:
         self.model, self.tokenizer = model.eval(), tokenizer
         self.item_texts, self.personas = item_texts, personas or {}
         self.temperature, self.name = temperature, name
+        self.list_in_prompt, self.history, self.title_chars = list_in_prompt, history, title_chars
+        self.position_offsets = position_offsets
+        self.cache_users, self.chunk = cache_users, chunk
         self._option_ids: dict[str, list[int]] = {}
+        self._prefixes: OrderedDict[tuple, tuple[object, torch.Tensor]] = OrderedDict()
+        self._scores: dict[tuple, float] = {}  # (user key, item) -> score, without a list in the prompt
+
+    # --- prompt text ------------------------------------------------------------------------------
+
+    def _title(self, item: str) -> str:
+        text = self.item_texts[item]
+        if self.title_chars is None or len(text) <= self.title_chars:
+            return text
+        year = text[-6:] if re.fullmatch(r"\(\d{4}\)", text[-6:]) else ""
+        return text[: max(self.title_chars - len(year), 1)].rstrip() + "…" + (" " + year if year else "")
+
+    def _user_key(self, exposure: Exposure) -> tuple:
+        return (exposure.user, exposure.history[-self.history :] if self.history else ())
+
+    def parts(self, exposure: Exposure) -> tuple[str, str]:
+        """The prompt split into the user's part (persona, history) and the list's part."""
+        events = exposure.history[-self.history :] if self.history else ()
+        history = history_lines([self._title(i) for i, _ in events], [r for _, r in events])
+        shown = [self.item_texts[o] for o in exposure.options] if self.list_in_prompt else None
+        text = choice_prompt(self.personas.get(exposure.user), history, shown or ["-"])
+        head, _, _ = text.partition("\nYou are shown: ")
+        if not self.list_in_prompt:
+            return head + "\n", QUESTION
+        return head + "\n", text[len(head) + 1 :]
 
     def prompt(self, exposure: Exposure) -> str:
-        texts = [self.item_texts[item] for item, _ in exposure.history]
-        ratings = [rating for _, rating in exposure.history]
-        history = history_lines(texts, ratings)
-        shown = [self.item_texts[o] for o in exposure.options]
-        return choice_prompt(self.personas.get(exposure.user), history, shown)
+        return "".join(self.parts(exposure))
+
+    # --- scoring ----------------------------------------------------------------------------------
 
     def _ids(self, item: str) -> list[int]:
         """Token ids of " <text>" + eos, cached per item (a catalog is scored again and again)."""
@@ -63,30 +115,106 @@ class LMUser:
             self._option_ids[item] = text_ids + [self.tokenizer.eos_token_id]
         return self._option_ids[item]
 
-    @torch.no_grad()
-    def option_scores(self, exposure: Exposure) -> np.ndarray:
-        """(n,) mean log-prob per token of each option's text given the prompt."""
-        prefix = torch.tensor([self.tokenizer(self.prompt(exposure))["input_ids"]])  # (1, P)
-        out = self.model(input_ids=prefix, use_cache=True)
-        cache, first = out.cache, out.logits[:, -1:]  # first: (1, 1, V), predicts token 0
-        options = [self._ids(item) for item in exposure.options]
+    def _run(self, ids: list[int], cache) -> tuple[object, torch.Tensor]:
+        """Extend ``cache`` (or start one) with ``ids``; the cache and the last position's logits (1, V)."""
+        out = self.model(input_ids=torch.tensor([ids]), cache=cache, use_cache=True, logits_to_keep=1)
+        return out.cache, out.logits[:, -1]
+
+    def _user_prefix(self, exposure: Exposure) -> tuple[object, torch.Tensor, int]:
+        """The cached user part (its KV cache and last logits), computed once per user and history.
+        Without a list in the prompt the question is part of it."""
+        key = self._user_key(exposure)
+        if key in self._prefixes:
+            self._prefixes.move_to_end(key)
+        else:
+            head, tail = self.parts(exposure)
+            ids = self.tokenizer(head + (tail if not self.list_in_prompt else ""))["input_ids"]
+            self._prefixes[key] = (*self._run(ids, None), len(ids))
+            if len(self._prefixes) > self.cache_users:
+                self._prefixes.popitem(last=False)
+        return self._prefixes[key]
+
+    def _score_options(self, cache, first: torch.Tensor, length: int, items: Sequence[str]) -> np.ndarray:
+        """(len(items),) mean log-prob per token of each item's text after a prompt of ``length``
+        tokens whose cache is ``cache`` (not modified) and whose last logits are ``first`` (1, V);
+        at most ``chunk`` items per batched pass."""
+        if len(items) > self.chunk:
+            parts = [items[k : k + self.chunk] for k in range(0, len(items), self.chunk)]
+            return np.concatenate([self._score_options(cache, first, length, p) for p in parts])
+        options = [self._ids(item) for item in items]
         n, width = len(options), max(len(o) for o in options)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         ids = torch.tensor([o + [pad] * (width - len(o)) for o in options])  # (n, L)
         mask = torch.tensor([[1] * len(o) + [0] * (width - len(o)) for o in options])  # (n, L)
+        cache = copy.deepcopy(cache)
         cache.batch_repeat_interleave(n)  # the prompt's keys/values, once per option
-        attention = torch.cat([torch.ones(n, prefix.shape[1], dtype=torch.long), mask], dim=1)
-        logits = self.model(input_ids=ids, attention_mask=attention, cache=cache).logits  # (n, L, V)
-        predicting = torch.cat([first.expand(n, 1, -1), logits[:, :-1]], dim=1)  # (n, L, V), one per token
+        attention = torch.cat([torch.ones(n, length, dtype=torch.long), mask], dim=1)
+        logits = self.model(input_ids=ids[:, :-1], attention_mask=attention[:, :-1], cache=cache).logits
+        predicting = torch.cat([first[:, None].expand(n, 1, -1), logits], dim=1)  # (n, L, V)
         logps = F.log_softmax(predicting.float(), dim=-1)
         logps = torch.gather(logps, 2, ids[:, :, None]).squeeze(2)  # (n, L)
         return ((logps * mask).sum(1) / mask.sum(1)).numpy()
 
-    def choice_probabilities(self, exposures: Sequence[Exposure]) -> np.ndarray:
+    @torch.no_grad()
+    def option_scores(self, exposure: Exposure) -> np.ndarray:
+        """(n,) mean log-prob per token of each option's text given the prompt (no offsets)."""
+        cache, first, length = self._user_prefix(exposure)
+        if not self.list_in_prompt:
+            key = self._user_key(exposure)
+            todo = [o for o in dict.fromkeys(exposure.options) if (key, o) not in self._scores]
+            if todo:
+                for item, score in zip(todo, self._score_options(cache, first, length, todo), strict=True):
+                    self._scores[(key, item)] = float(score)
+            return np.array([self._scores[(key, o)] for o in exposure.options])
+        _, tail = self.parts(exposure)
+        tail_ids = self.tokenizer(tail, add_special_tokens=False)["input_ids"]
+        cache, first = self._run(tail_ids, copy.deepcopy(cache))
+        return self._score_options(cache, first, length + len(tail_ids), exposure.options)
+
+    def scores(self, exposures: Sequence[Exposure]) -> np.ndarray:
+        """(B, n) raw option scores (mean token log-probs), lists of one length."""
         sizes = {len(e.options) for e in exposures}
         if len(sizes) != 1:
             raise ValueError(f"exposures: every list must have the same length, got sizes {sorted(sizes)}")
-        scores = np.stack([self.option_scores(e) for e in exposures]) / self.temperature  # (B, n)
+        return np.stack([self.option_scores(e) for e in exposures])
+
+    def choice_probabilities(self, exposures: Sequence[Exposure]) -> np.ndarray:
+        scores = self.scores(exposures)  # (B, n)
+        if self.position_offsets is not None:
+            if len(self.position_offsets) != scores.shape[1]:
+                raise ValueError(
+                    f"position_offsets has {len(self.position_offsets)} entries, lists have {scores.shape[1]}"
+                )
+            scores = scores + self.position_offsets
+        scores = scores / self.temperature
         scores -= scores.max(axis=1, keepdims=True)
         e = np.exp(scores)
         return e / e.sum(axis=1, keepdims=True)
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """The model with every ``nn.Linear`` dynamically quantised to int8 (weights int8, activations
+    quantised per batch; ``torch.ao.quantization.quantize_dynamic``); CPU inference only."""
+    from torch.ao.quantization import quantize_dynamic
+
+    return quantize_dynamic(model.eval(), {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def load_lm(base: str, cache_dir: Path, adapter: Path | None = None, int8: bool = False):
+    """A base causal LM (``smollm2`` or a local folder), optionally with a LoRA adapter folder written
+    by ``alignrec align train`` (``<run>/final``) merged into its weights, optionally int8-quantised.
+
+    Returns the model and its tokenizer.
+    """
+    from simulators.alignment.base_models import load_base_model
+
+    model, tokenizer, _ = load_base_model(base, cache_dir)
+    if adapter is not None:
+        from peft import PeftModel
+
+        if not (Path(adapter) / "adapter_config.json").exists():
+            raise FileNotFoundError(
+                f"{adapter}: no adapter_config.json; give the 'final' folder of `alignrec align train --out`"
+            )
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    return (quantize_int8(model) if int8 else model.eval()), tokenizer

@@ -41,3 +41,87 @@ def test_probabilities_rows_sum_to_one_and_lengths_must_match(model, tokenizer):
     assert probabilities.shape == (2, 3) and np.allclose(probabilities.sum(1), 1)
     with pytest.raises(ValueError, match="same length"):
         user.choice_probabilities([exposure(), exposure(("5", "3"), 0)])
+
+
+def test_without_the_list_scores_follow_the_items_not_their_positions(model, tokenizer):
+    user = LMUser(model, tokenizer, TEXTS, list_in_prompt=False)
+    e = exposure(("3", "4", "5"))
+    assert "You are shown" not in user.prompt(e) and user.prompt(e).endswith("Answer:")
+    forward = user.option_scores(e)
+    fresh = LMUser(model, tokenizer, TEXTS, list_in_prompt=False)
+    backward = fresh.option_scores(exposure(("5", "4", "3")))
+    assert np.allclose(forward, backward[::-1], atol=1e-5)
+    slow = []
+    for item in e.options:
+        seq = tokenize_completion(tokenizer, user.prompt(e), " " + TEXTS[item], max_length=None)
+        batch = collate_sequences([seq], tokenizer.pad_token_id)
+        with torch.no_grad():
+            total = sequence_logprobs(
+                model, batch["input_ids"], batch["attention_mask"], batch["completion_mask"]
+            )
+        slow.append(float(total[0]) / sum(seq["completion_mask"]))
+    assert np.allclose(forward, slow, atol=1e-4)
+    assert len(user._scores) == 3  # cached per (user, history, item): a later round reuses them
+
+
+def test_user_prompt_cache_and_chunks_give_the_same_scores(model, tokenizer):
+    user = LMUser(model, tokenizer, TEXTS, chunk=2, cache_users=1)
+    lists = [exposure(), exposure(("5", "1", "2"), 0), exposure()]
+    fresh = [LMUser(model, tokenizer, TEXTS).option_scores(e) for e in lists]
+    assert np.allclose(user.scores(lists), np.stack(fresh), atol=1e-5)
+    other = Exposure(user="u2", history=(("4", 2.0),), options=("1", "2", "3"), target=0)
+    user.scores([other])
+    assert len(user._prefixes) == 1  # the least recently used user was dropped
+
+
+def test_history_and_title_limits_shorten_the_prompt(model, tokenizer):
+    texts = {**TEXTS, "1": "A Very Long Title Indeed Of A Film (1995)"}
+    user = LMUser(model, tokenizer, texts, history=1, title_chars=12)
+    prompt = user.prompt(exposure())
+    assert "Babe (1995)" in prompt and "Long" not in prompt
+    assert "A Very… (1995)" in LMUser(model, tokenizer, texts, title_chars=12).prompt(exposure())
+
+
+def test_position_offsets_shift_the_probabilities(model, tokenizer):
+    plain = LMUser(model, tokenizer, TEXTS).choice_probabilities([exposure()])
+    shifted = LMUser(model, tokenizer, TEXTS, position_offsets=np.array([5.0, 0.0, 0.0]))
+    assert shifted.choice_probabilities([exposure()])[0, 0] > plain[0, 0]
+    with pytest.raises(ValueError, match="position_offsets"):
+        LMUser(model, tokenizer, TEXTS, position_offsets=np.zeros(2)).choice_probabilities([exposure()])
+
+
+def test_int8_model_scores_close_to_float(model, tokenizer):
+    import copy
+
+    from simulators.users.lm import quantize_int8
+
+    fast = LMUser(quantize_int8(copy.deepcopy(model)), tokenizer, TEXTS).option_scores(exposure())
+    exact = LMUser(model, tokenizer, TEXTS).option_scores(exposure())
+    assert fast.shape == exact.shape and np.abs(fast - exact).max() < 0.1
+
+
+def test_a_lora_adapter_from_a_run_folder_is_merged(model, tokenizer, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    from simulators.users.lm import load_lm
+
+    base = tmp_path / "base"
+    model.save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    peft_model = get_peft_model(
+        model, LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
+    )
+    torch.manual_seed(1)
+    for name, parameter in peft_model.named_parameters():
+        if "lora_B" in name:
+            parameter.data.normal_(0, 0.5)  # a trained adapter: B is no longer zero
+    peft_model.save_pretrained(tmp_path / "run" / "final")
+    with torch.no_grad():
+        expected = LMUser(peft_model, tokenizer, TEXTS).option_scores(exposure())
+    tuned, tok = load_lm(str(base), tmp_path / "cache", adapter=tmp_path / "run" / "final")
+    plain, _ = load_lm(str(base), tmp_path / "cache")
+    scores = LMUser(tuned, tok, TEXTS).option_scores(exposure())
+    assert np.allclose(scores, expected, atol=1e-4)
+    assert not np.allclose(scores, LMUser(plain, tok, TEXTS).option_scores(exposure()), atol=1e-3)
+    with pytest.raises(FileNotFoundError, match="adapter_config"):
+        load_lm(str(base), tmp_path / "cache", adapter=tmp_path / "run")

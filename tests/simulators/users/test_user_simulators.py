@@ -112,3 +112,9 @@ def test_hard_exposures_interleave_three_lists_and_match_the_target(planted):
     for heuristic in (NewestUser(years), GenreMedoidUser(genres)):
         result = evaluate_simulator(heuristic, matched)
         assert 0 <= result["accuracy"] <= 1 and result["n"] == 5
+
+
+def test_a_second_split_can_exclude_the_first_ones_users(planted):
+    log, held, _ = planted
+    other = heldout_split(held.train, num_users=50, min_events=11, seed=4, exclude=held.users)
+    assert not set(other.users.tolist()) & set(held.users.tolist()) and len(other.users) == 50
