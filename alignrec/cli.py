@@ -19,6 +19,7 @@ from alignrec.commands import (
     recsys,
     serve,
     simulate,
+    simulator,
     sizefit,
 )
 
@@ -38,6 +39,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(match.app, name="match")
 app.add_typer(sizefit.app, name="sizefit")
 app.add_typer(simulate.app, name="simulate")
+app.add_typer(simulator.app, name="simulator")
 app.command("serve")(serve.serve)
 app.add_typer(feedback.app, name="feedback")
 app.add_typer(align.app, name="align")

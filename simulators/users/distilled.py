@@ -47,6 +47,7 @@ class OptionFeatures:
         for name, column in item_columns.items():
             if len(column) != len(item_ids):
                 raise ValueError(f"item column {name!r} has {len(column)} values for {len(item_ids)} items")
+        self.item_columns = list(item_columns)
         self.item_table = np.stack([np.asarray(c, dtype=np.float64) for c in item_columns.values()], 1)
         self.recommenders = dict(recommenders)
         self.rec_items = {

@@ -1,0 +1,236 @@
+"""``alignrec simulator evaluate / distil / train``: user simulators measured on what real users chose
+next (protocol 1: negatives ∝ popularity; protocol 2: hard negatives), a distilled fast simulator
+fitted to the LM simulator's choices, and the LM's training (``alignrec align train``).
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from alignrec.commands import align
+
+app = typer.Typer(
+    help="User simulators: evaluate them on real next choices, distil a fast one, train the LM.",
+    no_args_is_help=True,
+)
+console = Console()
+
+
+class Simulator(StrEnum):
+    random = "random"
+    popularity = "popularity"
+    itemknn = "itemknn"
+    bpr = "bpr"
+    lm = "lm"
+    distilled = "distilled"
+
+
+DataOption = Annotated[Path, typer.Option(help="Interaction log (any format the recsys readers load).")]
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="Reader: movielens-100k, movielens-1m, movielens-latest, amazon, mmrec, or auto.",
+    ),
+]
+ItemsOption = Annotated[
+    Path | None, typer.Option(help="ML-100K u.item: titles, years, genres (u.genre beside it).")
+]
+UsersOption = Annotated[Path | None, typer.Option(help="ML-100K u.user: personas.")]
+NumUsersOption = Annotated[int, typer.Option(help="Held-out users (each one's last event is the target).")]
+SeedOption = Annotated[int, typer.Option(help="Seed of the held-out users and the lists.")]
+EpochsOption = Annotated[int, typer.Option(help="BPR epochs at most (early stop on validation).")]
+BaseOption = Annotated[str, typer.Option(help="LM: 'smollm2' or a local model folder.")]
+AdapterOption = Annotated[
+    Path | None, typer.Option(help="LM: a LoRA folder from `alignrec align train` (<out>/final).")
+]
+ListOption = Annotated[
+    bool,
+    typer.Option(
+        "--list-in-prompt/--no-list-in-prompt",
+        help="LM: list the options in the prompt (the alignment prompt) or score each option alone.",
+    ),
+]
+HistoryOption = Annotated[int, typer.Option(help="LM: history lines in the prompt.")]
+TitleOption = Annotated[int | None, typer.Option(help="LM: cut history titles to this many characters.")]
+ThreadsOption = Annotated[int, typer.Option(help="torch threads.")]
+
+
+def _data(data: Path, format: str, items: Path | None, users: Path | None, num_users: int, seed: int):  # noqa: A002
+    from recsys.readers import READERS, read_interactions
+    from simulators.users.experiment import load_simulator_data
+
+    if format != "auto" and format not in READERS:
+        raise ValueError(f"--format {format!r}: use auto or one of {sorted(READERS)}")
+    log = read_interactions(data) if format == "auto" else READERS[format](data)
+    return load_simulator_data(log, items, users, num_users=num_users, seed=seed)
+
+
+@app.command()
+def evaluate(
+    data: DataOption,
+    simulator: Annotated[
+        list[Simulator], typer.Option("--simulator", "-s", help="Simulator(s) to measure; repeatable.")
+    ],
+    format: FormatOption = "auto",  # noqa: A002
+    items: ItemsOption = None,
+    users: UsersOption = None,
+    protocol: Annotated[int, typer.Option(help="1: negatives ∝ popularity; 2: hard negatives.")] = 1,
+    n: Annotated[int, typer.Option("-n", help="Options per list.")] = 5,
+    match: Annotated[
+        bool, typer.Option(help="Protocol 2: match the random list to the target's popularity and year.")
+    ] = True,
+    num_users: NumUsersOption = 300,
+    seed: SeedOption = 2026,
+    epochs: EpochsOption = 100,
+    base_model: BaseOption = "smollm2",
+    adapter: AdapterOption = None,
+    list_in_prompt: ListOption = False,
+    prompt_history: HistoryOption = 5,
+    title_chars: TitleOption = 30,
+    int8: Annotated[
+        bool, typer.Option(help="LM: int8 dynamic quantisation (faster, less faithful).")
+    ] = False,
+    lm_lists: Annotated[int | None, typer.Option(help="LM: decide only the first this many lists.")] = None,
+    distilled: Annotated[
+        Path | None, typer.Option(help="Folder from `alignrec simulator distil` (for -s distilled).")
+    ] = None,
+    threads: ThreadsOption = 1,
+    out: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
+) -> None:
+    """Accuracy of choosing the item each held-out user really took next, sampled accuracy, position
+    bias and decisions/s, for each simulator on the same lists."""
+    import torch
+
+    from alignrec.settings import home_dir
+    from recsys.storage import write_text_atomic
+    from simulators.users import PopularityUser, RandomUser, RecommenderUser, evaluate_simulator
+    from simulators.users.experiment import (
+        exposures_of,
+        fit_recommenders,
+        lm_simulator,
+        load_distilled_folder,
+        split_signature,
+    )
+
+    torch.set_num_threads(threads)
+    if Simulator.distilled in simulator and distilled is None:
+        raise ValueError("-s distilled needs --distilled FOLDER (from `alignrec simulator distil`)")
+    loaded = _data(data, format, items, users, num_users, seed)
+    recommenders = fit_recommenders(loaded.held.train, epochs=epochs, seed=seed)
+    exposures = exposures_of(loaded, protocol, n, seed=seed, collaborative=recommenders["bpr"], match=match)
+    results = {}
+    for name in simulator:
+        lists = exposures
+        if name == Simulator.random:
+            sim = RandomUser()
+        elif name == Simulator.popularity:
+            sim = PopularityUser(recommenders["itemknn"])
+        elif name in (Simulator.itemknn, Simulator.bpr):
+            sim = RecommenderUser(recommenders[name.value], name=name.value)
+        elif name == Simulator.lm:
+            sim = lm_simulator(
+                loaded,
+                base_model,
+                home_dir() / "models",
+                adapter,
+                list_in_prompt,
+                prompt_history,
+                title_chars,
+                int8,
+            )
+            lists = exposures[:lm_lists] if lm_lists else exposures
+        else:
+            sim = load_distilled_folder(distilled, split_signature(loaded))
+        results[name.value] = evaluate_simulator(sim, lists)
+    table = Table(title=f"protocol {protocol}, n = {n}, {num_users} held-out users")
+    for column in ("simulator", "lists", "accuracy", "sampled", "max position gap", "decisions/s"):
+        table.add_column(column, justify="left" if column == "simulator" else "right")
+    for name, m in results.items():
+        table.add_row(
+            name,
+            str(m["lists"]),
+            f"{m['accuracy']:.3f}",
+            f"{m['sampled_accuracy']:.3f}",
+            f"{m['max_position_gap']:.3f}",
+            f"{m['decisions_per_s']:.1f}",
+        )
+    console.print(table)
+    if out is not None:
+        write_text_atomic(out, json.dumps({"protocol": protocol, "n": n, "results": results}, indent=1))
+        console.print(f"metrics written to {out}")
+
+
+@app.command()
+def distil(
+    data: DataOption,
+    out: Annotated[Path, typer.Option(help="Folder for the distilled simulator.")],
+    format: FormatOption = "auto",  # noqa: A002
+    items: ItemsOption = None,
+    users: UsersOption = None,
+    num_users: NumUsersOption = 300,
+    seed: SeedOption = 2026,
+    train_users: Annotated[int, typer.Option(help="Users (not held out) whose lists the LM labels.")] = 200,
+    lists_per_user: Annotated[int, typer.Option(help="Lists per training user (n = 5).")] = 4,
+    epochs: EpochsOption = 100,
+    base_model: BaseOption = "smollm2",
+    adapter: AdapterOption = None,
+    list_in_prompt: ListOption = False,
+    prompt_history: HistoryOption = 5,
+    title_chars: TitleOption = 30,
+    rounds: Annotated[int, typer.Option(help="LightGBM boosting rounds.")] = 400,
+    threads: ThreadsOption = 1,
+) -> None:
+    """Label training users' lists with the LM simulator and fit LightGBM on cheap per-option features
+    (BPR and ItemKNN scores, popularity, year, the LM's title prior, genre affinity, position) to its
+    choices; evaluate it with `alignrec simulator evaluate -s distilled --distilled OUT` on the same
+    --data, --num-users and --seed."""
+    import time
+
+    import torch
+
+    from alignrec.settings import home_dir
+    from simulators.users.distilled import distil as fit_distilled
+    from simulators.users.evaluate import agreement
+    from simulators.users.experiment import (
+        fit_recommenders,
+        lm_simulator,
+        option_features,
+        save_distilled_folder,
+        split_signature,
+        training_lists,
+    )
+    from simulators.users.simulators import softmax
+
+    torch.set_num_threads(threads)
+    loaded = _data(data, format, items, users, num_users, seed)
+    recommenders = fit_recommenders(loaded.held.train, epochs=epochs, seed=seed)
+    teacher = lm_simulator(
+        loaded, base_model, home_dir() / "models", adapter, list_in_prompt, prompt_history, title_chars
+    )
+    lists = training_lists(loaded, train_users, lists_per_user)
+    start = time.perf_counter()
+    scores = teacher.scores(lists)
+    seconds = time.perf_counter() - start
+    features = option_features(loaded, recommenders, teacher)
+    fast = fit_distilled(features, lists, scores, rounds=rounds, name=f"distilled ({teacher.name})")
+    save_distilled_folder(out, fast, recommenders, split_signature(loaded))
+    fit = agreement(fast.choice_probabilities(lists), softmax(scores, 1.0))
+    console.print(
+        f"{len(lists)} lists labelled by {teacher.name} in {seconds:.0f} s; "
+        f"training agreement {fit:.3f}; saved to {out}"
+    )
+
+
+app.command(
+    "train",
+    help="Train the LM simulator: the same command as `alignrec align train` (it delegates to it); "
+    "evaluate the adapter it writes with `alignrec simulator evaluate -s lm --adapter OUT/final`.",
+)(align.train)

@@ -1,0 +1,100 @@
+"""`alignrec simulator evaluate / distil / train` end to end on a tiny synthetic log and a tiny llama."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from alignrec.cli import app
+from recsys.synthetic import make_interactions
+
+runner = CliRunner()
+TINY = Path(__file__).resolve().parents[1] / "simulators" / "tiny_models.py"
+
+
+def tiny_models():
+    spec = importlib.util.spec_from_file_location("tiny_models", TINY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("simulator")
+    log = make_interactions(num_users=60, num_items=40, events_per_user=14, seed=3)[0]
+    log.to_frame().to_csv(root / "log.csv", index=False)
+    tiny = tiny_models()
+    tokenizer = tiny.char_tokenizer()
+    tiny.tiny_llama(tokenizer).save_pretrained(root / "model")
+    tokenizer.save_pretrained(root / "model")
+    return root
+
+
+def simulator(*args: str):
+    return runner.invoke(app, ["simulator", *args], env={"COLUMNS": "200"})
+
+
+COMMON = ["--num-users", "15", "--epochs", "3", "--threads", "1"]
+
+
+def test_evaluate_baselines_on_the_same_lists(workspace):
+    out = workspace / "baselines.json"
+    names = ["-s", "random", "-s", "popularity", "-s", "itemknn", "-s", "bpr"]
+    result = simulator("evaluate", "--data", str(workspace / "log.csv"), *names, *COMMON, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text())
+    assert saved["protocol"] == 1 and set(saved["results"]) == {"random", "popularity", "itemknn", "bpr"}
+    assert saved["results"]["random"]["sampled_accuracy"] == pytest.approx(0.2)
+    for metrics in saved["results"].values():
+        assert 0 <= metrics["accuracy"] <= 1 and metrics["lists"] == 15
+    assert "itemknn" in result.output and "decisions/s" in result.output
+
+
+def test_distil_then_evaluate_the_lm_and_the_distilled_simulator(workspace):
+    data = ["--data", str(workspace / "log.csv"), "--base-model", str(workspace / "model")]
+    folder = workspace / "distilled"
+    distilled = simulator(
+        "distil", *data, *COMMON, "--out", str(folder), "--train-users", "12", "--lists-per-user", "2",
+        "--rounds", "20",
+    )  # fmt: skip
+    assert distilled.exit_code == 0, distilled.output
+    assert "24 lists labelled" in distilled.output and (folder / "items.npz").exists()
+    out = workspace / "lm.json"
+    both = ["-s", "lm", "-s", "distilled", "--distilled", str(folder), "--lm-lists", "6"]
+    result = simulator("evaluate", *data, *both, *COMMON, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text())["results"]
+    assert saved["lm"]["lists"] == 6 and saved["distilled"]["lists"] == 15
+    other_split = simulator("evaluate", *data, *both, *COMMON, "--seed", "1")
+    assert other_split.exit_code != 0 and "another split" in str(other_split.exception)
+
+
+def test_bad_requests_are_refused_with_the_reason(workspace):
+    data = ["--data", str(workspace / "log.csv"), *COMMON]
+    no_folder = simulator("evaluate", *data, "-s", "distilled")
+    assert no_folder.exit_code != 0 and "--distilled" in str(no_folder.exception)
+    no_items = simulator("evaluate", *data, "-s", "random", "--protocol", "2")
+    assert no_items.exit_code != 0 and "items file" in str(no_items.exception)
+    train_help = simulator("train", "--help")
+    assert train_help.exit_code == 0 and "alignrec align train" in train_help.output
+
+
+def test_simulator_help_imports_nothing_heavy():
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from alignrec.cli import app\n"
+        "for command in ([], ['evaluate'], ['distil'], ['train']):\n"
+        "    args = ['simulator', *command, '--help']\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'lightgbm', 'peft') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
