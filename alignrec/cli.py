@@ -17,6 +17,7 @@ from alignrec.commands import (
     index,
     match,
     recsys,
+    rerank,
     serve,
     simulate,
     simulator,
@@ -34,6 +35,7 @@ app.command("train")(recsys.train)
 app.command("evaluate")(recsys.evaluate)
 app.command("recommend")(recsys.recommend)
 app.command("tune")(recsys.tune)
+app.command("rerank")(rerank.rerank)
 app.add_typer(index.app, name="index")
 app.add_typer(data.app, name="data")
 app.add_typer(match.app, name="match")

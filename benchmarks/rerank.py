@@ -107,66 +107,11 @@ def movie_content(item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return genres, years
 
 
-def candidate_batches(retrievers, tables, users, relevant, exclude: str, depths: dict) -> list[tuple]:
-    """Per batch of users: (candidates, features, labels, seconds for candidates and features).
-    ``exclude``: "train" (fitting on valid labels) or "known" (train+valid, for test)."""
-    from recsys.candidates import candidate_labels, retrieve
-    from recsys.ranking_features import candidate_features
-
-    history = retrievers["lightgcn"].train
-    parts = []
-    for begin in range(0, len(users), BATCH):
-        batch = users[begin : begin + BATCH]
-        extra = [history[u].indices for u in batch] if exclude == "train" else None
-        t0 = time.perf_counter()
-        found = retrieve(retrievers, depths, batch, exclude=extra, exclude_known=exclude == "known")
-        t1 = time.perf_counter()
-        features = candidate_features(found, tables, history)
-        t2 = time.perf_counter()
-        parts.append((found, features, candidate_labels(found, relevant), t1 - t0, t2 - t1))
-    return parts
-
-
-def top_lists(parts, score, k: int, num_users: int) -> np.ndarray:
-    """(U, k) item lists, best first by ``score(candidates, features)`` (Q, C); -1 elsewhere."""
-    ranked = np.full((num_users, k), -1, dtype=np.int64)
-    for found, features, *_ in parts:
-        scores = score(found, features)
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        top = np.take_along_axis(found.items, order, axis=1)
-        finite = np.isfinite(np.take_along_axis(scores, order, axis=1))
-        ranked[found.users, : top.shape[1]] = np.where(finite, top, -1)
-    return ranked
-
-
-def list_ndcg(parts, score, relevant) -> float:
-    """NDCG@10 of the re-ordered candidates, every relevant item in the denominator."""
-    from recsys.metrics import ndcg_at_k
-
-    values = []
-    for found, features, labels, *_ in parts:
-        order = np.argsort(-score(found, features), axis=1, kind="stable")[:, :10]
-        hits = np.take_along_axis(labels, order, axis=1) > 0
-        values.append(ndcg_at_k(hits, np.diff(relevant.indptr)[found.users], 10))
-    return float(np.concatenate(values).mean())
-
-
 def evaluate_lists(ranked: np.ndarray, split, known) -> dict:
-    """The lists through ``evaluate_scores`` (position scores, -inf off the list)."""
-    from recsys.evaluate import evaluate_scores
+    """``recsys.rerank_training.evaluate_lists`` as this benchmark's record fields."""
+    from recsys.rerank_training import evaluate_lists as evaluate
 
-    num_items = split.train.num_items
-
-    def score_fn(users: np.ndarray) -> np.ndarray:
-        out = np.full((len(users), num_items), -np.inf, dtype=np.float32)
-        lists = ranked[users]
-        rows = np.broadcast_to(np.arange(len(users))[:, None], lists.shape)
-        position = np.broadcast_to(np.arange(lists.shape[1], 0, -1, dtype=np.float32), lists.shape)
-        keep = lists >= 0
-        out[rows[keep], lists[keep]] = position[keep]
-        return out
-
-    result = evaluate_scores(score_fn, split.test, known)
+    result = evaluate(ranked, split, known)
     return {"users": result.num_users, **{k: round(result.metrics[k], 4) for k in METRIC_KEYS}}
 
 
@@ -183,7 +128,8 @@ def main() -> None:
     from benchmarks.recsys import load_split
     from recsys.evaluate import evaluate_scores
     from recsys.ranking_features import PER_SOURCE, build_tables, feature_names
-    from recsys.rerank import TwoStageRanker, fit_ranker, flatten
+    from recsys.rerank import TwoStageRanker, fit_ranker
+    from recsys.rerank_training import candidate_batches, list_ndcg, ranker_score, stack, top_lists
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -229,20 +175,15 @@ def main() -> None:
     rng = np.random.default_rng(SEED)
     tune_users = np.sort(rng.choice(valid_users, size=len(valid_users) // 5, replace=False))
     fit_users = np.setdiff1d(valid_users, tune_users)
-    fit_parts = candidate_batches(retrievers, tables, fit_users, valid, exclude="train", depths=depths)
-    tune_parts = candidate_batches(retrievers, tables, tune_users, valid, exclude="train", depths=depths)
-
-    def stack(parts, columns=slice(None)):
-        x, y, g = zip(*(flatten(f[..., columns], lab, c.mask) for c, f, lab, *_ in parts), strict=True)
-        return np.concatenate(x), np.concatenate(y), np.concatenate(g)
+    fit_parts, tune_parts = (
+        candidate_batches(retrievers, depths, tables, users, valid, exclude="train", batch=BATCH)
+        for users in (fit_users, tune_users)
+    )
 
     fit_data, tune_data = stack(fit_parts), stack(tune_parts)
     print(
         f"fit rows {len(fit_data[0])} ({len(fit_data[2])} users), tune rows {len(tune_data[0])}", flush=True
     )
-
-    def ranker_score(ranker):
-        return lambda found, features: ranker.predict(features, found.mask)
 
     trials = []
     for config in configs:
@@ -296,7 +237,7 @@ def main() -> None:
 
     # ----- test -----
     test_users = np.flatnonzero(np.diff(test.indptr) > 0)
-    test_parts = candidate_batches(retrievers, tables, test_users, test, exclude="known", depths=depths)
+    test_parts = candidate_batches(retrievers, depths, tables, test_users, test, exclude="known", batch=BATCH)
     start = time.perf_counter()
     ranked = top_lists(test_parts, ranker_score(ranker), 20, split.train.num_users)
     lightgbm_seconds = time.perf_counter() - start  # includes the sort, which is negligible
