@@ -19,8 +19,9 @@ LM simulators (``simulators.users.lm``; SmolLM2-135M-Instruct by default, zero-s
 token log-probs with the ML-100K persona (age, gender, occupation) and titles, in the variants of
 ``LM_VARIANTS``: the alignment prompt ("full list": 10 history lines, all options listed), a compact
 one (5 history lines, history titles cut to 30 characters) with or without the options listed.
-Training users for calibration and distillation: 300 other users (seed 7), their own last event the
-target, 4 lists each (seeds 100-103), negatives ∝ popularity of the same training log.
+Training users for calibration and distillation (``simulators.users.experiment.training_lists``):
+150 other users (seed 7), their own last event the target, 4 lists each (seeds 7-10), negatives ∝
+popularity of the same training log.
 - Position calibration (``simulators.users.calibration``): per-position offsets fitted on the
   training users' lists of a listed variant, applied to the held-out lists.
 - Distilled (``simulators.users.distilled``): LightGBM on BPR and ItemKNN scores, log popularity,
@@ -125,14 +126,6 @@ def by_user(exposures):
     return sorted(exposures, key=lambda e: e.user)
 
 
-def item_prior(user, items: list[str]) -> np.ndarray:
-    """(I,) the LM's score of each title under an empty history and no persona (a per-item feature)."""
-    from simulators.users import Exposure
-
-    blank = type(user)(user.model, user.tokenizer, user.item_texts, None, list_in_prompt=False)
-    return blank.option_scores(Exposure(user="", history=(), options=tuple(items), target=0))
-
-
 def speed_rows(user, exposures, label: str, protocol: str, threads: int) -> list[dict]:
     """Decisions/s of a fresh simulator on new users (cold) and on the same lists again with their
     users' prompt caches kept (warm: what a later round of the same users costs; without a list in the
@@ -170,20 +163,18 @@ def lm_rows(args, log, held, train, bpr, knn, settings) -> list[dict]:
     import copy
 
     from alignrec.settings import home_dir
-    from simulators.users import heldout_split, popularity_exposures
     from simulators.users.calibration import position_offsets
     from simulators.users.distilled import OptionFeatures, distil
     from simulators.users.evaluate import agreement, choice_metrics, timed_probabilities
+    from simulators.users.experiment import SimulatorData, training_lists
     from simulators.users.lm import LMUser, load_lm, quantize_int8
 
     model, tokenizer = load_lm(args.lm, home_dir() / "models", args.adapter)
     texts, personas = lm_texts(log)
     tuned = f"adapter {Path(args.adapter).parent.name}" if args.adapter else "zero-shot"
     base = f"lm {Path(args.lm).name} {tuned}"
-    train_held = heldout_split(train, num_users=args.train_users, min_events=11, seed=7, exclude=held.users)
-    train_lists = by_user(
-        [e for k in range(4) for e in popularity_exposures(train, train_held, n=5, seed=100 + k)]
-    )
+    data = SimulatorData(log, held, texts, personas, None, None)
+    train_lists = training_lists(data, args.train_users, lists_per_user=4)  # by user, seeds 7-10
     rows = []
     protocol1 = {n: exposures for protocol, n, exposures in settings if protocol == "1"}
     held_scores = {}
@@ -191,7 +182,9 @@ def lm_rows(args, log, held, train, bpr, knn, settings) -> list[dict]:
         kwargs = LM_VARIANTS[variant]
         name = f"{base} {variant}"
         for n, exposures in protocol1.items():
-            lists = exposures[: args.lm_lists]
+            if n == 10 and variant not in args.n10_variants.split(","):
+                continue
+            lists = exposures[: args.lm_lists if n == 5 else args.lm_lists_n10]
             user = LMUser(model, tokenizer, texts, personas, **kwargs)
             scores, seconds, cpu_seconds = cached_scores(f"{name} n{n} {len(lists)}", user, lists)
             held_scores[(variant, n)] = scores
@@ -238,7 +231,7 @@ def lm_rows(args, log, held, train, bpr, knn, settings) -> list[dict]:
         for n, exposures in protocol1.items():
             if (args.distil_from, n) not in held_scores:
                 continue
-            lists = exposures[: args.lm_lists]
+            lists = exposures[: len(held_scores[(args.distil_from, n)])]
             probabilities, seconds = timed_probabilities(fast, lists)
             metrics = choice_metrics(probabilities, np.array([e.target for e in lists]), seconds)
             teacher = probabilities_of(held_scores[(args.distil_from, n)])
@@ -278,6 +271,8 @@ class _Prior:
         self.user, self.items = user, items
 
     def scores(self, _):
+        from simulators.users.experiment import item_prior
+
         return item_prior(self.user, self.items)[None]
 
 
@@ -312,11 +307,13 @@ def main() -> None:
     parser.add_argument("--lm", default="smollm2", help="smollm2, a local model folder, or none")
     parser.add_argument("--adapter", default=None, help="LoRA folder of `alignrec align train`")
     parser.add_argument("--lm-lists", type=int, default=300, help="held-out lists the LM decides")
+    parser.add_argument("--lm-lists-n10", type=int, default=150, help="held-out n = 10 lists the LM decides")
     parser.add_argument("--variants", default="compact no list,compact list", help="of LM_VARIANTS")
-    parser.add_argument("--train-users", type=int, default=300, help="training users (4 lists each)")
-    parser.add_argument("--calibration-lists", type=int, default=200, help="training lists for offsets")
+    parser.add_argument("--n10-variants", default="compact no list", help="variants also run at n = 10")
+    parser.add_argument("--train-users", type=int, default=150, help="training users (4 lists each)")
+    parser.add_argument("--calibration-lists", type=int, default=150, help="training lists for offsets")
     parser.add_argument("--distil-from", default="compact no list", help="variant to distil, or ''")
-    parser.add_argument("--speed-lists", type=int, default=40, help="lists of the speed rows (0: none)")
+    parser.add_argument("--speed-lists", type=int, default=30, help="lists of the speed rows (0: none)")
     parser.add_argument("--speed-variant", default="compact no list")
     parser.add_argument("--quiet-load", type=float, default=1.0, help="2-thread timings only below this load")
     parser.add_argument(
