@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from simulators.abtest.config import help_of
+from simulators.abtest.config import CreatorsConfig, help_of
 
 app = typer.Typer(
     help="Simulated evaluation: long-horizon A/B tests of ranking policies.", no_args_is_help=True
@@ -115,7 +115,6 @@ def run_experiment(config) -> None:
     from simulators.abtest.analysis import experiment_report
     from simulators.abtest.environment import itemknn_world, run_abtest, run_abtest_on_ray
     from simulators.abtest.policies import HTTPPolicy, RecommenderPolicy
-    from simulators.abtest.report import verdicts, write_report
 
     if not config.run.is_dir():
         raise FileNotFoundError(
@@ -193,7 +192,15 @@ def run_experiment(config) -> None:
             if isinstance(policy, HTTPPolicy):
                 policy.close()
     numbers = experiment_report(result, settings, alpha=config.alpha)
-    print_arms(numbers, config.rounds)
+    publish(numbers, config.report_dir or config.run / f"abtest-{config.salt}", config, names)
+
+
+def publish(numbers: dict, folder: Path, config, names: list[str]) -> None:
+    """Print the arms and verdicts, write the report into ``folder`` and, when the config says so,
+    record one MLflow run."""
+    from simulators.abtest.report import verdicts, write_report
+
+    print_arms(numbers, numbers["settings"]["rounds"])
     for sentence, (name, c) in zip(verdicts(numbers), numbers["comparisons"].items(), strict=True):
         per_user = c["clicks_per_user"]
         console.print(sentence)
@@ -202,7 +209,6 @@ def run_experiment(config) -> None:
             f"{name} - {numbers['control']} {per_user['difference']:+.3f} ({per_user['relative']:+.1%}), "
             f"p = {per_user['p_value']:.3g}"
         )
-    folder = config.report_dir or config.run / f"abtest-{config.salt}"
     write_report(numbers, folder)
     console.print(f"Report: {folder / 'report.md'}, {folder / 'report.html'}, {folder / 'report.json'}")
     if config.track:
@@ -217,6 +223,153 @@ def run_experiment(config) -> None:
         console.print(
             f"[dim]MLflow run {run_id} in {store} (browse: mlflow ui --backend-store-uri {store})[/dim]"
         )
+
+
+@app.command()
+def creators(
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="YAML file of creator-experiment fields.")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help=help_of("data", CreatorsConfig))] = None,
+    arm: Annotated[
+        list[str] | None,
+        typer.Option("--arm", "-a", help=help_of("arms", CreatorsConfig) + " Repeat the flag."),
+    ] = None,
+    num_creators: Annotated[
+        int | None, typer.Option("--creators", help=help_of("creators", CreatorsConfig))
+    ] = None,
+    full_information: Annotated[
+        bool | None,
+        typer.Option(
+            "--full-information/--bounded-information", help=help_of("full_information", CreatorsConfig)
+        ),
+    ] = None,
+    explore: Annotated[float | None, typer.Option(help=help_of("explore", CreatorsConfig))] = None,
+    produce: Annotated[float | None, typer.Option(help=help_of("produce", CreatorsConfig))] = None,
+    fresh_slots: Annotated[int | None, typer.Option(help=help_of("fresh_slots", CreatorsConfig))] = None,
+    epochs: Annotated[int | None, typer.Option(help=help_of("epochs", CreatorsConfig))] = None,
+    rounds: Annotated[int | None, typer.Option(help=help_of("rounds", CreatorsConfig))] = None,
+    k: Annotated[int | None, typer.Option("-k", help=help_of("k", CreatorsConfig))] = None,
+    patience: Annotated[int | None, typer.Option(help=help_of("patience", CreatorsConfig))] = None,
+    base_rate: Annotated[float | None, typer.Option(help=help_of("base_rate", CreatorsConfig))] = None,
+    seed: Annotated[int | None, typer.Option(help=help_of("seed", CreatorsConfig))] = None,
+    salt: Annotated[str | None, typer.Option(help=help_of("salt", CreatorsConfig))] = None,
+    alpha: Annotated[float | None, typer.Option(help=help_of("alpha", CreatorsConfig))] = None,
+    report_dir: Annotated[Path | None, typer.Option(help=help_of("report_dir", CreatorsConfig))] = None,
+    track: Annotated[
+        bool | None, typer.Option("--track/--no-track", help=help_of("track", CreatorsConfig))
+    ] = None,
+    experiment: Annotated[str | None, typer.Option(help=help_of("experiment", CreatorsConfig))] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help=help_of("tracking_uri", CreatorsConfig))] = None,
+) -> None:
+    """Creators inside the arms on Last.fm: each arm's creators (started from real artists) make
+    items that join its catalog; the report adds creator population, new-item diversity and
+    cold-item success per round to the user-side test."""
+    from simulators.abtest.config import load_config
+
+    flags = {
+        "data": data,
+        "arms": arm,
+        "creators": num_creators,
+        "full_information": full_information,
+        "explore": explore,
+        "produce": produce,
+        "fresh_slots": fresh_slots,
+        "epochs": epochs,
+        "rounds": rounds,
+        "k": k,
+        "patience": patience,
+        "base_rate": base_rate,
+        "seed": seed,
+        "salt": salt,
+        "alpha": alpha,
+        "report_dir": report_dir,
+        "track": track,
+        "experiment": experiment,
+        "tracking_uri": tracking_uri,
+    }
+    run_creators_experiment(load_config(config_file, flags, CreatorsConfig))
+
+
+def run_creators_experiment(config) -> None:
+    """Train a VBPR on the Last.fm play counts, build one creator arm per ranking, simulate, report."""
+    import numpy as np
+    import torch
+
+    from alignrec.settings import home_dir, require_data
+    from recsys.models.vbpr import VBPR
+    from recsys.recommender import Recommender
+    from recsys.train import fit
+    from simulators.abtest.analysis import experiment_report
+    from simulators.abtest.creator_platform import CreatorArm, GenreWorld, run_creator_abtest
+    from simulators.abtest.creators import CreatorConfig, Creators
+    from simulators.abtest.lastfm import creator_topics, read_lastfm
+
+    torch.set_num_threads(1)
+    world = read_lastfm(config.data or require_data("lastfm-hetrec2011"))
+    log, features = world.listens, [world.tag_vectors.astype(np.float32)]
+    listeners = np.bincount(log.items, minlength=log.num_items)
+    torch.manual_seed(config.seed)
+    model = VBPR(log.num_users, log.num_items, features, dim=32, content_dim=16, id_items=listeners > 0)
+    fit(
+        model,
+        log,
+        epochs=config.epochs,
+        batch_size=1024,
+        lr=0.005,
+        num_negatives=4,
+        seed=config.seed,
+        progress=False,
+    )
+    recommender = Recommender(model, log.to_csr(), log.user_ids, log.item_ids, features=features)
+    clicks = GenreWorld.calibrated(world.user_taste, world.tag_vectors, base_rate=config.base_rate)
+    _, topics = creator_topics(world, config.creators, seed=config.seed)
+    behaviour = CreatorConfig(
+        explore=config.explore, produce=config.produce, full_information=config.full_information
+    )
+    names = [f"{a}#{i}" if config.arms.count(a) > 1 else a for i, a in enumerate(config.arms)]
+    arms = [
+        CreatorArm(
+            name,
+            recommender,
+            clicks,
+            Creators(topics, behaviour, np.random.default_rng([config.seed, a])),
+            ranking="popularity" if ranking == "popularity" else "model",
+            fresh_slots=config.fresh_slots,
+            seed=config.seed,
+        )
+        for a, (name, ranking) in enumerate(zip(names, config.arms, strict=True))
+    ]
+    info = "full" if config.full_information else "bounded"
+    console.print(
+        f"{log.num_users} users, {log.num_items} artists, {len(world.tags)} tags; {config.creators} "
+        f"creators per arm ({info} information); arms {', '.join(names)}; {config.rounds} rounds"
+    )
+    users = np.arange(log.num_users)
+    result = run_creator_abtest(
+        arms,
+        users,
+        [str(u) for u in world.user_ids],
+        rounds=config.rounds,
+        k=config.k,
+        patience=config.patience,
+        seed=config.seed,
+        salt=config.salt,
+        progress=True,
+    )
+    numbers = experiment_report(
+        result, config.settings(), alpha=config.alpha, creators={arm.name: arm.history for arm in arms}
+    )
+    for arm in arms:
+        history = arm.history
+        last = history["genre_entropy"][-10:]
+        console.print(
+            f"{arm.name}: {history['active_creators'][-1]} of {config.creators} creators active after "
+            f"{len(history['active_creators'])} rounds, {sum(history['new_items'])} new items, genre "
+            f"entropy {sum(last) / len(last):.2f} nats (last 10 rounds), {history['cold_success'][-1]:.1%} "
+            "of new items ever clicked"
+        )
+    publish(numbers, config.report_dir or home_dir() / f"creators-{config.salt}", config, names)
 
 
 def retraining_policy(recommender, epochs: int, seed: int):

@@ -1,4 +1,5 @@
-"""The configuration of one simulated A/B test (``alignrec simulate abtest --config x.yaml``).
+"""The configuration of one simulated A/B test (``alignrec simulate abtest --config x.yaml``) and of
+one with creators inside the arms (``alignrec simulate creators``).
 
 Values come from the dataclass defaults, then the YAML file (its keys are the fields below), then
 the command's flags. ``from_mapping`` (the way in from outside) checks every value's type and range
@@ -114,14 +115,8 @@ class ABTestConfig:
 
     @classmethod
     def from_mapping(cls, values: dict[str, object], source: str) -> ABTestConfig:
-        """A config from plain values (YAML, flags); each checked against its field's type."""
-        hints = get_type_hints(cls)
-        unknown = sorted(set(values) - set(hints))
-        if unknown:
-            raise ValueError(f"{source}: unknown field(s) {unknown}; fields: {sorted(hints)}")
-        config = cls(**{name: _coerce(f"{source}: {name}", v, hints[name]) for name, v in values.items()})
-        config.validate(source)
-        return config
+        """A config from plain values (YAML, flags), each checked against its field's type."""
+        return _from_mapping(cls, values, source)
 
     def state_path(self) -> Path | None:
         """Where the loop state goes: ``state``, or RUN/abtest-<salt>.state.npz; None on Ray."""
@@ -138,6 +133,78 @@ class ABTestConfig:
             out.update(retrain_every=self.retrain_every, retrain_epochs=self.retrain_epochs)
         if self.policy_urls:
             out["policy_urls"] = dict(self.policy_urls)
+        return out
+
+
+RANKINGS = ("popularity", "vbpr")
+
+
+@dataclass
+class CreatorsConfig:
+    """An A/B test with creators inside the arms (``simulators.abtest.creator_platform``) on the
+    Last.fm world: artists as items with tag vectors, users with tag tastes, creators started from
+    real artists; each arm its own creator population and VBPR copy."""
+
+    data: Path | None = _field(None, "Last.fm HetRec 2011 folder (default: DATA_DIR/lastfm-hetrec2011).")
+    arms: list[str] = _field(
+        ["popularity", "vbpr"],
+        "Cold-start ranking per arm: 'popularity' (clicks in the arm so far) or 'vbpr' (a VBPR on "
+        "the artists' tags scores every item, new ones from their tags); the first is the control.",
+    )
+    creators: int = _field(100, "Creators per arm, started from a seeded sample of real artists.")
+    full_information: bool = _field(
+        False, "Creators also see the arm's click rate per genre (the ablation of bounded information)."
+    )
+    explore: float = _field(0.2, "A creator's chance of trying a genre it has not tried yet.")
+    produce: float = _field(0.7, "A creator's chance of making an item in a round.")
+    fresh_slots: int = _field(2, "Slots of every slate kept for new items.")
+    epochs: int = _field(10, "VBPR training epochs on the play counts.")
+    rounds: int = _field(50, "Rounds; every active user gets one slate per round.")
+    k: int = _field(10, "Slate size.")
+    patience: int = _field(5, "A user leaves after this many rounds in a row without a click.")
+    base_rate: float = _field(0.05, "Click probability at the median user-artist genre affinity.")
+    seed: int = _field(2026, "Seed of VBPR, the creators and the click draws.")
+    salt: str = _field("creators", "Salt of the user -> arm hash.")
+    alpha: float = _field(0.05, "Significance level of the tests.")
+    report_dir: Path | None = _field(None, "Report folder (default: .alignrec/creators-<salt>).")
+    track: bool = _field(True, "Record the test as one MLflow run.")
+    experiment: str = _field("alignrec-abtest", "MLflow experiment name.")
+    tracking_uri: str | None = _field(None, "MLflow tracking URI (default: sqlite under .alignrec).")
+
+    def validate(self, source: str) -> None:
+        """Raise ValueError naming ``source`` and the field whose value is out of range."""
+
+        def fail(name: str, expected: str) -> None:
+            raise ValueError(f"{source}: {name}: expected {expected}, got {getattr(self, name)!r}")
+
+        for name in ("creators", "epochs", "rounds", "k", "patience"):
+            if getattr(self, name) < 1:
+                fail(name, "an integer >= 1")
+        for name in ("explore", "produce"):
+            if not 0 <= getattr(self, name) <= 1:
+                fail(name, "a probability in [0, 1]")
+        for name in ("base_rate", "alpha"):
+            if not 0 < getattr(self, name) < 1:
+                fail(name, "a number strictly between 0 and 1")
+        if not 0 <= self.fresh_slots < self.k:
+            fail("fresh_slots", f"0 <= fresh_slots < k = {self.k}")
+        if len(self.arms) < 2 or any(a not in RANKINGS for a in self.arms):
+            fail("arms", f"at least two of {RANKINGS}")
+        if not self.salt:
+            fail("salt", "a non-empty string")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, object], source: str) -> CreatorsConfig:
+        """A config from plain values (YAML, flags), each checked against its field's type."""
+        return _from_mapping(cls, values, source)
+
+    def settings(self) -> dict[str, object]:
+        """The values that define the experiment."""
+        names = ("arms", "creators", "full_information", "explore", "produce", "fresh_slots", "epochs")
+        out = {"data": "lastfm-hetrec2011", "world": "genre affinity (Last.fm tags)"}
+        out.update({name: getattr(self, name) for name in names})
+        out.update({name: getattr(self, name) for name in ("rounds", "k", "patience", "base_rate", "seed")})
+        out.update(salt=self.salt, alpha=self.alpha)
         return out
 
 
@@ -185,9 +252,19 @@ def _coerce(where: str, value: object, hint: object) -> object:
     raise TypeError(f"{where}: no rule for the field type {hint!r}")  # a new field type needs one
 
 
-def load_config(path: Path | None, overrides: dict[str, object]) -> ABTestConfig:
-    """The config of ``path`` (YAML; None: the defaults) with ``overrides`` (flags given, None
-    values ignored) on top."""
+def _from_mapping(cls: type, values: dict[str, object], source: str):
+    hints = get_type_hints(cls)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        raise ValueError(f"{source}: unknown field(s) {unknown}; fields: {sorted(hints)}")
+    config = cls(**{name: _coerce(f"{source}: {name}", v, hints[name]) for name, v in values.items()})
+    config.validate(source)
+    return config
+
+
+def load_config(path: Path | None, overrides: dict[str, object], kind: type = ABTestConfig):
+    """The ``kind`` config (``ABTestConfig`` or ``CreatorsConfig``) of ``path`` (YAML; None: the
+    defaults) with ``overrides`` (flags given, None values ignored) on top."""
     values: dict[str, object] = {}
     source = "flags"
     if path is not None:
@@ -204,10 +281,10 @@ def load_config(path: Path | None, overrides: dict[str, object]) -> ABTestConfig
     given = {k: v for k, v in overrides.items() if v is not None}
     if given and path is not None:
         source = f"{path} + flags"
-    return ABTestConfig.from_mapping({**values, **given}, source)
+    return kind.from_mapping({**values, **given}, source)
 
 
-def help_of(name: str) -> str:
-    """The help string of a field (the CLI's flag help)."""
-    (found,) = [f for f in dataclasses.fields(ABTestConfig) if f.name == name]
+def help_of(name: str, kind: type = ABTestConfig) -> str:
+    """The help string of a field of ``kind`` (the CLI's flag help)."""
+    (found,) = [f for f in dataclasses.fields(kind) if f.name == name]
     return found.metadata["help"]

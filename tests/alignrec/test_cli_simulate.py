@@ -3,10 +3,12 @@ overrides, the report folder, the MLflow run, bad config values."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -157,3 +159,59 @@ def test_an_arm_served_over_http_gives_the_in_process_result(run, tmp_path):
     here = json.loads((tmp_path / "local" / "report.json").read_text())
     assert remote["settings"].pop("policy_urls") == {"itemknn": f"http://127.0.0.1:{port}"}
     assert remote == here and "over HTTP: itemknn" in served.output
+
+
+def tiny_lastfm(folder: Path, users: int = 60, artists: int = 40, tags: int = 6) -> Path:
+    """A seeded release in the HetRec 2011 layout: tagged artists and users' play counts."""
+    rng = np.random.default_rng(0)
+
+    def write(name: str, header: str, rows) -> None:
+        text = "\n".join([header, *("\t".join(map(str, r)) for r in rows)]) + "\n"
+        with gzip.open(folder / name, "wt", encoding="utf-8") as handle:
+            handle.write(text)
+
+    folder.mkdir()
+    names = [(a, f"artist {a}", "", "") for a in range(1, artists + 1)]
+    write("artists.dat.gz", "id\tname\turl\tpictureURL", names)
+    (folder / "tags.dat").write_text(
+        "tagID\ttagValue\n" + "".join(f"{t}\tgenre{t}\n" for t in range(1, tags + 1)), encoding="latin-1"
+    )
+    tagged = [
+        (u, a, int(rng.integers(1, tags + 1)), 1, 1, 2009) for a in range(1, artists + 1) for u in (1, 2, 3)
+    ]
+    write("user_taggedartists.dat.gz", "userID\tartistID\ttagID\tday\tmonth\tyear", tagged)
+    listens = [
+        (u, a, int(rng.integers(1, 500)))
+        for u in range(1, users + 1)
+        for a in rng.choice(np.arange(1, artists + 1), size=8, replace=False)
+    ]
+    write("user_artists.dat.gz", "userID\tartistID\tweight", listens)
+    return folder
+
+
+def test_creators_on_a_tiny_lastfm_release(tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    data = tiny_lastfm(tmp_path / "lastfm")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ["--data", str(data), "--creators", "8", "--epochs", "1", "--rounds", "4", "-k", "5"]
+    result = simulate_creators(*args, "--report-dir", str(tmp_path / "report"), "--tracking-uri", uri)
+    assert result.exit_code == 0, result.output
+    numbers = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert set(numbers["arms"]) == {"popularity", "vbpr"} and numbers["settings"]["creators"] == 8
+    history = numbers["trajectories"]["vbpr"]["creators"]
+    assert history["active_creators"][0] <= 8 and sum(history["new_items"]) > 0
+    files = {p.name for p in (tmp_path / "report").iterdir()}
+    assert {"creators_active_creators.png", "creators_genre_entropy.png", "report.html"} <= files
+    assert "## Creators" in (tmp_path / "report" / "report.md").read_text()
+    assert "creators active after 4 rounds" in result.output
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    (logged,) = client.search_runs([client.get_experiment_by_name("alignrec-abtest").experiment_id])
+    assert len(client.get_metric_history(logged.info.run_id, "vbpr/creators/active_creators")) == 4
+    bad = simulate_creators(*args, "-a", "popularity", "-a", "lightgcn", "--no-track")
+    assert bad.exit_code != 0 and "arms: expected at least two of ('popularity', 'vbpr')" in str(
+        bad.exception
+    )
+
+
+def simulate_creators(*args: str):
+    return runner.invoke(app, ["simulate", "creators", *args], env={"COLUMNS": "200"})

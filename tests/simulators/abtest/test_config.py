@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.abtest.config import ABTestConfig, help_of, load_config
+from simulators.abtest.config import ABTestConfig, CreatorsConfig, help_of, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "docs" / "examples" / "abtest.yaml"
 
@@ -70,3 +70,26 @@ def test_state_path_defaults_beside_the_run_and_is_none_on_ray():
 def test_optional_fields_take_none_and_paths_come_from_strings():
     config = ABTestConfig.from_mapping({"ray_address": None, "report_dir": "out", "run": "runs/x"}, "f")
     assert config.ray_address is None and config.report_dir == Path("out") and config.run == Path("runs/x")
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"arms": ["popularity", "lightgcn"]}, "arms: expected at least two of ('popularity', 'vbpr')"),
+        ({"arms": ["vbpr"]}, "arms: expected at least two of"),
+        ({"fresh_slots": 10}, "fresh_slots: expected 0 <= fresh_slots < k = 10"),
+        ({"explore": 1.5}, "explore: expected a probability in [0, 1]"),
+        ({"creators": 0}, "creators: expected an integer >= 1"),
+        ({"full_information": 1}, "full_information: expected true or false"),
+    ],
+)
+def test_creator_config_checks_name_the_field(values, message):
+    with pytest.raises(ValueError) as error:
+        CreatorsConfig.from_mapping(values, "c.yaml")
+    assert str(error.value).startswith("c.yaml: ") and message in str(error.value)
+
+
+def test_the_creators_example_parses():
+    config = load_config(EXAMPLE.with_name("creators.yaml"), {"rounds": 3}, CreatorsConfig)
+    assert config.rounds == 3 and config.arms == ["popularity", "vbpr"] and config.full_information is False
+    assert help_of("fresh_slots", CreatorsConfig).startswith("Slots of every slate")
