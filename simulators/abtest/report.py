@@ -42,6 +42,15 @@ def _percent(value: float | None) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:+.1%}"
 
 
+def _number(value: float) -> str:
+    """A count as an integer, anything else to 3 significant digits."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+
+
+def _first_last(values: list) -> str:
+    return f"{_number(values[0])} -> {_number(values[-1])}"
+
+
 def _rating_cells(comparison: dict) -> list[str]:
     return [_signed(comparison["difference"], 3), f"{comparison['p_value']:.3g}"]
 
@@ -167,7 +176,7 @@ def tables(numbers: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                 "Creators (first round -> last round)",
                 ["arm", *(key.replace("_", " ") for key in keys)],
                 [
-                    [name, *(f"{c[key][0]:.3g} -> {c[key][-1]:.3g}" if c.get(key) else "-" for key in keys)]
+                    [name, *(_first_last(c[key]) if c.get(key) else "-" for key in keys)]
                     for name, c in creators.items()
                 ],
             )
