@@ -50,6 +50,9 @@ def abtest(
             "--policy-url", help="ARM=URL: serve that arm over HTTP (repeatable). " + help_of("policy_urls")
         ),
     ] = None,
+    send_feedback: Annotated[
+        bool | None, typer.Option("--send-feedback/--no-send-feedback", help=help_of("send_feedback"))
+    ] = None,
     rounds: Annotated[int | None, typer.Option(help=help_of("rounds"))] = None,
     k: Annotated[int | None, typer.Option("-k", help=help_of("k"))] = None,
     patience: Annotated[int | None, typer.Option(help=help_of("patience"))] = None,
@@ -80,6 +83,7 @@ def abtest(
         "run": run,
         "arms": arm,
         "policy_urls": parse_policy_urls(policy_url),
+        "send_feedback": send_feedback,
         "rounds": rounds,
         "k": k,
         "patience": patience,
@@ -114,7 +118,7 @@ def run_experiment(config) -> None:
     from recsys.splits import load_split
     from simulators.abtest.analysis import experiment_report
     from simulators.abtest.environment import itemknn_world, run_abtest, run_abtest_on_ray
-    from simulators.abtest.policies import HTTPPolicy, RecommenderPolicy
+    from simulators.abtest.policies import HTTPFeedback, HTTPPolicy, RecommenderPolicy
 
     if not config.run.is_dir():
         raise FileNotFoundError(
@@ -158,6 +162,13 @@ def run_experiment(config) -> None:
         options["item_features"] = item_vectors(split, config.diversity_dims, config.seed)
     if config.retrain_every is not None:
         options["retrain_every"] = config.retrain_every
+    senders = [
+        HTTPFeedback(config.policy_urls[name], user_ids, item_ids, a, f"{config.experiment}:{config.salt}")
+        for a, name in enumerate(arms)
+        if config.send_feedback and name in config.policy_urls
+    ]
+    if senders:
+        options["observers"] = senders
     if not ray:
         options["state_path"] = state_path = config.state_path()
         if state_path.exists() and not config.resume:
@@ -188,9 +199,9 @@ def run_experiment(config) -> None:
         else:
             result = run_abtest(policies, names, clicks, users, ids, num_items, progress=True, **options)
     finally:
-        for policy in policies:
-            if isinstance(policy, HTTPPolicy):
-                policy.close()
+        for client in [*policies, *senders]:
+            if isinstance(client, HTTPPolicy | HTTPFeedback):
+                client.close()
     numbers = experiment_report(result, settings, alpha=config.alpha)
     publish(numbers, config.report_dir or config.run / f"abtest-{config.salt}", config, names)
 

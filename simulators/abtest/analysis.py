@@ -70,6 +70,8 @@ def report(result: ABResult, control: int = 0, alpha: float = 0.05) -> dict:
         members = result.arms == a
         arms[name] = {
             "users": int(members.sum()),
+            "impressions": int(result.impressions[:, members].sum()),
+            "clicks": int(result.clicks[:, members].sum()),
             "ctr": estimate.value,
             "ctr_se": float(np.sqrt(estimate.variance)),
             "clicks_per_user": clicks_per_user(result, a).value,

@@ -37,6 +37,10 @@ class ABTestConfig:
         "Arms served over HTTP: model name -> base URL of a server speaking the serving API "
         "(POST /v1/recommendations) for that model; other arms run in this process.",
     )
+    send_feedback: bool = _field(
+        False,
+        "Send each HTTP arm's impressions and clicks to its server's POST /v1/feedback (its feedback store).",
+    )
     rounds: int = _field(50, "Rounds; every active user gets one slate per round.")
     k: int = _field(10, "Slate size.")
     patience: int = _field(5, "A user leaves after this many rounds in a row without a click.")
@@ -99,6 +103,8 @@ class ABTestConfig:
                 fail(name, "no value with Ray workers (sharded runs neither retrain nor save a state)")
         if ray and self.resume:
             fail("resume", "false with Ray workers (sharded runs save no state)")
+        if self.send_feedback and (ray or not self.policy_urls):
+            fail("send_feedback", "false unless some arm is served over HTTP (policy_urls) in one process")
         for name in ("base_rate", "alpha"):
             if not 0 < getattr(self, name) < 1:
                 fail(name, "a number strictly between 0 and 1")

@@ -148,7 +148,8 @@ def test_an_arm_served_over_http_gives_the_in_process_result(run, tmp_path):
             time.sleep(0.05)
         url = f"itemknn=http://127.0.0.1:{port}"
         report = ["--report-dir", str(tmp_path / "http"), "--state", str(tmp_path / "h.npz")]
-        served = simulate(*args, "--policy-url", url, *report)
+        served = simulate(*args, "--policy-url", url, "--send-feedback", *report)
+        stored = app_.state.serving.store.count()
     finally:
         server.should_exit = True
         thread.join(10)
@@ -159,6 +160,8 @@ def test_an_arm_served_over_http_gives_the_in_process_result(run, tmp_path):
     here = json.loads((tmp_path / "local" / "report.json").read_text())
     assert remote["settings"].pop("policy_urls") == {"itemknn": f"http://127.0.0.1:{port}"}
     assert remote == here and "over HTTP: itemknn" in served.output
+    served_arm = here["arms"]["itemknn"]
+    assert stored == served_arm["impressions"] + served_arm["clicks"] > 0  # an event per impression and click
 
 
 def tiny_lastfm(folder: Path, users: int = 60, artists: int = 40, tags: int = 6) -> Path:

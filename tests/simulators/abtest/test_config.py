@@ -53,6 +53,7 @@ def test_the_example_parses_and_flags_win():
             "retrain_every: expected at least one in-process arm",
         ),
         ({"diversity_dims": -1}, "diversity_dims: expected an integer >= 0"),
+        ({"send_feedback": True}, "send_feedback: expected false unless some arm is served over HTTP"),
     ],
 )
 def test_bad_values_name_the_source_and_field(values, message):

@@ -33,6 +33,8 @@ def test_trajectories_add_up_to_the_totals(result):
     for arm in (0, 1):
         members = result.arms == arm
         cumulative = cumulative_clicks_per_user(result, arm)
+        totals = experiment_report(result, SETTINGS)["arms"][result.arm_names[arm]]
+        assert totals["clicks"] == result.clicks[:, members].sum() < totals["impressions"]
         assert len(cumulative) == rounds
         assert cumulative[-1] == pytest.approx(result.clicks[:, members].sum() / members.sum())
         active = active_users(result, arm)
