@@ -11,8 +11,8 @@ fewer than k items are left), none of ``exclude[b]``:
 - :class:`RetrainingPolicy`: a recommender refitted every R rounds on its training data plus its
   arm's clicks (a :class:`Learner`: ``update`` / ``refit`` / ``state`` / ``restore``).
 
-For the same model the two give the same slates, so a simulated test gives the same result in
-process and over HTTP (tested).
+For the same model ``RecommenderPolicy`` and ``HTTPPolicy`` give the same slates, so a simulated
+test gives the same result in process and over HTTP (tested).
 """
 
 from __future__ import annotations
