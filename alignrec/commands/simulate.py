@@ -124,6 +124,14 @@ def run_experiment(config) -> None:
         raise FileNotFoundError(
             f"{config.run}: no run folder there (train one with `alignrec train --out {config.run}`)"
         )
+    state_path = config.state_path()  # None on Ray
+    if state_path is not None and state_path.exists():
+        if not config.resume:
+            raise ValueError(
+                f"{state_path}: a saved state of this test exists; pass --resume to continue it (or "
+                "return its result if it finished), or remove the file to start again"
+            )
+        console.print(f"resuming from {state_path}")
     torch.set_num_threads(1)
     split = load_split(config.run / "split.npz")
     num_users, num_items = split.train.num_users, split.train.num_items
@@ -157,7 +165,6 @@ def run_experiment(config) -> None:
         "seed": config.seed,
         "salt": config.salt,
     }
-    ray = config.workers > 1 or config.ray_address is not None
     if config.diversity_dims:
         options["item_features"] = item_vectors(split, config.diversity_dims, config.seed)
     if config.retrain_every is not None:
@@ -169,22 +176,15 @@ def run_experiment(config) -> None:
     ]
     if senders:
         options["observers"] = senders
-    if not ray:
-        options["state_path"] = state_path = config.state_path()
-        if state_path.exists() and not config.resume:
-            raise ValueError(
-                f"{state_path}: a saved state of this test exists; pass --resume to continue it (or "
-                "return its result if it finished), or remove the file to start again"
-            )
-        if state_path.exists():
-            console.print(f"resuming from {state_path}")
+    if state_path is not None:
+        options["state_path"] = state_path
     served = f"; over HTTP: {', '.join(config.policy_urls)}" if config.policy_urls else ""
     console.print(
         f"{num_users} users, {len(arms)} arms ({', '.join(names)}), {config.rounds} rounds; world: ItemKNN "
         f"on all {num_events} events of the split, base click rate {config.base_rate}{served}"
     )
     try:
-        if ray:
+        if config.sharded:
             result = run_abtest_on_ray(
                 policies,
                 names,

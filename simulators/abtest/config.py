@@ -97,7 +97,7 @@ class ABTestConfig:
             fail("retrain_epochs", "an integer >= 1")
         if self.diversity_dims < 0:
             fail("diversity_dims", "an integer >= 0")
-        ray = self.workers > 1 or self.ray_address is not None
+        ray = self.sharded
         for name in ("retrain_every", "state"):
             if ray and getattr(self, name) is not None:
                 fail(name, "no value with Ray workers (sharded runs neither retrain nor save a state)")
@@ -124,9 +124,14 @@ class ABTestConfig:
         """A config from plain values (YAML, flags), each checked against its field's type."""
         return _from_mapping(cls, values, source)
 
+    @property
+    def sharded(self) -> bool:
+        """Whether users are sharded over Ray workers."""
+        return self.workers > 1 or self.ray_address is not None
+
     def state_path(self) -> Path | None:
         """Where the loop state goes: ``state``, or RUN/abtest-<salt>.state.npz; None on Ray."""
-        if self.workers > 1 or self.ray_address is not None:
+        if self.sharded:
             return None
         return self.state or self.run / f"abtest-{self.salt}.state.npz"
 
