@@ -52,6 +52,13 @@ DATASET = "ml-1m"
 
 
 def protocol(workers: int, http: str, loop: str) -> str:
+    """The setting, with what uvicorn's "auto" resolves to here (httptools/uvloop when installed)."""
+    import importlib.util
+
+    if http == "auto":
+        http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    if loop == "auto":
+        loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     return (
         f"open-loop fixed arrival rate, loopback, {workers} uvicorn worker(s) (http {http}, loop {loop}), "
         "1 torch thread each, k=10, client on the same cores"
