@@ -1,16 +1,17 @@
 """Load benchmark of the HTTP service: open-loop requests at fixed arrival rates over loopback.
 
 Run: ``python -m benchmarks.serving [--rates 200,500,1000,1500] [--seconds 5] [--epochs 20]
-[--models bpr,bpr+hnsw32,two-stage]`` (needs ../shared/data for ML-1M, and for ``two-stage`` the
-retrievers and ranker ``python -m benchmarks.rerank`` left in ALIGNREC_HOME/bench/rerank; writes
-``benchmarks/results/serving.json`` and ``.md``, replacing the rows of the variants it ran and
-keeping the others).
+[--models bpr,bpr+hnsw32,two-stage] [--workers 2] [--ranker NAME] [--tag TEXT]`` (needs
+../shared/data for ML-1M, and for ``two-stage`` the retrievers and ranker ``python -m
+benchmarks.rerank`` left in ALIGNREC_HOME/bench/rerank; writes ``benchmarks/results/serving.json``
+and ``.md``, replacing the rows of the variants it ran and keeping the others).
 
 The models: BPR (dim 64) trained on ML-1M (ratings >= 3, per-user random 80/10/10 seed 2026), served
 exactly and with an HNSW32 index attached (its quality is not the point here); and ``two-stage``:
 the benchmark's LightGBM ranker over LightGCN, BPR, ItemKNN and popularity (up to 220 candidates
 per user, NDCG@10 0.2736 in ``rerank.json``), with LightGCN as the served model. Each variant runs in
-``uvicorn --factory serving.main:create_app`` (one worker, one torch thread) on 127.0.0.1; the
+``uvicorn --factory serving.main:create_app`` (``--workers`` processes sharing their metrics as
+``alignrec serve --workers N`` does, one torch thread each) on 127.0.0.1; the
 client is one asyncio process (raw HTTP/1.1 over 64 keep-alive connections, requests encoded in
 advance, so that it takes little CPU) on the same machine: the two share the cores. Open loop:
 request i is due at ``t0 + i / rate`` whatever happened to earlier ones, and its latency runs from
@@ -344,8 +345,9 @@ def main() -> None:
                 server.terminate()
                 server.wait(timeout=30)
     notes = (
-        "Open-loop load against `uvicorn --factory serving.main:create_app` on 127.0.0.1 (one worker, one "
-        "torch thread), client (asyncio streams, 64 keep-alive connections) on the same 2 cores, shared "
+        "Open-loop load against `uvicorn --factory serving.main:create_app` on 127.0.0.1 (workers and "
+        "HTTP stack as in `protocol`, one torch thread per worker), client (asyncio streams, 64 "
+        "keep-alive connections) on the same 2 cores, shared "
         "with other work (see `load_average`). Latency from each request's due time; `app_ms` = time "
         "inside the app per request (Prometheus `alignrec_http_request_seconds`), "
         "`retrieval_ms` = `Recommender.recommend` within it, or for `two-stage` the candidates of its "
