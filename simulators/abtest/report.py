@@ -19,7 +19,7 @@ import json
 import math
 from pathlib import Path
 
-from recsys.storage import atomic_path, write_text_atomic
+from recsys.storage import atomic_dir
 
 FILES = ("report.md", "report.html", "report.json")
 SERIES_PLOTS = {  # optional per-round series of an arm -> (title, y label)
@@ -330,19 +330,26 @@ def html_page(numbers: dict, images: dict[str, bytes]) -> str:
 
 
 def write_report(numbers: dict, folder: str | Path) -> dict[str, Path]:
-    """Write report.md with its PNG plots, report.html and report.json into ``folder`` (each file
-    atomically: a reader sees the old or the new version, never half of one). Returns name -> path."""
+    """Write report.md with its PNG plots, report.html and report.json as the folder ``folder``,
+    atomically (``recsys.storage.atomic_dir``): a reader sees the previous report or the new one,
+    never a mix, and no plot of an earlier report stays behind. A folder that holds files but no
+    report.json is refused rather than replaced. Returns file name -> path."""
     folder = Path(folder)
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / "report.json").is_file():
+        raise ValueError(
+            f"{folder}: holds files but no report.json; the report replaces its folder, so give a new "
+            "or empty folder (or one with an earlier report)"
+        )
     numbers = finite(numbers)
     images = figures(numbers)
-    written = {}
-    for name, data in images.items():
-        with atomic_path(folder / name) as tmp:
-            tmp.write_bytes(data)
-        written[name] = folder / name
-    written["report.md"] = write_text_atomic(folder / "report.md", markdown(numbers, list(images)))
-    written["report.html"] = write_text_atomic(folder / "report.html", html_page(numbers, images))
-    written["report.json"] = write_text_atomic(
-        folder / "report.json", json.dumps(numbers, indent=1, allow_nan=False)
-    )
-    return written
+    texts = {
+        "report.md": markdown(numbers, list(images)),
+        "report.html": html_page(numbers, images),
+        "report.json": json.dumps(numbers, indent=1, allow_nan=False),
+    }
+    with atomic_dir(folder) as tmp:
+        for name, data in images.items():
+            (tmp / name).write_bytes(data)
+        for name, text in texts.items():
+            (tmp / name).write_text(text)
+    return {name: folder / name for name in [*images, *texts]}

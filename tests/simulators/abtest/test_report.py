@@ -98,12 +98,24 @@ def test_report_files(result, tmp_path):
     assert len(saved["trajectories"]["best"]["round_ctr"]["ctr"]) == 6
 
 
+def test_a_new_report_replaces_the_old_one_and_other_folders_are_refused(result, tmp_path):
+    write_report(experiment_report(simulate((True, False), extras=True), SETTINGS), tmp_path / "r")
+    assert (tmp_path / "r" / "diversity.png").is_file()
+    write_report(experiment_report(result, SETTINGS), tmp_path / "r")
+    assert not (tmp_path / "r" / "diversity.png").exists()  # no plot of the earlier report left
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(ValueError, match="holds files but no report.json"):
+        write_report(experiment_report(result, SETTINGS), tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
 def test_an_aa_report_says_no_significant_difference(tmp_path):
     numbers = experiment_report(simulate((True, True)), SETTINGS)  # two arms of the same random policy
-    write_report(numbers, tmp_path)
+    written = write_report(numbers, tmp_path / "aa")
     assert not numbers["comparisons"]["best"]["significant"]
-    assert "No significant difference between best and random" in (tmp_path / "report.md").read_text()
-    assert not any(p.name.startswith("creators") for p in tmp_path.iterdir())
+    assert "No significant difference between best and random" in written["report.md"].read_text()
+    assert not any(name.startswith("creators") for name in written)
 
 
 def test_creator_series_are_plotted_when_present(result, tmp_path):
@@ -115,10 +127,10 @@ def test_creator_series_are_plotted_when_present(result, tmp_path):
     }
     numbers = experiment_report(result, SETTINGS, creators={"random": history, "best": history})
     assert numbers["trajectories"]["best"]["creators"]["active_creators"][-1] == 7
-    written = write_report(numbers, tmp_path)
+    written = write_report(numbers, tmp_path / "creators")
     plots = {"creators_active_creators.png", "creators_genre_entropy.png", "creators_cold_success.png"}
     assert plots <= set(written) and "creators_new_item_share.png" not in written
-    md = (tmp_path / "report.md").read_text()
+    md = written["report.md"].read_text()
     assert "## Creators" in md and "| best | 10 -> 7 | 5 -> 2 |" in md
     with pytest.raises(ValueError, match="creators: no arm 'other'"):
         experiment_report(result, SETTINGS, creators={"other": history})
@@ -132,7 +144,7 @@ def test_diversity_and_ratings_join_the_report_when_recorded(tmp_path):
         assert len(numbers["trajectories"][name]["diversity"]) == 6
     # the planted best items are the best-rated ones too
     assert numbers["comparisons"]["best"]["mean_rating"]["difference"] > 0
-    written = write_report(numbers, tmp_path)
+    written = write_report(numbers, tmp_path / "extras")
     assert {"diversity.png", "mean_rating.png"} <= set(written)
-    md = (tmp_path / "report.md").read_text()
+    md = written["report.md"].read_text()
     assert "| diversity | mean rating |" in md and "mean rating diff." in md
