@@ -21,7 +21,6 @@ from pathlib import Path
 
 from recsys.storage import atomic_dir
 
-FILES = ("report.md", "report.html", "report.json")
 SERIES_PLOTS = {  # optional per-round series of an arm -> (title, y label)
     "diversity": ("Intra-list diversity (mean pairwise cosine distance)", "diversity"),
     "mean_rating": ("Mean star rating of clicked items", "stars"),
@@ -40,6 +39,11 @@ def _signed(value: float | None, digits: int = 4) -> str:
 
 def _percent(value: float | None) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:+.1%}"
+
+
+def _p(value: float) -> str:
+    """``p = 0.0123``; a p-value that underflowed to 0 as ``p < 1e-300``."""
+    return "p < 1e-300" if value == 0 else f"p = {value:.3g}"
 
 
 def _number(value: float) -> str:
@@ -62,7 +66,7 @@ def verdict(name: str, control: str, comparison: dict, alpha: float, rounds: int
     numbers = (
         f"CTR difference {name} - {control} {_signed(comparison['difference'])} "
         f"({_percent(comparison['relative'])}), {level} CI [{_signed(comparison['ci_low'])}, "
-        f"{_signed(comparison['ci_high'])}], p = {comparison['p_value']:.3g}"
+        f"{_signed(comparison['ci_high'])}], {_p(comparison['p_value'])}"
     )
     if comparison["significant"]:
         winner, loser = (name, control) if comparison["difference"] > 0 else (control, name)
