@@ -107,8 +107,10 @@ class MlflowCallback:
         final_metrics: dict[str, float],
         protocol: dict[str, str],
         artifact_dir: Path | None = None,
+        artifact_path: str = ARTIFACT_PATH,
     ) -> None:
-        """Log final metrics, the protocol as tags and ``artifact_dir`` as artifacts; end the run."""
+        """Log final metrics, the protocol as tags and ``artifact_dir`` as artifacts (under
+        ``artifact_path`` in the run); end the run."""
         if self.run_id is None:
             raise RuntimeError("MlflowCallback.on_fit_end before on_fit_start")
         if self.register_as and artifact_dir is None:
@@ -116,7 +118,7 @@ class MlflowCallback:
         self._log_metrics(final_metrics, step=0)
         self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in protocol.items()])
         if artifact_dir is not None:
-            self.client.log_artifacts(self.run_id, str(artifact_dir), ARTIFACT_PATH)
+            self.client.log_artifacts(self.run_id, str(artifact_dir), artifact_path)
         self.client.set_terminated(self.run_id, RunStatus.to_string(RunStatus.FINISHED))
         if self.register_as:
             self.model_version = self._register(self.register_as)

@@ -78,12 +78,10 @@ def log_experiment(
     try:
         for t, values in enumerate(round_metrics(numbers), start=1):
             tracker.on_epoch_end(t, values)
-        if report_dir is not None:
-            tracker.client.log_artifacts(tracker.run_id, str(report_dir), ARTIFACT_PATH)
         tags = {"control": numbers["control"], "alpha": str(numbers["alpha"])}
         sentences = zip(numbers["comparisons"], verdicts(numbers), strict=True)
         tags.update({mlflow_key(f"verdict/{name}"): text for name, text in sentences})
-        tracker.on_fit_end(final_metrics(numbers), tags)
+        tracker.on_fit_end(final_metrics(numbers), tags, report_dir, artifact_path=ARTIFACT_PATH)
     except BaseException as error:
         tracker.on_fit_error(error)
         raise
