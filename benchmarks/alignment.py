@@ -41,6 +41,7 @@ from recsys.movie_catalog import read_ml100k_items
 from recsys.readers import read_amazon_reviews, read_movielens_100k
 from simulators.alignment.base_models import load_base_model
 from simulators.alignment.evaluation import pair_logprobs, preference_metrics
+from simulators.alignment.filtering import keep_uncertain
 from simulators.preference_data import (
     build_preferences,
     movielens_item_texts,
@@ -50,6 +51,22 @@ from simulators.preference_data import (
 )
 
 AREA = "alignment"
+# What the trainers log, in the order the rows show them.
+LOGGED = (
+    "loss",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "kl",
+    "rewards/desirable",
+    "rewards/undesirable",
+    "delta",
+    "accuracy",
+    "pair_accuracy",
+    "inappropriate_share",
+    "mean_token_accuracy",
+)
 
 
 class StepTimer(TrainerCallback):
@@ -92,6 +109,16 @@ def base_logprobs(model, tokenizer, pairs, max_length: int) -> tuple[torch.Tenso
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(list(result), path)
     return result
+
+
+def trajectory(logs: list[dict]) -> str:
+    """Each logged metric's values over the logged steps: ``steps 4 8; loss 0.5 0.49; ...``."""
+    series = [("steps", [entry["step"] for entry in logs])]
+    series += [(k, [entry[k] for entry in logs]) for k in LOGGED if logs and k in logs[0]]
+    return "; ".join(
+        f"{k} " + " ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values)
+        for k, values in series
+    )
 
 
 def movielens_data(args) -> dict[str, object]:
@@ -159,7 +186,14 @@ def run_objective(objective: str, data: dict, args) -> dict:
         settings["beta"] = args.beta
     run_dir = home_dir() / "bench" / f"alignment-{objective}"
     train_args, _ = run_config(config_cls, objective, settings, run_dir, "benchmark")
-    train_set = prefs.train.shuffle(seed=args.seed)
+    train_set, filtered = prefs.train, {}
+    if args.keep_uncertain is not None:
+        # Scoring costs ~1 s of one core per pair, so only a seeded random pool of the rows is scored.
+        pool = prefs.train.shuffle(seed=args.seed).select(range(min(args.filter_pool, len(prefs.train))))
+        train_logps = base_logprobs(model, tokenizer, pool, args.max_length)
+        train_set, filtered = keep_uncertain(pool, train_logps, args.keep_uncertain)
+        print(f"{objective}: kept {filtered['kept']} of {filtered['of']} training pairs", filtered)
+    train_set = train_set.shuffle(seed=args.seed)
     if objective == "sft":
         train_set = sft_view(train_set)
     timer = StepTimer()
@@ -181,27 +215,18 @@ def run_objective(objective: str, data: dict, args) -> dict:
     metrics = preference_metrics(base, tuned)
     logs = [entry for entry in trainer.state.log_history if "loss" in entry]
     last = logs[-1] if logs else {}
-    wanted = (
-        "loss",
-        "rewards/chosen",
-        "rewards/rejected",
-        "rewards/margins",
-        "rewards/accuracies",
-        "kl",
-        "rewards/desirable",
-        "rewards/undesirable",
-        "delta",
-        "accuracy",
-        "pair_accuracy",
-        "inappropriate_share",
-        "mean_token_accuracy",
-    )
     steps = sorted(timer.seconds)
     return {
         "model": f"smollm2-135m-instruct+lora-r{args.lora_r}",
         "dataset": "ml-100k" if objective != "cut" else "amazon-fashion-2018",
         "protocol": (
-            f"{objective}; {args.steps} steps x batch {args.batch_size}, lr {args.lr}, "
+            f"{objective}; "
+            + (
+                f"keep the {args.keep_uncertain:g} most uncertain of {filtered['of']} random pairs; "
+                if filtered
+                else ""
+            )
+            + f"{args.steps} steps x batch {args.batch_size}, lr {args.lr}, "
             f"history {args.history}, list {args.list_size}, <= {args.max_per_user}/user; "
             f"held-out users' pairs: {len(pairs)}"
         ),
@@ -210,7 +235,9 @@ def run_objective(objective: str, data: dict, args) -> dict:
         "train_examples": len(train_set),
         **{k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()},
         "train_loss": round(result.training_loss, 4),
-        "last_logged": ", ".join(f"{k}={last[k]:.4g}" for k in wanted if k in last),
+        **{f"filter_{k}": round(v, 4) if isinstance(v, float) else v for k, v in filtered.items()},
+        "last_logged": ", ".join(f"{k}={last[k]:.4g}" for k in LOGGED if k in last),
+        "log_history": trajectory(logs),
         "seconds_per_step": round(steps[len(steps) // 2], 3),
         "seconds_per_step_mean": round(sum(steps) / len(steps), 3),
         "train_seconds": round(train_seconds, 1),
@@ -240,7 +267,17 @@ def main() -> None:
     parser.add_argument("--eval-pairs", type=int, default=48)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--keep-uncertain",
+        type=float,
+        help="train on this share of the pairwise training rows the base model is least sure of (sft, dpo)",
+    )
+    parser.add_argument(
+        "--filter-pool", type=int, default=320, help="random training pairs scored for --keep-uncertain"
+    )
     args = parser.parse_args()
+    if args.keep_uncertain is not None and {LAYOUT[o] for o in args.objective} != {"pairwise"}:
+        parser.error("--keep-uncertain filters pairwise rows: use it with --objective sft / dpo only")
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
