@@ -1,34 +1,135 @@
-"""Simulated A/B tests on ML-100K users: popularity vs LightGCN, A/A, A/A calibration, speed, Ray.
+"""Simulated A/B tests: can the harness find the better policy, does A/A stay quiet, how fast is it.
 
-Run: ``python -m benchmarks.abtest [--rounds 50] [--aa-runs 1000]`` (needs ../shared/data; writes
-``benchmarks/results/abtest.json`` and ``.md``).
+Run: ``python -m benchmarks.abtest [--parts ml100k,calibration,planted,speed]`` (the ML parts need
+../shared/data). Writes ``benchmarks/results/abtest.json`` and ``.md``; the records of parts not run
+are kept.
 
-World (the fast user simulator): an ItemKNN (k 100) fitted on *all* ML-100K events scores every
-(user, item); a user clicks each of the k = 10 slate items independently with
-sigmoid((score - bias) / temperature), the bias set so that a median-scored item is clicked 5% of
-the time and the temperature the scores' standard deviation; a user who goes 5 rounds without a
-click leaves. Policies are trained on the 80% train part of the per-user random 80/10/10 split (seed
-2026) only: MostPopular and LightGCN (dim 64, 3 layers, lr 5e-3, early stop on valid). Users never
-see an item twice. Arms by sha256(salt:user id) mod arms; one seeded generator per (user, round).
+Parts:
+
+- ``ml100k``: ML-100K users. World (the fast user simulator): an ItemKNN (k 100) fitted on *all*
+  events scores every (user, item); a user clicks each of the k = 10 slate items independently
+  with sigmoid((score - bias) / temperature), the bias set so that a median-scored item is clicked
+  5% of the time and the temperature the scores' standard deviation; a user who goes 5 rounds
+  without a click leaves. Policies trained on the 80% train part of the per-user random 80/10/10
+  split (seed 2026) only: MostPopular and LightGCN (dim 64, 3 layers, lr 5e-3, early stop on
+  valid). Popularity vs LightGCN, A/A, and the same on local Ray. Stars from
+  ``ClickModel.fit_ratings`` on the train split's ratings; diversity over the 19 genre multi-hots.
+- ``ml100k-bpr``: the same policies in a second world, a BPR (dim 64, lr 1e-3, ``--world-epochs``)
+  fitted on all events; ``world_popularity_correlation`` says how popularity-shaped each world is
+  (item popularity in train vs the item's mean world score).
+- ``calibration``: ``--aa-runs`` A/A tests (LightGCN vs itself) of ``--aa-rounds`` rounds on the
+  ``ml100k`` world, each with its own salt and seed: the false-positive rates at alpha 0.05.
+- ``planted``: a world that is *not* popularity-shaped, where the harness must find the better
+  policy: ``recsys.synthetic.make_interactions`` (2,000 users, 1,000 items, 8 planted factors in 6
+  clusters, 20 events per user drawn from taste x a Zipf popularity prior). The world clicks by
+  taste alone (the planted user x item factors, calibrated to 5%), so the log's popularity is a
+  misleading signal; stars from ``ClickModel.fit_ratings`` on the log's ratings; diversity over the
+  items' cluster one-hots. Policies see only the log: MostPopular and BPR (dim 32, 30 epochs).
+  Popularity vs BPR, ItemKNN (k 50) vs BPR (a closer pair) and A/A (BPR twice), each also over
+  ``--seeds`` (A/A: ``--aa-seeds``) salts and seeds: detection rate, mSPRT stop round (time to
+  detection) and how many stops had the treatment ahead; retrained
+  arms (popularity and BPR refitted on their clicks every 10 rounds) against their static selves.
+- ``speed``: ``--speed-users`` ML-1M users x 50 rounds x 2 arms (popularity vs BPR trained 20
+  epochs on the ML-1M train split), world ItemKNN on all ML-1M events: run time and slates/s in one
+  process, on local Ray (2 workers) and over HTTP (two ``serving`` apps under uvicorn in threads of
+  this process, ``--http-rounds`` rounds).
 
 Statistics (``simulators.abtest``): user-level delta-method CTR comparison (fixed horizon) and an
 always-valid mSPRT read after every round; "naive peeking" reads the fixed-horizon p-value after
-every round and stops at the first p < 0.05. A/A calibration: ``--aa-runs`` A/A tests (LightGCN vs
-itself) of ``--aa-rounds`` rounds, each with its own salt and seed.
+every round and stops at the first p < 0.05. Arms by sha256(salt:user id) mod arms; one seeded
+generator per (user, round). Heavy parts run with one torch thread.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
 
 from benchmarks.online import machine
-from benchmarks.results_io import write_results
+from benchmarks.results_io import RESULTS_DIR, write_results
+
+PARTS = ("ml100k", "ml100k-bpr", "calibration", "planted", "speed")
 
 
-def main() -> None:
+def ab_record(name: str, dataset: str, protocol: str, result, seconds: float, extra: dict) -> dict:
+    """One A/B run as a record: per-arm figures and the first comparison's statistics."""
+    from simulators.abtest.analysis import report
+
+    numbers = report(result)
+    comparison = next(iter(numbers["comparisons"].values()))
+    decisions = int((result.impressions > 0).sum())
+    arms = numbers["arms"]
+    record = {
+        "model": name,
+        "dataset": dataset,
+        "protocol": protocol,
+        **{f"ctr_{arm}": round(v["ctr"], 5) for arm, v in arms.items()},
+        **{f"retention_{arm}": round(v["retention"], 4) for arm, v in arms.items()},
+        **{f"coverage_{arm}": round(v["coverage"], 4) for arm, v in arms.items()},
+        **{f"exposure_gini_{arm}": round(v["exposure_gini"], 4) for arm, v in arms.items()},
+        **{f"clicks_per_user_{arm}": round(v["clicks_per_user"], 3) for arm, v in arms.items()},
+        "clicks_per_user_difference": round(comparison["clicks_per_user"]["difference"], 3),
+        "clicks_per_user_p_value": comparison["clicks_per_user"]["p_value"],
+        "difference": round(comparison["difference"], 5),
+        "ci_low": round(float(comparison["ci_low"]), 5),
+        "ci_high": round(float(comparison["ci_high"]), 5),
+        "p_value": comparison["p_value"],
+        "significant": comparison["significant"],
+        "sequential_stop_round": comparison["sequential_stop_round"],
+        "difference_at_stop": comparison["difference_at_stop"],
+        "naive_peek_round": comparison["naive_peek_round"],
+    }
+    if result.diversity is not None:
+        diversity = np.nanmean(result.diversity_per_round(), axis=0)
+        record.update(
+            {f"diversity_{arm}": round(float(d), 4) for arm, d in zip(arms, diversity, strict=True)}
+        )
+    if result.rating_sum is not None:
+        for a, arm in enumerate(arms):
+            stars, clicks = result.user_rating_totals(a)
+            record[f"mean_rating_{arm}"] = round(float(stars.sum() / clicks.sum()), 4)
+    return {
+        **record,
+        "seconds": round(seconds, 2),
+        "slates_per_s": round(decisions / seconds, 1),
+        **extra,
+        **machine(),
+    }
+
+
+def ml100k_genres(item_ids: np.ndarray) -> np.ndarray:
+    """(I, 19) ML-100K genre multi-hots of the given movie ids (``u.item``)."""
+    from alignrec.settings import require_data
+    from recsys.movie_catalog import read_ml100k_items
+
+    catalog = read_ml100k_items(require_data("ml-100k/u.item"), require_data("ml-100k/u.genre"))
+    row = {int(m): k for k, m in enumerate(catalog.movie_ids)}
+    return catalog.genre_matrix()[[row[int(m)] for m in item_ids]].astype(np.float64)
+
+
+def bpr_world(split, epochs: int, base_rate: float = 0.05):
+    """A click model from a BPR (dim 64, lr 1e-3) fitted on *every* event of the split."""
+    import torch
+
+    from recsys.artifact import interactions_from_csr
+    from recsys.models.bpr import BPR
+    from recsys.train import fit
+    from simulators.abtest.environment import ClickModel
+
+    everything = (split.train.to_csr() + split.valid.to_csr() + split.test.to_csr()).tocsr()
+    everything.data[:] = 1.0
+    torch.manual_seed(2026)
+    model = BPR(everything.shape[0], everything.shape[1], dim=64)
+    fit(model, interactions_from_csr(everything), epochs=epochs, lr=1e-3, batch_size=2048, progress=False)
+    with torch.no_grad():
+        scores = model.scores(torch.arange(everything.shape[0])).numpy()
+    return ClickModel.calibrated(scores, base_rate=base_rate)
+
+
+def ml100k(args, parts: set[str]) -> list[dict]:
     import torch
 
     from benchmarks.recsys import load_split
@@ -37,118 +138,76 @@ def main() -> None:
     from recsys.recommender import Recommender
     from recsys.train import fit
     from simulators.abtest.analysis import report
-    from simulators.abtest.environment import RecommenderPolicy, itemknn_world, run_abtest, run_abtest_on_ray
-
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rounds", type=int, default=50)
-    parser.add_argument("--aa-runs", type=int, default=1000)
-    parser.add_argument("--aa-rounds", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--skip-ray", action="store_true")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    from simulators.abtest.environment import itemknn_world, run_abtest, run_abtest_on_ray
+    from simulators.abtest.policies import RecommenderPolicy
 
     split = load_split("ml-100k")
     train = split.train
-    clicks = itemknn_world(split, k=100, base_rate=0.05)
     torch.manual_seed(2026)
     lightgcn_model = LightGCN(train.num_users, train.num_items, train.to_csr(), 64, 3, 1e-4)
     fit(lightgcn_model, train, valid=split.valid, epochs=args.epochs, lr=5e-3, patience=10, progress=False)
     lightgcn = Recommender(lightgcn_model, train.to_csr(), train.user_ids, train.item_ids)
     pop = Recommender(MostPopular(train), train.to_csr(), train.user_ids, train.item_ids)
     users, ids = np.arange(train.num_users), [str(u) for u in train.user_ids]
-    base = {"rounds": args.rounds, "k": 10, "patience": 5, "seed": 2026}
-    protocol = (
-        f"ML-100K {len(users)} users, {args.rounds} rounds, k 10; world: ItemKNN on all events, 5% base "
-        "click rate; policies trained on the 80% train split; user-level delta method; mSPRT tau = 20% of "
-        "control CTR"
-    )
+    genres = ml100k_genres(train.item_ids)
+    popularity = np.bincount(train.items, minlength=train.num_items)
+    base = {"rounds": args.rounds, "k": 10, "patience": 5, "seed": 2026, "item_features": genres}
+    worlds = {}  # name -> (click model, whether the A/B tests run in it)
+    if "ml100k" in parts or "calibration" in parts:
+        worlds["ItemKNN"] = (itemknn_world(split, k=100, base_rate=0.05), "ml100k" in parts)
+    if "ml100k-bpr" in parts:
+        worlds["BPR"] = (bpr_world(split, args.world_epochs), True)
     records = []
-
-    def ab_record(name: str, result, seconds: float, extra: dict) -> dict:
-        numbers = report(result)
-        comparison = next(iter(numbers["comparisons"].values()))
-        decisions = int((result.impressions > 0).sum())
-        return {
-            "model": name,
-            "dataset": "ml-100k",
-            "protocol": protocol,
-            **{f"ctr_{arm}": round(v["ctr"], 5) for arm, v in numbers["arms"].items()},
-            **{f"retention_{arm}": round(v["retention"], 4) for arm, v in numbers["arms"].items()},
-            **{f"coverage_{arm}": round(v["coverage"], 4) for arm, v in numbers["arms"].items()},
-            **{f"exposure_gini_{arm}": round(v["exposure_gini"], 4) for arm, v in numbers["arms"].items()},
-            **{
-                f"clicks_per_user_{arm}": round(v["clicks_per_user"], 3) for arm, v in numbers["arms"].items()
-            },
-            "clicks_per_user_difference": round(comparison["clicks_per_user"]["difference"], 3),
-            "clicks_per_user_p_value": comparison["clicks_per_user"]["p_value"],
-            "difference": round(comparison["difference"], 5),
-            "ci_low": round(comparison["ci_low"], 5),
-            "ci_high": round(comparison["ci_high"], 5),
-            "p_value": comparison["p_value"],
-            "significant": comparison["significant"],
-            "sequential_stop_round": comparison["sequential_stop_round"],
-            "difference_at_stop": comparison["difference_at_stop"],
-            "naive_peek_round": comparison["naive_peek_round"],
-            "seconds": round(seconds, 2),
-            "slates_per_s": round(decisions / seconds, 1),
-            **extra,
-            **machine(),
-        }
-
-    for name, policies, names in (
-        (
-            "popularity vs lightgcn",
-            [RecommenderPolicy(pop), RecommenderPolicy(lightgcn)],
-            ["pop", "lightgcn"],
-        ),
-        ("a/a lightgcn", [RecommenderPolicy(lightgcn), RecommenderPolicy(lightgcn)], ["a", "b"]),
-    ):
-        start = time.perf_counter()
-        result = run_abtest(policies, names, clicks, users, ids, train.num_items, salt=name, **base)
-        records.append(ab_record(name, result, time.perf_counter() - start, {"process": "one"}))
-        print(records[-1], flush=True)
-        if not args.skip_ray and name.startswith("popularity"):
+    for world, (clicks, tested) in worlds.items():
+        clicks.fit_ratings(train.users, train.items, train.ratings)
+        shape = float(np.corrcoef(popularity, clicks.scores.mean(0))[0, 1])
+        protocol = (
+            f"ML-100K {len(users)} users, {args.rounds} rounds, k 10; world: {world} on all events, 5% base "
+            "click rate; policies trained on the 80% train split; user-level delta method; mSPRT tau = 20% "
+            "of control CTR"
+        )
+        for name, policies, names in (
+            (
+                "popularity vs lightgcn",
+                [RecommenderPolicy(pop), RecommenderPolicy(lightgcn)],
+                ["pop", "lightgcn"],
+            ),
+            ("a/a lightgcn", [RecommenderPolicy(lightgcn), RecommenderPolicy(lightgcn)], ["a", "b"]),
+        ):
+            if not tested:
+                break
             start = time.perf_counter()
-            sharded = run_abtest_on_ray(
-                policies, names, clicks, users, ids, train.num_items, workers=2, salt=name, **base
-            )
-            same = bool(np.array_equal(sharded.clicks, result.clicks))
-            records.append(
-                ab_record(
-                    name,
-                    sharded,
-                    time.perf_counter() - start,
-                    {"process": "local ray, 2 workers (incl. start-up)", "identical_to_one": same},
-                )
-            )
+            result = run_abtest(policies, names, clicks, users, ids, train.num_items, salt=name, **base)
+            extra = {"process": "one", "world_popularity_correlation": round(shape, 3)}
+            records.append(ab_record(name, "ml-100k", protocol, result, time.perf_counter() - start, extra))
             print(records[-1], flush=True)
+            if not args.skip_ray and name.startswith("popularity"):
+                start = time.perf_counter()
+                sharded = run_abtest_on_ray(
+                    policies, names, clicks, users, ids, train.num_items, workers=2, salt=name, **base
+                )
+                same = bool(np.array_equal(sharded.clicks, result.clicks))
+                extra = {"process": "local ray, 2 workers (incl. start-up)", "identical_to_one": same}
+                seconds = time.perf_counter() - start
+                records.append(ab_record(name, "ml-100k", protocol, sharded, seconds, extra))
+                print(records[-1], flush=True)
+    if "calibration" not in parts:
+        return records
+    clicks = worlds["ItemKNN"][0]
 
     # A/A calibration: each run a fresh salt (assignment) and seed (clicks).
     start = time.perf_counter()
     fixed, sequential, naive = [], [], []
     policies = [RecommenderPolicy(lightgcn), RecommenderPolicy(lightgcn)]
+    options = {"rounds": args.aa_rounds, "k": 10, "patience": 5}
     for run in range(args.aa_runs):
         result = run_abtest(
-            policies,
-            ["a", "b"],
-            clicks,
-            users,
-            ids,
-            train.num_items,
-            rounds=args.aa_rounds,
-            k=10,
-            patience=5,
-            seed=run,
-            salt=f"aa-{run}",
+            policies, ["a", "b"], clicks, users, ids, train.num_items, seed=run, salt=f"aa-{run}", **options
         )
         comparison = report(result)["comparisons"]["b"]
         fixed.append(comparison["significant"])
         sequential.append(comparison["sequential_stop_round"] is not None)
         naive.append(comparison["naive_peek_round"] is not None)
-    seconds = time.perf_counter() - start
     records.append(
         {
             "model": "a/a calibration (lightgcn vs itself)",
@@ -159,17 +218,311 @@ def main() -> None:
             "sequential_false_positive_rate": round(float(np.mean(sequential)), 4),
             "naive_peeking_false_positive_rate": round(float(np.mean(naive)), 4),
             "runs": args.aa_runs,
-            "seconds": round(seconds, 1),
+            "seconds": round(time.perf_counter() - start, 1),
             **machine(),
         }
     )
     print(records[-1], flush=True)
-    notes = (
-        "Simulated A/B tests (issue 13). Rerun: `python -m benchmarks.abtest`. `sequential_stop_round`: "
-        "first round whose always-valid mSPRT p-value < 0.05; `naive_peek_round`: first round whose "
-        "fixed-horizon p-value < 0.05 (what daily peeking would stop at). Creators are not simulated yet."
+    return records
+
+
+def planted(args) -> list[dict]:
+    import torch
+
+    from recsys.models.bpr import BPR
+    from recsys.models.itemknn import ItemKNN
+    from recsys.models.popularity import MostPopular
+    from recsys.recommender import Recommender
+    from recsys.synthetic import make_interactions
+    from recsys.train import fit
+    from simulators.abtest.analysis import report
+    from simulators.abtest.environment import ClickModel, run_abtest
+    from simulators.abtest.policies import (
+        RecommenderPolicy,
+        RetrainingPolicy,
+        embedding_trainer,
+        popularity_trainer,
     )
-    write_results("abtest", records, title="Simulated A/B tests: ML-100K users", notes=notes)
+
+    log, truth = make_interactions(num_users=2000, num_items=1000, events_per_user=20, dim=8, seed=2026)
+    taste = truth["user_factors"] @ truth["item_factors"].T  # (U, I) the world: taste, no popularity
+    clicks = ClickModel.calibrated(taste, base_rate=0.05).fit_ratings(log.users, log.items, log.ratings)
+    genres = np.eye(6)[truth["item_cluster"]]  # (I, 6)
+    observed = np.bincount(log.items, minlength=log.num_items)
+    taste_vs_popularity = float(np.corrcoef(observed, taste.mean(0))[0, 1])
+    torch.manual_seed(2026)
+    bpr_model = BPR(log.num_users, log.num_items, dim=32)
+    fit(bpr_model, log, epochs=30, lr=0.01, batch_size=1024, progress=False)
+    start_state = {key: value.clone() for key, value in bpr_model.state_dict().items()}
+    bpr = Recommender(bpr_model, log.to_csr(), log.user_ids, log.item_ids)
+    pop = Recommender(MostPopular(log), log.to_csr(), log.user_ids, log.item_ids)
+    knn = Recommender(ItemKNN(log, k=50), log.to_csr(), log.user_ids, log.item_ids)
+    users, ids = np.arange(log.num_users), [str(u) for u in log.user_ids]
+    options = {"rounds": args.rounds, "k": 10, "patience": 5, "item_features": genres}
+    protocol = (
+        f"planted world: {log.num_users} users x {log.num_items} items, clicks by planted taste only (5% "
+        f"base rate), log of 20 events/user with a Zipf popularity prior (item popularity vs mean taste "
+        f"r = {taste_vs_popularity:.2f}); policies fitted on the log; {args.rounds} rounds, k 10, "
+        "patience 5; user-level delta method; mSPRT tau = 20% of control CTR"
+    )
+    records = []
+    for name, policies, names in (
+        ("popularity vs bpr", [RecommenderPolicy(pop), RecommenderPolicy(bpr)], ["pop", "bpr"]),
+        ("itemknn vs bpr", [RecommenderPolicy(knn), RecommenderPolicy(bpr)], ["itemknn", "bpr"]),
+        ("a/a bpr", [RecommenderPolicy(bpr), RecommenderPolicy(bpr)], ["a", "b"]),
+    ):
+        start = time.perf_counter()
+        result = run_abtest(
+            policies, names, clicks, users, ids, log.num_items, seed=2026, salt=name, **options
+        )
+        extra = {"process": "one", "seed": 2026}
+        records.append(ab_record(name, "synthetic", protocol, result, time.perf_counter() - start, extra))
+        print(records[-1], flush=True)
+
+        # Power and A/A over further seeds: how often, and how soon, the sequential test stops.
+        start = time.perf_counter()
+        seeds = args.aa_seeds if name.startswith("a/a") else args.seeds
+        stops, significant, positive = [], [], []
+        for seed in range(seeds):
+            run = run_abtest(
+                policies,
+                names,
+                clicks,
+                users,
+                ids,
+                log.num_items,
+                seed=seed,
+                salt=f"{name}-{seed}",
+                **{**options, "item_features": None},
+            )
+            comparison = next(iter(report(run)["comparisons"].values()))
+            stops.append(comparison["sequential_stop_round"])
+            significant.append(comparison["significant"])
+            positive.append(
+                comparison["sequential_stop_round"] is not None and comparison["difference_at_stop"] > 0
+            )
+        found = [s for s in stops if s is not None]
+        records.append(
+            {
+                "model": f"{name}, repeated",
+                "dataset": "synthetic",
+                "protocol": protocol + "; seeds 0..n-1, each its own salt",
+                "seeds": seeds,
+                "fixed_horizon_significant_rate": round(float(np.mean(significant)), 3),
+                "sequential_stop_rate": round(len(found) / len(stops), 3),
+                "sequential_stops_treatment_ahead": int(sum(positive)),
+                "median_stop_round": float(np.median(found)) if found else None,
+                "max_stop_round": max(found) if found else None,
+                "seconds": round(time.perf_counter() - start, 1),
+                **machine(),
+            }
+        )
+        print(records[-1], flush=True)
+
+    # Retraining: each arm refitted on its own clicks every 10 rounds, against its static self.
+    def bpr_fresh(matrix):
+        return BPR(log.num_users, log.num_items, dim=32)
+
+    retrain_bpr = embedding_trainer(
+        bpr_fresh, start_state, log.user_ids, log.item_ids, epochs=3, lr=0.01, batch_size=1024
+    )
+    for name, learning, static in (
+        ("retrained popularity vs static popularity", popularity_trainer(log.user_ids, log.item_ids), pop),
+        ("retrained bpr vs static bpr", retrain_bpr, bpr),
+    ):
+        start = time.perf_counter()
+        policies = [RecommenderPolicy(static), RetrainingPolicy(learning, log.to_csr(), "retrained")]
+        result = run_abtest(
+            policies,
+            ["static", "retrained"],
+            clicks,
+            users,
+            ids,
+            log.num_items,
+            seed=2026,
+            salt=name,
+            retrain_every=10,
+            **options,
+        )
+        extra = {"process": "one", "seed": 2026, "retrain_every": 10}
+        records.append(ab_record(name, "synthetic", protocol, result, time.perf_counter() - start, extra))
+        print(records[-1], flush=True)
+    return records
+
+
+def speed(args) -> list[dict]:
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    import torch
+
+    from benchmarks.recsys import load_split
+    from recsys.models.bpr import BPR
+    from recsys.models.popularity import MostPopular
+    from recsys.recommender import Recommender
+    from recsys.train import fit
+    from simulators.abtest.environment import itemknn_world, run_abtest, run_abtest_on_ray
+    from simulators.abtest.policies import HTTPPolicy, RecommenderPolicy
+
+    split = load_split("ml-1m")
+    train = split.train
+    clicks = itemknn_world(split, k=100, base_rate=0.05)
+    torch.manual_seed(2026)
+    model = BPR(train.num_users, train.num_items, dim=64)
+    fit(model, train, epochs=20, lr=2e-3, batch_size=4096, progress=False)
+    recommenders = {
+        "pop": Recommender(MostPopular(train), train.to_csr(), train.user_ids, train.item_ids),
+        "bpr": Recommender(model, train.to_csr(), train.user_ids, train.item_ids),
+    }
+    users = np.arange(args.speed_users)
+    ids = [str(train.user_ids[u]) for u in users]
+    names = list(recommenders)
+    policies = [RecommenderPolicy(r) for r in recommenders.values()]
+    base = {"k": 10, "patience": 5, "seed": 2026, "salt": "speed"}
+    protocol = (
+        f"ML-1M, first {len(users)} users, {{rounds}} rounds x 2 arms, k 10; world: ItemKNN on all events, "
+        "5% base click rate; popularity vs BPR (dim 64, 20 epochs) trained on the 80% train split"
+    )
+    records = []
+    start = time.perf_counter()
+    one = run_abtest(policies, names, clicks, users, ids, train.num_items, rounds=args.rounds, **base)
+    seconds = time.perf_counter() - start
+    records.append(
+        ab_record(
+            "speed: popularity vs bpr",
+            "ml-1m",
+            protocol.format(rounds=args.rounds),
+            one,
+            seconds,
+            {"process": "one"},
+        )
+    )
+    print(records[-1], flush=True)
+    if not args.skip_ray:
+        start = time.perf_counter()
+        sharded = run_abtest_on_ray(
+            policies, names, clicks, users, ids, train.num_items, workers=2, rounds=args.rounds, **base
+        )
+        extra = {
+            "process": "local ray, 2 workers (incl. start-up)",
+            "identical_to_one": bool(np.array_equal(sharded.clicks, one.clicks)),
+        }
+        records.append(
+            ab_record(
+                "speed: popularity vs bpr",
+                "ml-1m",
+                protocol.format(rounds=args.rounds),
+                sharded,
+                time.perf_counter() - start,
+                extra,
+            )
+        )
+        print(records[-1], flush=True)
+
+    # Over HTTP: each arm's recommender saved and served by its own app (uvicorn in a thread).
+    import socket
+
+    import uvicorn
+
+    from serving.config import Settings
+    from serving.main import create_app
+
+    with tempfile.TemporaryDirectory() as folder:
+        servers, threads, http = [], [], []
+        for name, recommender in recommenders.items():
+            saved = recommender.save(Path(folder) / name)
+            app = create_app(Settings(model_dir=saved, feedback_url=f"sqlite:///{Path(folder) / name}.db"))
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+            servers.append(server)
+            threads.append(threading.Thread(target=server.run, daemon=True))
+            threads[-1].start()
+            http.append(HTTPPolicy(f"http://127.0.0.1:{port}", train.user_ids, train.item_ids, name=name))
+        while not all(s.started for s in servers):
+            time.sleep(0.1)
+        try:
+            start = time.perf_counter()
+            remote = run_abtest(
+                http, names, clicks, users, ids, train.num_items, rounds=args.http_rounds, **base
+            )
+            seconds = time.perf_counter() - start
+        finally:
+            for server, policy in zip(servers, http, strict=True):
+                policy.close()
+                server.should_exit = True
+            for thread in threads:
+                thread.join(30)
+    local = run_abtest(policies, names, clicks, users, ids, train.num_items, rounds=args.http_rounds, **base)
+    extra = {
+        "process": "http: two serving apps under uvicorn, threads of this process",
+        "identical_to_one": bool(np.array_equal(remote.clicks, local.clicks)),
+    }
+    records.append(
+        ab_record(
+            "speed: popularity vs bpr",
+            "ml-1m",
+            protocol.format(rounds=args.http_rounds),
+            remote,
+            seconds,
+            extra,
+        )
+    )
+    print(records[-1], flush=True)
+    return records
+
+
+def key(record: dict) -> tuple:
+    return record["model"], record["dataset"], record["protocol"], record.get("process")
+
+
+def main() -> None:
+    import torch
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {PARTS}")
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--aa-runs", type=int, default=1000)
+    parser.add_argument("--aa-rounds", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=100, help="LightGCN policy: most epochs")
+    parser.add_argument("--world-epochs", type=int, default=100, help="ml100k-bpr: the BPR world's epochs")
+    parser.add_argument("--seeds", type=int, default=20, help="planted part: further seeds for power")
+    parser.add_argument("--aa-seeds", type=int, default=100, help="planted part: further seeds for A/A")
+    parser.add_argument("--speed-users", type=int, default=1000)
+    parser.add_argument("--http-rounds", type=int, default=10)
+    parser.add_argument("--skip-ray", action="store_true")
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if parts - set(PARTS):
+        parser.error(f"--parts: unknown {sorted(parts - set(PARTS))}; choose from {PARTS}")
+    torch.set_num_threads(1)
+
+    records = []
+    if parts & {"ml100k", "ml100k-bpr", "calibration"}:
+        records += ml100k(args, parts)
+    if "planted" in parts:
+        records += planted(args)
+    if "speed" in parts:
+        records += speed(args)
+    path = RESULTS_DIR / "abtest.json"
+    kept = json.loads(path.read_text()) if path.exists() else []
+    new = {key(r) for r in records}
+    notes = (
+        "Simulated A/B tests (issue 13). Rerun: `python -m benchmarks.abtest [--parts ...]` (parts "
+        "ml100k, calibration, planted, speed; see the module docstring). `sequential_stop_round`: first "
+        "round whose always-valid mSPRT p-value < 0.05 (time to detection); `naive_peek_round`: first "
+        "round whose fixed-horizon p-value < 0.05 (what daily peeking would stop at). `diversity_*`: mean "
+        "intra-list diversity (pairwise cosine distance of the items' cluster one-hots); `mean_rating_*`: "
+        "mean star rating of clicked items (world-score quantiles matched to the log's ratings). Creators "
+        "are benchmarked in creators.md."
+    )
+    write_results(
+        "abtest", [r for r in kept if key(r) not in new] + records, title="Simulated A/B tests", notes=notes
+    )
 
 
 if __name__ == "__main__":
