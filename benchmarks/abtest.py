@@ -52,6 +52,17 @@ from benchmarks.online import machine
 from benchmarks.results_io import RESULTS_DIR, write_results
 
 PARTS = ("ml100k", "ml100k-bpr", "calibration", "planted", "speed")
+NOTES = (
+    "Simulated A/B tests (issue 13). Rerun: `python -m benchmarks.abtest [--parts ...]` (parts ml100k, "
+    "ml100k-bpr, calibration, planted, speed; see the module docstring). `sequential_stop_round`: first "
+    "round whose always-valid mSPRT p-value < 0.05 (time to detection); `naive_peek_round`: first round "
+    "whose fixed-horizon p-value < 0.05 (what daily peeking would stop at). `diversity_*`: mean "
+    "intra-list diversity (pairwise cosine distance of the items' genre multi-hots on ML-100K, cluster "
+    "one-hots in the planted world); `mean_rating_*`: mean star rating of clicked items (world-score "
+    "quantiles matched to the training ratings); `world_popularity_correlation`: item popularity in "
+    "train vs the item's mean world score. `repeated` rows: the same pair over `seeds` salts and seeds. "
+    "Creators are benchmarked in creators.md."
+)
 
 
 def ab_record(name: str, dataset: str, protocol: str, result, seconds: float, extra: dict) -> dict:
@@ -511,17 +522,8 @@ def main() -> None:
     path = RESULTS_DIR / "abtest.json"
     kept = json.loads(path.read_text()) if path.exists() else []
     new = {key(r) for r in records}
-    notes = (
-        "Simulated A/B tests (issue 13). Rerun: `python -m benchmarks.abtest [--parts ...]` (parts "
-        "ml100k, calibration, planted, speed; see the module docstring). `sequential_stop_round`: first "
-        "round whose always-valid mSPRT p-value < 0.05 (time to detection); `naive_peek_round`: first "
-        "round whose fixed-horizon p-value < 0.05 (what daily peeking would stop at). `diversity_*`: mean "
-        "intra-list diversity (pairwise cosine distance of the items' cluster one-hots); `mean_rating_*`: "
-        "mean star rating of clicked items (world-score quantiles matched to the log's ratings). Creators "
-        "are benchmarked in creators.md."
-    )
     write_results(
-        "abtest", [r for r in kept if key(r) not in new] + records, title="Simulated A/B tests", notes=notes
+        "abtest", [r for r in kept if key(r) not in new] + records, title="Simulated A/B tests", notes=NOTES
     )
 
 
