@@ -61,6 +61,8 @@ class HTTPPolicy:
         retries: further attempts after a transport error (connection refused or dropped,
             timeout), with 0.1 s, 0.2 s, ... between them; a recommendation request has no side
             effect, so repeating it is safe. HTTP error statuses are not retried.
+        concurrency: requests in flight at once (threads sharing the client's connection pool),
+            for a server with several workers; the slates are the same as one at a time.
     """
 
     path = "/v1/recommendations"
@@ -74,12 +76,16 @@ class HTTPPolicy:
         exclude_seen: bool = True,
         timeout: float = 10.0,
         retries: int = 3,
+        concurrency: int = 1,
     ) -> None:
         import httpx
 
         if retries < 0:
             raise ValueError(f"retries: expected >= 0, got {retries}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency: expected >= 1, got {concurrency}")
         self.name, self.exclude_seen, self.timeout, self.retries = name, exclude_seen, timeout, retries
+        self.concurrency = concurrency
         self.base_url = server if isinstance(server, str) else None
         self.client = httpx.Client(base_url=server, timeout=timeout) if isinstance(server, str) else server
         self.user_ids = [str(u) for u in user_ids]
@@ -96,15 +102,25 @@ class HTTPPolicy:
             self.item_ids.append(item)
 
     def slates(self, users: np.ndarray, k: int, exclude: Sequence[np.ndarray]) -> np.ndarray:
-        slates = np.full((len(users), k), -1, dtype=np.int64)
-        for b, user in enumerate(users):
-            body = {
+        bodies = [
+            {
                 "user_id": self.user_ids[user],
                 "k": k,
                 "exclude_items": [self.item_ids[i] for i in exclude[b]],
                 "exclude_seen": self.exclude_seen,
             }
-            items = self._post(body)["items"][:k]
+            for b, user in enumerate(users)
+        ]
+        if self.concurrency > 1 and len(bodies) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.concurrency) as pool:
+                answers = list(pool.map(self._post, bodies))  # in the users' order
+        else:
+            answers = [self._post(body) for body in bodies]
+        slates = np.full((len(users), k), -1, dtype=np.int64)
+        for b, (body, answer) in enumerate(zip(bodies, answers, strict=True)):
+            items = answer["items"][:k]
             unknown = [i for i in items if i not in self.item_index]
             if unknown:
                 raise ValueError(

@@ -93,6 +93,9 @@ def test_a_real_server_by_url_with_retries(saved, app):
     thread.start()
     try:
         remote = simulate(policy, recommender, clicks, rounds=2)
+        parallel = HTTPPolicy(url, recommender.user_ids, recommender.item_ids, concurrency=4)
+        assert same(simulate(parallel, recommender, clicks, rounds=2), remote)
+        parallel.close()
         copy = pickle.loads(pickle.dumps(policy))  # as sent to a Ray worker: its own connections
         assert np.array_equal(
             copy.slates(np.array([3]), 4, [np.array([], dtype=np.int64)]),
