@@ -31,8 +31,9 @@ Parts:
   arms (popularity and BPR refitted on their clicks every 10 rounds) against their static selves.
 - ``speed``: ``--speed-users`` ML-1M users x 50 rounds x 2 arms (popularity vs BPR trained 20
   epochs on the ML-1M train split), world ItemKNN on all ML-1M events: run time and slates/s in one
-  process, on local Ray (2 workers) and over HTTP (two ``serving`` apps under uvicorn in threads of
-  this process, ``--http-rounds`` rounds).
+  process, on local Ray (2 workers) and over HTTP (two ``serving`` apps under uvicorn, in threads of
+  this process, then as two server processes with 4 requests in flight per arm; ``--http-rounds``
+  rounds).
 
 Statistics (``simulators.abtest``): user-level delta-method CTR comparison (fixed horizon) and an
 always-valid mSPRT read after every round; "naive peeking" reads the fixed-horizon p-value after
@@ -362,6 +363,9 @@ def planted(args) -> list[dict]:
 
 
 def speed(args) -> list[dict]:
+    import os
+    import subprocess
+    import sys
     import tempfile
     import threading
     from pathlib import Path
@@ -481,6 +485,48 @@ def speed(args) -> list[dict]:
             extra,
         )
     )
+    print(records[-1], flush=True)
+
+    # The same over HTTP with each app in its own server process and 4 requests in flight per arm.
+    with tempfile.TemporaryDirectory() as folder:
+        processes, http = [], []
+        try:
+            for name, recommender in recommenders.items():
+                saved = recommender.save(Path(folder) / name)
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", 0))
+                    port = probe.getsockname()[1]
+                env = {
+                    **os.environ,
+                    "ALIGNREC_MODEL_DIR": str(saved),
+                    "ALIGNREC_FEEDBACK_URL": f"sqlite:///{Path(folder) / name}.db",
+                }
+                command = [sys.executable, "-m", "uvicorn", "--factory", "serving.main:create_app"]
+                command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+                processes.append(subprocess.Popen(command, env=env))
+                url = f"http://127.0.0.1:{port}"
+                http.append(
+                    HTTPPolicy(url, train.user_ids, train.item_ids, name=name, retries=8, concurrency=4)
+                )
+            for policy in http:  # the first request waits (retried) until the server listens
+                policy.slates(users[:1], 1, [np.zeros(0, dtype=np.int64)])
+            start = time.perf_counter()
+            remote = run_abtest(
+                http, names, clicks, users, ids, train.num_items, rounds=args.http_rounds, **base
+            )
+            seconds = time.perf_counter() - start
+        finally:
+            for policy in http:
+                policy.close()
+            for process in processes:
+                process.terminate()
+                process.wait(30)
+    extra = {
+        "process": "http: two uvicorn server processes (1 worker each), 4 requests in flight per arm",
+        "identical_to_one": bool(np.array_equal(remote.clicks, local.clicks)),
+    }
+    rounds = protocol.format(rounds=args.http_rounds)
+    records.append(ab_record("speed: popularity vs bpr", "ml-1m", rounds, remote, seconds, extra))
     print(records[-1], flush=True)
     return records
 
