@@ -1,0 +1,367 @@
+"""Do the CLI defaults hold up on logs nobody tuned for? (issue 14)
+
+Per data set and learned model this trains:
+  default   exactly what ``alignrec train -m MODEL`` does: the ``TrainConfig`` built from the ``train``
+            command's own defaults (read from its signature, so a changed default is what runs here);
+  pop       MostPopular on the same split;
+  lr sweep  the same defaults with other learning rates (``--lrs``), scored on VALIDATION only, to
+            choose a per-model default learning rate across data sets (never on test);
+  tuned     ``recsys.tuning.tune`` (what ``alignrec tune`` runs in process: TPE + median pruning on
+            validation NDCG@10, base config from the ``tune`` command's defaults), then the best
+            configuration retrained and evaluated once on test.
+
+Splits: ml-100k and amazon-fashion as ``alignrec train`` makes them (all ratings implicit, per-user
+random 80/10/10, seed 2026); amazon-scientific the shipped leave-one-out split (test last item,
+valid second last). Test: full ranking over all items, train+valid masked. Targets: default /
+pop >= 1.2 and default / tuned >= 0.97 on test NDCG@10. Every record carries its trial count (fewer
+than 30 when the CPU budget forced it), seconds, CPU seconds, the CPU model and the load average.
+
+    python -m benchmarks.defaults --datasets ml-100k --models bpr --trials 30
+    python -m benchmarks.defaults --datasets amazon-fashion,amazon-scientific --trials 30
+    python -m benchmarks.defaults --summary      # the lr choice from the stored records only
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import time
+from pathlib import Path
+
+from benchmarks.online import machine
+from benchmarks.results_io import RESULTS_DIR, write_results
+
+AREA = "defaults"
+DATASETS = ("ml-100k", "amazon-fashion", "amazon-scientific")
+PROTOCOLS = {
+    "ml-100k": "ml-100k u.data, all ratings implicit; per-user random 80/10/10 seed 2026 (as alignrec "
+    "train makes it); full ranking, train+valid masked",
+    "amazon-fashion": "AMAZON_FASHION_5 (2018 5-core as shipped, no extra k-core or threshold), all reviews "
+    "implicit; per-user random 80/10/10 seed 2026 (as alignrec train makes it); full ranking, "
+    "train+valid masked",
+    "amazon-scientific": "amazon-scientific-mm shipped leave-one-out split (test last, valid second last); "
+    "full ranking, train+valid masked",
+}
+TARGET_POP, TARGET_TUNED = 1.2, 0.97
+
+
+def load_split(dataset: str):
+    """The split of ``dataset``: through the CLI's own ``prepare_split`` where the CLI would split it."""
+    from alignrec.commands.recsys import Format, SplitKind, prepare_split
+    from alignrec.settings import require_data
+    from recsys.splits import with_protocol
+
+    if dataset == "amazon-scientific":
+        from benchmarks.multimodal import load_scientific
+
+        return with_protocol(load_scientific()[0], dataset=dataset)
+    path, fmt = {
+        "ml-100k": ("ml-100k/u.data.gz", "movielens-100k"),
+        "amazon-fashion": ("amazon-fashion-2018/AMAZON_FASHION_5.jsonl.gz", "amazon"),
+    }[dataset]
+    parts, _ = prepare_split(
+        require_data(path),
+        Format(fmt),
+        "user_id",
+        "item_id",
+        None,
+        None,
+        None,
+        None,
+        0,
+        0,
+        SplitKind.random,
+        "0.8,0.1,0.1",
+        None,
+        2026,
+        Path("/tmp/alignrec-defaults"),
+    )
+    return parts
+
+
+def _defaults(command) -> dict[str, object]:
+    return {name: p.default for name, p in inspect.signature(command).parameters.items()}
+
+
+def cli_train_config(model: str):
+    """The TrainConfig ``alignrec train -m MODEL`` builds when no option is given."""
+    from alignrec.commands.recsys import train
+    from recsys.experiment import TrainConfig
+
+    d = _defaults(train)
+    return TrainConfig(
+        model=model,
+        dim=d["dim"],
+        epochs=d["epochs"],
+        batch_size=d["batch_size"],
+        lr=d["lr"],
+        reg=d["reg"],
+        num_negatives=d["negatives"],
+        num_layers=d["layers"],
+        patience=d["patience"],
+        min_epochs=d["min_epochs"],
+        seed=d["seed"] if d["train_seed"] is None else d["train_seed"],
+    )
+
+
+def cli_tune_base(model: str):
+    """The base TrainConfig ``alignrec tune -m MODEL`` searches around."""
+    from alignrec.commands.recsys import tune
+    from recsys.experiment import TrainConfig
+
+    d = _defaults(tune)
+    return TrainConfig(
+        model=model,
+        epochs=d["epochs"],
+        batch_size=d["batch_size"],
+        patience=d["patience"],
+        min_epochs=d["min_epochs"],
+        seed=d["seed"],
+    )
+
+
+class Clock:
+    """Wall and process CPU seconds since creation."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def read(self) -> tuple[float, float]:
+        return round(time.perf_counter() - self.wall, 1), round(time.process_time() - self.cpu, 1)
+
+
+def best_valid(result) -> float | None:
+    values = [h["valid_ndcg@10"] for h in result.history if "valid_ndcg@10" in h]
+    return round(max(values), 4) if values else None
+
+
+def train_default(split, model: str, lr: float | None = None) -> dict[str, object]:
+    from dataclasses import replace
+
+    from recsys.experiment import run_experiment
+
+    config = cli_train_config(model)
+    if lr is not None:
+        config = replace(config, lr=lr)
+    clock = Clock()
+    result = run_experiment(split, config, progress=False)
+    wall, cpu = clock.read()
+    return {
+        "lr": config.lr,
+        "test_ndcg@10": round(result.metrics["ndcg@10"], 4),
+        "valid_ndcg@10": best_valid(result),
+        "epochs": result.epochs_run,
+        "best_epoch": result.best_epoch + 1 if result.epochs_run else 0,
+        "seconds": wall,
+        "cpu_seconds": cpu,
+    }
+
+
+def run_tune(split, model: str, trials: int) -> dict[str, object]:
+    import optuna
+
+    from recsys.experiment import run_experiment
+    from recsys.tuning import tune
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    clock = Clock()
+    result = tune(split, cli_tune_base(model), trials=trials, seed=2026, progress=False)
+    search_wall, search_cpu = clock.read()
+    final = run_experiment(split, result.best_config, progress=False)
+    wall, cpu = clock.read()
+    states = [t["state"] for t in result.trials]
+    return {
+        "tuned_test_ndcg@10": round(final.metrics["ndcg@10"], 4),
+        "tuned_valid_ndcg@10": round(result.best_valid, 4),
+        "tuned_epochs": final.epochs_run,
+        "best_params": json.dumps({k: _round(v) for k, v in result.best_params.items()}),
+        "trials": len(states),
+        "trials_complete": states.count("complete"),
+        "trials_pruned": states.count("pruned"),
+        "tune_seconds": wall,
+        "tune_cpu_seconds": cpu,
+        "search_seconds": search_wall,
+        "search_cpu_seconds": search_cpu,
+        "trial_table": [{k: _round(v) for k, v in t.items()} for t in result.trials],
+    }
+
+
+def _round(value: object) -> object:
+    return float(f"{value:.4g}") if isinstance(value, float) else value
+
+
+def ratio(a: object, b: object) -> float | None:
+    return round(a / b, 3) if isinstance(a, float) and isinstance(b, float) and b > 0 else None
+
+
+def pop_ndcg(split) -> float:
+    from recsys.experiment import TrainConfig, run_experiment
+
+    return round(run_experiment(split, TrainConfig(model="pop"), progress=False).metrics["ndcg@10"], 4)
+
+
+def run_one(split, dataset: str, model: str, trials: int, lrs: list[float], save) -> dict[str, object]:
+    """One (model, dataset) record, saved after each stage so a timeout keeps what finished."""
+    default = train_default(split, model)
+    pop = pop_ndcg(split)
+    record: dict[str, object] = {
+        "model": model,
+        "dataset": dataset,
+        "protocol": PROTOCOLS[dataset],
+        "split_checksum": split.checksum[:12],
+        "default_config": json.dumps(
+            {k: v for k, v in vars(cli_train_config(model)).items() if k not in ("model", "knn_k")}
+        ),
+        "default_test_ndcg@10": default["test_ndcg@10"],
+        "default_valid_ndcg@10": default["valid_ndcg@10"],
+        "default_epochs": default["epochs"],
+        "default_best_epoch": default["best_epoch"],
+        "default_seconds": default["seconds"],
+        "default_cpu_seconds": default["cpu_seconds"],
+        "pop_test_ndcg@10": pop,
+        "default_over_pop": ratio(default["test_ndcg@10"], pop),
+        "lr_sweep": [default],
+        **machine(),
+        "threads": 1,
+    }
+    save(record)
+    for lr in lrs:
+        record["lr_sweep"].append(train_default(split, model, lr))  # type: ignore[union-attr]
+        save(record)
+    if trials:
+        record.update(run_tune(split, model, trials))
+        record["default_over_tuned"] = ratio(default["test_ndcg@10"], record["tuned_test_ndcg@10"])
+        record.update(machine())
+        save(record)
+    return record
+
+
+def lr_choice(records: list[dict]) -> list[dict]:
+    """Per model, the learning rate of the sweep with the best validation NDCG@10 on each data set,
+    and whether one rate beats the default's on every data set swept (validation only)."""
+    rows = []
+    for model in sorted({r["model"] for r in records}):
+        mine = [r for r in records if r["model"] == model and len(r.get("lr_sweep", [])) > 1]
+        rates = sorted({s["lr"] for r in mine for s in r["lr_sweep"]})
+        per_rate = {}
+        for lr in rates:
+            gains = []
+            for r in mine:
+                base = r["lr_sweep"][0]["valid_ndcg@10"]
+                match = [s["valid_ndcg@10"] for s in r["lr_sweep"] if s["lr"] == lr]
+                gains.append(round(match[0] / base, 3) if match and base else None)
+            per_rate[lr] = gains
+        complete = {lr: g for lr, g in per_rate.items() if all(x is not None for x in g)}
+        best = max(complete, key=lambda lr: min(complete[lr])) if complete else None
+        rows.append(
+            {
+                "model": model,
+                "datasets": [r["dataset"] for r in mine],
+                "valid_ratio_to_default_by_lr": {str(lr): g for lr, g in per_rate.items()},
+                "best_lr_by_worst_case": best,
+                "beats_default_on_every_dataset": bool(best is not None and min(complete[best]) > 1.0),
+            }
+        )
+    return rows
+
+
+def table_md(records: list[dict]) -> str:
+    """The headline table: one row per (model, dataset)."""
+    head = (
+        "| model | dataset | default N@10 | pop N@10 | tuned N@10 | default/pop | default/tuned | "
+        "trials | best params | default s (cpu) | tune s (cpu) | load |"
+    )
+    lines = [head, "|" + "---|" * 12]
+    for r in records:
+        flags = []
+        if isinstance(r.get("default_over_pop"), float) and r["default_over_pop"] < TARGET_POP:
+            flags.append("below 1.2x pop" if r["default_over_pop"] >= 1 else "**below pop**")
+        if isinstance(r.get("default_over_tuned"), float) and r["default_over_tuned"] < TARGET_TUNED:
+            flags.append("below 0.97x tuned")
+        lines.append(
+            f"| {r['model']} | {r['dataset']} | {r['default_test_ndcg@10']} | {r['pop_test_ndcg@10']} | "
+            f"{r.get('tuned_test_ndcg@10', '-')} | {r['default_over_pop']} {', '.join(flags)} | "
+            f"{r.get('default_over_tuned', '-')} | {r.get('trials', '-')} | {r.get('best_params', '-')} | "
+            f"{r['default_seconds']} ({r['default_cpu_seconds']}) | {r.get('tune_seconds', '-')} "
+            f"({r.get('tune_cpu_seconds', '-')}) | {r['load_average']} |"
+        )
+    sweep = [
+        "",
+        "Learning-rate sweep (CLI defaults otherwise; validation NDCG@10 at the best epoch, test "
+        "in brackets, never used for the choice):",
+        "",
+        "| model | dataset | " + " | ".join(["lr, valid (test), epochs"] * 3) + " |",
+        "|" + "---|" * 5,
+    ]
+    for r in records:
+        cells = [
+            f"{s['lr']:g}: {s['valid_ndcg@10']} ({s['test_ndcg@10']}), {s['epochs']}" for s in r["lr_sweep"]
+        ]
+        sweep.append(f"| {r['model']} | {r['dataset']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + sweep) + "\n"
+
+
+def save_records(records: list[dict], notes: str) -> None:
+    flat = [{k: v for k, v in r.items() if k != "trial_table"} for r in records]
+    write_results(AREA, records, title="CLI defaults across logs (issue 14)", notes=notes)
+    md = RESULTS_DIR / f"{AREA}.md"
+    from recsys.storage import write_text_atomic
+
+    choice = json.dumps(lr_choice(records), indent=1)
+    write_text_atomic(
+        md,
+        "# CLI defaults across logs (issue 14)\n\n"
+        + notes.strip()
+        + "\n\n"
+        + table_md(records)
+        + "\nLearning-rate choice (validation only):\n\n```json\n"
+        + choice
+        + "\n```\n"
+        + "\nAll fields:\n\n"
+        + _flat_table(flat),
+    )
+
+
+def _flat_table(flat: list[dict]) -> str:
+    from benchmarks.results_io import markdown_table
+
+    return markdown_table([{k: v for k, v in r.items() if k != "lr_sweep"} for r in flat])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--models", default="bpr,lightgcn,cml")
+    parser.add_argument("--trials", type=int, default=30, help="tuning trials (0: no tuning)")
+    parser.add_argument("--lrs", default="3e-3,1e-2", help="extra learning rates for the validation sweep")
+    parser.add_argument("--summary", action="store_true", help="only rewrite the tables from the records")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    path = RESULTS_DIR / f"{AREA}.json"
+    records = json.loads(path.read_text()) if path.exists() else []
+    notes = __doc__.split("\n\n")[1] + "\n\n" + __doc__.split("\n\n")[2]
+    if args.summary:
+        save_records(records, notes)
+        return
+    lrs = [float(x) for x in args.lrs.split(",") if x]
+    for dataset in args.datasets.split(","):
+        split = load_split(dataset)
+        for model in args.models.split(","):
+
+            def save(record: dict, records_ref: list = records) -> None:
+                key = (record["model"], record["dataset"])
+                records_ref[:] = [r for r in records_ref if (r["model"], r["dataset"]) != key] + [record]
+                save_records(records_ref, notes)
+
+            record = run_one(split, dataset, model, args.trials, lrs, save)
+            print(json.dumps({k: v for k, v in record.items() if k != "trial_table"}), flush=True)
+    print(json.dumps(lr_choice(records), indent=1))
+
+
+if __name__ == "__main__":
+    main()
