@@ -35,14 +35,27 @@ class Policy(Protocol):
 
 
 class RecommenderPolicy:
-    """A ``recsys.recommender.Recommender`` as an arm (exact or through its FAISS index)."""
+    """A ``recsys.recommender.Recommender`` as an arm (exact or through its FAISS index).
 
-    def __init__(self, recommender, name: str | None = None) -> None:
-        self.recommender, self.name = recommender, name or recommender.name
+    Args:
+        batch: users scored per call; None scores an arm's whole round at once (fastest). A server
+            scores one user per request, and a matrix product's rounding can depend on how many
+            rows it has, so two items with nearly equal scores may swap places between the two;
+            ``batch=1`` follows the server's arithmetic exactly (what the HTTP comparison uses).
+    """
+
+    def __init__(self, recommender, name: str | None = None, batch: int | None = None) -> None:
+        if batch is not None and batch < 1:
+            raise ValueError(f"batch: expected None or >= 1, got {batch}")
+        self.recommender, self.name, self.batch = recommender, name or recommender.name, batch
 
     def slates(self, users: np.ndarray, k: int, exclude: Sequence[np.ndarray]) -> np.ndarray:
-        items, _ = self.recommender.recommend_batch(users, k, exclude=exclude)
-        return items
+        step = len(users) if self.batch is None else self.batch
+        parts = [
+            self.recommender.recommend_batch(users[i : i + step], k, exclude=exclude[i : i + step])[0]
+            for i in range(0, len(users), max(step, 1))
+        ]
+        return np.concatenate(parts) if parts else np.full((0, k), -1, dtype=np.int64)
 
 
 class HTTPPolicy:
