@@ -16,7 +16,13 @@ the higher log-probability (likelihood accuracy, base vs tuned), and where the t
 to the base model is higher for the chosen movie (log-ratio accuracy; the base model scores 0.5 by
 definition). Every objective gets the same steps, batch size and learning rate.
 
+``--keep-uncertain F`` (SFT, DPO) trains on the share F of a seeded random pool of ``--filter-pool``
+training pairs on which the base model's choice is most uncertain (``simulators.alignment.filtering``);
+the row records the filter's report. Each row carries the trainer's logged metrics over training
+(``log_history``).
+
     python -m benchmarks.alignment --objective sft --objective dpo --threads 1   # then kto bco, lipo, cut
+    python -m benchmarks.alignment --objective dpo --keep-uncertain 0.25 --filter-pool 320 --threads 1
 """
 
 from __future__ import annotations
