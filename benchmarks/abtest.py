@@ -33,7 +33,10 @@ Parts:
   epochs on the ML-1M train split), world ItemKNN on all ML-1M events: run time and slates/s in one
   process, on local Ray (2 workers) and over HTTP (two ``serving`` apps under uvicorn, in threads of
   this process, then as two server processes with 4 requests in flight per arm; ``--http-rounds``
-  rounds).
+  rounds). ``identical_to_one`` over HTTP compares with the in-process run that scores one user per
+  call (``RecommenderPolicy(batch=1)``, the server's arithmetic); ``users_differing_from_batched``
+  counts the users whose clicks differ from the batched in-process run (near-tied scores that a
+  batched matrix product rounds differently).
 
 Statistics (``simulators.abtest``): user-level delta-method CTR comparison (fixed horizon) and an
 always-valid mSPRT read after every round; "naive peeking" reads the fixed-horizon p-value after
@@ -470,10 +473,25 @@ def speed(args) -> list[dict]:
                 server.should_exit = True
             for thread in threads:
                 thread.join(30)
-    local = run_abtest(policies, names, clicks, users, ids, train.num_items, rounds=args.http_rounds, **base)
+    # In process with the server's arithmetic (one user per call), and batched as above.
+    singles = [RecommenderPolicy(r, batch=1) for r in recommenders.values()]
+    local = run_abtest(singles, names, clicks, users, ids, train.num_items, rounds=args.http_rounds, **base)
+    batched = run_abtest(
+        policies, names, clicks, users, ids, train.num_items, rounds=args.http_rounds, **base
+    )
+
+    def agreement(remote) -> dict:
+        return {
+            "identical_to_one": bool(
+                np.array_equal(remote.clicks, local.clicks)
+                and np.array_equal(remote.impressions, local.impressions)
+            ),
+            "users_differing_from_batched": int((remote.clicks != batched.clicks).any(0).sum()),
+        }
+
     extra = {
         "process": "http: two serving apps under uvicorn, threads of this process",
-        "identical_to_one": bool(np.array_equal(remote.clicks, local.clicks)),
+        **agreement(remote),
     }
     records.append(
         ab_record(
@@ -508,8 +526,8 @@ def speed(args) -> list[dict]:
                 http.append(
                     HTTPPolicy(url, train.user_ids, train.item_ids, name=name, retries=8, concurrency=4)
                 )
-            for policy in http:  # the first request waits (retried) until the server listens
-                policy.slates(users[:1], 1, [np.zeros(0, dtype=np.int64)])
+            for process, policy in zip(processes, http, strict=True):
+                wait_ready(policy.client, process, seconds=300)
             start = time.perf_counter()
             remote = run_abtest(
                 http, names, clicks, users, ids, train.num_items, rounds=args.http_rounds, **base
@@ -523,12 +541,30 @@ def speed(args) -> list[dict]:
                 process.wait(30)
     extra = {
         "process": "http: two uvicorn server processes (1 worker each), 4 requests in flight per arm",
-        "identical_to_one": bool(np.array_equal(remote.clicks, local.clicks)),
+        **agreement(remote),
     }
     rounds = protocol.format(rounds=args.http_rounds)
     records.append(ab_record("speed: popularity vs bpr", "ml-1m", rounds, remote, seconds, extra))
     print(records[-1], flush=True)
     return records
+
+
+def wait_ready(client, process, seconds: float) -> None:
+    """Wait until a server process answers ``GET /healthz`` (loading a model takes a while on a busy
+    machine); raise if it exits or does not answer within ``seconds``."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server process exited with code {process.returncode}")
+        try:
+            if client.get("/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"the server did not answer /healthz within {seconds} s")
 
 
 def key(record: dict) -> tuple:
@@ -550,7 +586,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20, help="planted part: further seeds for power")
     parser.add_argument("--aa-seeds", type=int, default=100, help="planted part: further seeds for A/A")
     parser.add_argument("--speed-users", type=int, default=1000)
-    parser.add_argument("--http-rounds", type=int, default=10)
+    parser.add_argument("--http-rounds", type=int, default=50)
     parser.add_argument("--skip-ray", action="store_true")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
