@@ -53,6 +53,7 @@ LM_VARIANTS = {
     "full list": {"list_in_prompt": True, "history": 10, "title_chars": None},
     "compact list": {"list_in_prompt": True, "history": 5, "title_chars": 30},
     "compact no list": {"list_in_prompt": False, "history": 5, "title_chars": 30},
+    "short list": {"list_in_prompt": True, "history": 5, "title_chars": None},  # `align build --history 5`
 }
 CACHE = Path(".alignrec/bench/usersim")
 
@@ -126,13 +127,13 @@ def by_user(exposures):
     return sorted(exposures, key=lambda e: e.user)
 
 
-def speed_rows(user, exposures, label: str, protocol: str, threads: int) -> list[dict]:
+def speed_rows(user, exposures, label: str, protocol: str, threads: int, reference=None) -> list[dict]:
     """Decisions/s of a fresh simulator on new users (cold) and on the same lists again with their
     users' prompt caches kept (warm: what a later round of the same users costs; without a list in the
     prompt the option scores are recomputed too, with one the list's part is), on ``threads`` threads."""
     import torch
 
-    from simulators.users.evaluate import choice_metrics
+    from simulators.users.evaluate import agreement, choice_metrics
 
     torch.set_num_threads(threads)
     rows = []
@@ -142,6 +143,9 @@ def speed_rows(user, exposures, label: str, protocol: str, threads: int) -> list
         probabilities = user.choice_probabilities(exposures)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
         metrics = choice_metrics(probabilities, targets, seconds)
+        same = {}
+        if reference is not None:
+            same["agreement_with_fp32"] = round(agreement(probabilities, reference), 4)
         rows.append(
             record(
                 f"{label} ({phase}, {threads} thread{'s' if threads > 1 else ''})",
@@ -150,6 +154,7 @@ def speed_rows(user, exposures, label: str, protocol: str, threads: int) -> list
                 cpu_seconds=round(cpu_seconds, 2),
                 decisions_per_cpu_s=round(len(exposures) / cpu_seconds, 3),
                 threads=threads,
+                **same,
             )
         )
         if phase == "cold" and not user.list_in_prompt:
@@ -178,7 +183,7 @@ def lm_rows(args, log, held, train, bpr, knn, settings) -> list[dict]:
     rows = []
     protocol1 = {n: exposures for protocol, n, exposures in settings if protocol == "1"}
     held_scores = {}
-    for variant in args.variants.split(","):
+    for variant in filter(None, args.variants.split(",")):
         kwargs = LM_VARIANTS[variant]
         name = f"{base} {variant}"
         for n, exposures in protocol1.items():
@@ -255,11 +260,15 @@ def lm_rows(args, log, held, train, bpr, knn, settings) -> list[dict]:
         kwargs = LM_VARIANTS[args.speed_variant]
         lists = protocol1[5][-args.speed_lists :]
         speed = f"{base} {args.speed_variant}"
+        reference = None  # the float model's choices on the same lists
         for label, m in ((speed, model), (f"{speed} int8", quantize_int8(copy.deepcopy(model)))):
             for threads in (1, 2) if os.getloadavg()[0] < args.quiet_load else (1,):
                 user = LMUser(m, tokenizer, texts, personas, cache_users=len(lists), **kwargs)
                 user.scores(protocol1[5][:1])  # warm-up on another user
-                rows += speed_rows(user, lists, f"speed: {label}", describe("1", args.users, 5), threads)
+                protocol = describe("1", args.users, 5)
+                rows += speed_rows(user, lists, f"speed: {label}", protocol, threads, reference)
+                if reference is None:
+                    reference = user.choice_probabilities(lists)
                 print(rows[-2]["model"], rows[-2]["decisions_per_s"], rows[-1]["decisions_per_s"], flush=True)
     return rows
 
