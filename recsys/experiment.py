@@ -44,6 +44,10 @@ class ExperimentCallback(Callback, Protocol):
 MODEL_NAMES = ("pop", "itemknn", "bpr", "lightgcn", "cml")
 RECOMMENDER_DIR = "recommender"  # the saved Recommender folder inside a model's run folder
 TORCH_MODELS = ("bpr", "lightgcn", "cml")
+# Default Adam learning rate per model for `alignrec train` (issue 14), chosen on validation NDCG@10
+# across ML-100K, Amazon Fashion and Amazon Scientific with the CLI's other defaults
+# (benchmarks/defaults.py, benchmarks/results/defaults.md). TrainConfig.lr itself stays 1e-3.
+DEFAULT_LR = {"bpr": 1e-3, "lightgcn": 1e-2, "cml": 3e-3}
 
 
 @dataclass

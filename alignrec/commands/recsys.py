@@ -262,7 +262,12 @@ def train(
     dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
     epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 100,
     batch_size: Annotated[int, typer.Option(help="Training events per step.")] = 2048,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    lr: Annotated[
+        float | None,
+        typer.Option(
+            help="Adam learning rate (default per model: BPR 1e-3, LightGCN 1e-2, CML 3e-3, chosen on validation across logs)."
+        ),
+    ] = None,
     reg: Annotated[float, typer.Option(help="L2 weight on batch embeddings (BPR, LightGCN).")] = 1e-4,
     negatives: Annotated[int | None, typer.Option(help="Negatives per event (default 1; CML 10).")] = None,
     layers: Annotated[int, typer.Option(help="LightGCN propagation layers.")] = 3,
@@ -300,7 +305,7 @@ def train(
     import torch
 
     from alignrec.settings import tracking_uri as default_tracking_uri
-    from recsys.experiment import TrainConfig, run_experiment
+    from recsys.experiment import DEFAULT_LR, TrainConfig, run_experiment
     from recsys.splits import save_split
 
     if threads:
@@ -336,7 +341,7 @@ def train(
             dim=dim,
             epochs=epochs,
             batch_size=batch_size,
-            lr=lr,
+            lr=lr if lr is not None else DEFAULT_LR.get(chosen.value, TrainConfig.lr),
             reg=reg,
             num_negatives=negatives,
             num_layers=layers,

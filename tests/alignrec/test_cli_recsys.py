@@ -189,3 +189,20 @@ def test_a_model_below_popularity_is_flagged(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "bpr ends below MostPopular" in result.output
+
+
+def test_default_learning_rate_is_per_model_and_lr_overrides(tmp_path):
+    from recsys.experiment import DEFAULT_LR
+    from recsys.recommender import Recommender
+
+    args = ["train", "-m", "bpr", "-m", "lightgcn", "-m", "cml", "--epochs", "1", "--dim", "4", "--no-track"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "default")])
+    assert result.exit_code == 0, result.output
+    for name in ("bpr", "lightgcn", "cml"):
+        saved = Recommender.load(tmp_path / "default" / name / "recommender")
+        assert saved.protocol["config"]["lr"] == DEFAULT_LR[name]
+    assert DEFAULT_LR == {"bpr": 1e-3, "lightgcn": 1e-2, "cml": 3e-3}  # chosen in benchmarks/defaults.py
+    result = runner.invoke(app, [*args, "--lr", "5e-3", "--out", str(tmp_path / "given")])
+    assert result.exit_code == 0, result.output
+    for name in ("bpr", "lightgcn", "cml"):
+        assert Recommender.load(tmp_path / "given" / name / "recommender").protocol["config"]["lr"] == 5e-3
