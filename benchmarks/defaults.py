@@ -305,7 +305,7 @@ def table_md(records: list[dict]) -> str:
         cells = [
             r["model"],
             r["dataset"],
-            f"{r['lr_sweep'][0]['lr']:g}",
+            f"{r['lr_sweep'][0]['lr']:g}" if r["model"] in ("bpr", "lightgcn", "cml") else "-",
             r["default_test_ndcg@10"],
             r["pop_test_ndcg@10"],
             r.get("tuned_test_ndcg@10", "-"),
