@@ -66,6 +66,21 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
+def create_tables(engine: sa.Engine, attempts: int = 5) -> None:
+    """``metadata.create_all``, safe when several worker processes start on a new database at once:
+    the check for a missing table and its creation are not one step, so a worker can lose the race
+    and be told the table "already exists"; it then checks again (and finds it)."""
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as error:
+            lost_race = "already exists" in str(error) or "duplicate" in str(error).lower()
+            if not lost_race or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 class FeedbackStore:
     """Feedback events in the database at ``url`` (the table is created when missing)."""
 
@@ -78,7 +93,7 @@ class FeedbackStore:
         self.engine = sa.create_engine(self.url, pool_pre_ping=True)
         if self.url.get_backend_name() == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        create_tables(self.engine)
         dialect = sqlite if self.url.get_backend_name() == "sqlite" else postgresql
         self._insert = (
             dialect.insert(events)

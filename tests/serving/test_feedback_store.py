@@ -88,3 +88,50 @@ def test_concurrent_overlapping_batches_store_each_event_once(store):
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(store.add, batches))
     assert sum(r.stored for r in results) == store.count() == 425
+
+
+def test_workers_starting_on_a_new_database_at_once_all_open_it(tmp_path):
+    """Two workers on a fresh file race between "is the table there?" and "create it"."""
+    import multiprocessing
+
+    for attempt in range(3):
+        url = f"sqlite:///{tmp_path / f'race-{attempt}.db'}"
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(4) as pool:
+            backends = pool.map(_open_store, [url] * 4)
+        assert backends == ["sqlite"] * 4
+
+
+def test_a_lost_creation_race_is_retried(tmp_path, monkeypatch):
+    import sqlalchemy as sa
+
+    from serving import feedback
+
+    real, calls = feedback.metadata.create_all, []
+
+    def lose_once(engine):
+        calls.append(engine)
+        if len(calls) == 1:
+            real(engine)  # another worker made the table between the check and the create
+            raise sa.exc.OperationalError(
+                "CREATE TABLE", {}, Exception("table feedback_events already exists")
+            )
+        real(engine)
+
+    monkeypatch.setattr(feedback.metadata, "create_all", lose_once)
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'f.db'}")
+    assert len(calls) == 2 and store.backend == "sqlite"
+    monkeypatch.setattr(
+        feedback.metadata,
+        "create_all",
+        lambda engine: (_ for _ in ()).throw(sa.exc.OperationalError("X", {}, Exception("disk I/O error"))),
+    )
+    with pytest.raises(sa.exc.OperationalError, match="disk I/O"):
+        FeedbackStore(f"sqlite:///{tmp_path / 'g.db'}")
+
+
+def _open_store(url: str) -> str:
+    store = FeedbackStore(url)
+    backend = store.backend
+    store.close()
+    return backend
