@@ -137,7 +137,7 @@ def best_valid(result) -> float | None:
     return round(max(values), 4) if values else None
 
 
-def train_default(split, model: str, lr: float | None = None) -> dict[str, object]:
+def train_default(split, model: str, lr: float | None = None, seed: int | None = None) -> dict[str, object]:
     from dataclasses import replace
 
     from recsys.experiment import run_experiment
@@ -145,6 +145,8 @@ def train_default(split, model: str, lr: float | None = None) -> dict[str, objec
     config = cli_train_config(model)
     if lr is not None:
         config = replace(config, lr=lr)
+    if seed is not None:  # another training seed (``--train-seed``): same split
+        config = replace(config, seed=seed)
     clock = Clock()
     result = run_experiment(split, config, progress=False)
     wall, cpu = clock.read()
@@ -207,11 +209,18 @@ REFERENCE_LR = 1e-3  # the CLI's single default before issue 14; the sweep's rat
 
 
 def run_one(
-    split, dataset: str, model: str, trials: int, lrs: list[float], save, previous: dict | None = None
+    split,
+    dataset: str,
+    model: str,
+    trials: int,
+    lrs: list[float],
+    save,
+    previous: dict | None = None,
+    seed: int | None = None,
 ) -> dict[str, object]:
     """One (model, dataset) record, saved after each stage so a timeout keeps what finished. With
     ``trials`` 0 the tuned figures of ``previous`` (an earlier record of the same pair) are kept."""
-    default = train_default(split, model)
+    default = train_default(split, model, seed=seed)
     pop = pop_ndcg(split)
     record: dict[str, object] = {
         "model": model,
@@ -232,11 +241,12 @@ def run_one(
         "lr_sweep": [default],
         **machine(),
         "threads": 1,
+        "train_seed": seed if seed is not None else cli_train_config(model).seed,
     }
     save(record)
     for lr in lrs:
         if lr != default["lr"]:
-            record["lr_sweep"].append(train_default(split, model, lr))  # type: ignore[union-attr]
+            record["lr_sweep"].append(train_default(split, model, lr, seed))  # type: ignore[union-attr]
             save(record)
     if not trials and previous and "tuned_test_ndcg@10" in previous:
         record.update({k: v for k, v in previous.items() if k.startswith(TUNE_KEYS)})
@@ -334,10 +344,10 @@ def table_md(records: list[dict]) -> str:
     return "\n".join(lines + sweep) + "\n"
 
 
-def save_records(records: list[dict], notes: str) -> None:
+def save_records(records: list[dict], notes: str, area: str = AREA) -> None:
     flat = [{k: v for k, v in r.items() if k != "trial_table"} for r in records]
-    write_results(AREA, records, title="CLI defaults across logs (issue 14)", notes=notes)
-    md = RESULTS_DIR / f"{AREA}.md"
+    write_results(area, records, title="CLI defaults across logs (issue 14)", notes=notes)
+    md = RESULTS_DIR / f"{area}.md"
     from recsys.storage import write_text_atomic
 
     choice = json.dumps(lr_choice(records), indent=1)
@@ -371,16 +381,18 @@ def main() -> None:
     parser.add_argument(
         "--lrs", default="1e-3,3e-3,1e-2", help="learning rates swept on validation (besides the default)"
     )
+    parser.add_argument("--train-seed", type=int, default=None, help="training seed (default: the CLI's)")
+    parser.add_argument("--area", default=AREA, help="results name under benchmarks/results/")
     parser.add_argument("--summary", action="store_true", help="only rewrite the tables from the records")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
-    path = RESULTS_DIR / f"{AREA}.json"
+    path = RESULTS_DIR / f"{args.area}.json"
     records = json.loads(path.read_text()) if path.exists() else []
     notes = __doc__.split("\n\n")[1] + "\n\n" + __doc__.split("\n\n")[2]
     if args.summary:
-        save_records(records, notes)
+        save_records(records, notes, args.area)
         return
     lrs = [float(x) for x in args.lrs.split(",") if x]
     for dataset in args.datasets.split(","):
@@ -390,10 +402,10 @@ def main() -> None:
             def save(record: dict, records_ref: list = records) -> None:
                 key = (record["model"], record["dataset"])
                 records_ref[:] = [r for r in records_ref if (r["model"], r["dataset"]) != key] + [record]
-                save_records(records_ref, notes)
+                save_records(records_ref, notes, args.area)
 
             previous = next((r for r in records if (r["model"], r["dataset"]) == (model, dataset)), None)
-            record = run_one(split, dataset, model, args.trials, lrs, save, previous)
+            record = run_one(split, dataset, model, args.trials, lrs, save, previous, args.train_seed)
             print(json.dumps({k: v for k, v in record.items() if k != "trial_table"}), flush=True)
     print(json.dumps(lr_choice(records), indent=1))
 
