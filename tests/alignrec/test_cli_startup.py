@@ -15,7 +15,7 @@ COMMANDS = [
     ["--help"], ["train", "--help"], ["tune", "--help"], ["index", "search", "--help"], ["demo", "--help"],
     ["encode", "--help"], ["sizefit", "train", "--help"], ["data", "--help"], ["serve", "--help"],
     ["feedback", "export", "--help"], ["simulate", "abtest", "--help"], ["match", "train", "--help"],
-    ["align", "train", "--help"],
+    ["align", "train", "--help"], ["rerank", "--help"], ["simulator", "evaluate", "--help"],
 ]  # fmt: skip
 
 
