@@ -19,6 +19,7 @@ STEPS = {
     "multimodal": "alignrec.demos.multimodal_demo",
     "sizefit": "alignrec.demos.sizefit_demo",
     "usersim": "alignrec.demos.usersim_demo",
+    "abtest": "alignrec.demos.abtest_demo",
     "serving": "alignrec.demos.serving_demo",
 }
 
