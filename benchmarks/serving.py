@@ -52,7 +52,7 @@ STAGES = ("retrieval", "features", "lightgbm")
 DATASET = "ml-1m"
 
 
-def protocol(workers: int, http: str, loop: str) -> str:
+def protocol(workers: int, http: str, loop: str, reuse_port: bool = True) -> str:
     """The setting, with what uvicorn's "auto" resolves to here (httptools/uvloop when installed)."""
     import importlib.util
 
@@ -61,7 +61,8 @@ def protocol(workers: int, http: str, loop: str) -> str:
     if loop == "auto":
         loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     return (
-        f"open-loop fixed arrival rate, loopback, {workers} uvicorn worker(s) (http {http}, loop {loop}), "
+        f"open-loop fixed arrival rate, loopback, {workers} uvicorn worker(s) (http {http}, loop {loop}"
+        f"{', a SO_REUSEPORT socket each' if workers > 1 and reuse_port else ''}), "
         "1 torch thread each, k=10, client on the same cores"
     )
 
@@ -127,6 +128,7 @@ def start_server(
     workers: int = 1,
     http: str = "auto",
     loop: str = "auto",
+    reuse_port: bool = True,
 ) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -142,6 +144,9 @@ def start_server(
     command = [sys.executable, "-m", "uvicorn", "--factory", "serving.main:create_app", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
                "--http", http, "--loop", loop]  # fmt: skip
+    if workers > 1 and reuse_port:  # what `alignrec serve --workers N` runs: a socket per worker
+        command = [sys.executable, "-m", "alignrec", "serve", "--port", str(port), "--workers", str(workers),
+                   "--log-level", "warning"]  # fmt: skip
     server = subprocess.Popen(command, env=env)
     import httpx
 
@@ -288,12 +293,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--http", default="auto", help="uvicorn HTTP parser: auto, h11 or httptools")
     parser.add_argument("--loop", default="auto", help="uvicorn event loop: auto, asyncio or uvloop")
+    parser.add_argument(
+        "--shared-socket",
+        action="store_true",
+        help="with --workers N: uvicorn's own workers on one shared socket instead of alignrec serve's "
+        "SO_REUSEPORT sockets",
+    )
     parser.add_argument("--tag", default="", help="suffix of the model name in the records (a variant)")
     parser.add_argument(
         "--ranker", default="ranker", help="two-stage: the ranker folder under ALIGNREC_HOME/bench/rerank"
     )
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
+    setting = protocol(args.workers, args.http, args.loop, not args.shared_socket)
     names = args.models.split(",")
     records = []
     with tempfile.TemporaryDirectory(prefix="alignrec-serving-bench-") as tmp:
@@ -318,6 +330,7 @@ def main() -> None:
                 args.workers,
                 args.http,
                 args.loop,
+                not args.shared_socket,
             )
             try:
                 endpoints = ["recommendations"] + (["similar"] if name == "bpr" else [])
@@ -330,7 +343,7 @@ def main() -> None:
                             {
                                 "model": name + args.tag,
                                 "dataset": DATASET,
-                                "protocol": protocol(args.workers, args.http, args.loop),
+                                "protocol": setting,
                                 "endpoint": endpoint,
                                 "rate": rate,
                                 **record,
@@ -358,7 +371,7 @@ def main() -> None:
         f"{args.rates} --seconds {args.seconds:g} --epochs {args.epochs} --models {args.models})."
     )
     path = RESULTS_DIR / "serving.json"
-    measured = {(name + args.tag, protocol(args.workers, args.http, args.loop)) for name in names}
+    measured = {(name + args.tag, setting) for name in names}
     kept = (
         [r for r in json.loads(path.read_text()) if (r["model"], r["protocol"]) not in measured]
         if path.exists()

@@ -67,6 +67,14 @@ def serve(
         Path | None, typer.Option(help="Catalog (.csv/.jsonl) that a single listing is matched against.")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    reuse_port: Annotated[
+        bool,
+        typer.Option(
+            help="With --workers N: one SO_REUSEPORT socket per worker, so the kernel spreads "
+            "connections evenly (uvicorn's shared socket can leave one worker with every keep-alive "
+            "connection)."
+        ),
+    ] = True,
 ) -> None:
     """Serve recommendations, similar items, matching, size advice and feedback over HTTP."""
     import uvicorn
@@ -109,6 +117,13 @@ def serve(
     if workers > 1:  # the workers share their metrics and their reloads through files
         shared = prometheus_multiprocess_dir()
         os.environ.setdefault("ALIGNREC_RELOAD_FILE", str(shared / "alignrec-reload.json"))
+    if workers > 1 and reuse_port:
+        from serving.reuse_port import run_workers
+
+        failed = run_workers("serving.main:create_app", host, port, workers, log_level)
+        if failed:
+            raise typer.Exit(1)
+        return
     uvicorn.run(
         "serving.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level
     )

@@ -37,7 +37,8 @@ def test_serve_prints_the_docs_url_and_hands_settings_to_uvicorn(no_alignrec_env
     no_alignrec_env.setattr(
         uvicorn, "run", lambda *args, **kwargs: calls.append((args, kwargs, dict(os.environ)))
     )
-    result = runner.invoke(app, ["--model-dir", str(served.model_dir), "--port", "8123", "--workers", "2"])
+    args = ["--model-dir", str(served.model_dir), "--port", "8123", "--workers", "2", "--no-reuse-port"]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "OpenAPI docs: http://127.0.0.1:8123/docs" in result.output
     assert "admin endpoints disabled" in result.output
@@ -47,6 +48,16 @@ def test_serve_prints_the_docs_url_and_hands_settings_to_uvicorn(no_alignrec_env
     assert env["ALIGNREC_MODEL_DIR"] == str(served.model_dir.resolve())
     assert Path(env["PROMETHEUS_MULTIPROC_DIR"]).is_dir()  # the workers share their metrics there
     assert Path(env["ALIGNREC_RELOAD_FILE"]).parent == Path(env["PROMETHEUS_MULTIPROC_DIR"])  # and reloads
+
+
+def test_several_workers_get_their_own_reuse_port_sockets_by_default(no_alignrec_env, served):
+    from serving import reuse_port
+
+    calls = []
+    no_alignrec_env.setattr(reuse_port, "run_workers", lambda *args: calls.append(args) or 0)
+    result = runner.invoke(app, ["--model-dir", str(served.model_dir), "--port", "8124", "--workers", "3"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("serving.main:create_app", "127.0.0.1", 8124, 3, "info")]
 
 
 # Starts a real two-worker server: about 10 s.
@@ -91,6 +102,17 @@ def test_two_workers_share_metrics_and_reloads(served, tmp_path):
     ]
     assert sum(counts) == 30, text  # whichever worker answered /metrics counted both
     assert len({path.stem.rsplit("_", 1)[1] for path in shared.glob("gauge_*.db")}) == 2  # two writers
+    from prometheus_client.mmap_dict import MmapedDict
+
+    served_by = [
+        sum(
+            v
+            for key, v, *_ in MmapedDict.read_all_values_from_file(str(path))
+            if "/v1/recommendations" in key
+        )
+        for path in shared.glob("counter_*.db")
+    ]
+    assert len(served_by) == 2 and min(served_by) > 0, served_by  # SO_REUSEPORT spread the connections
     assert 'alignrec_model_info{model="bpr"' in text
     assert versions == {new}  # every worker serves the reloaded model
 
