@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from simulators.users.exposures import Exposure
+from simulators.users.exposures import Exposure, time_order
 from simulators.users.simulators import UserSimulator
 
 
@@ -104,11 +104,9 @@ class SimulatorClickModel:
 def log_histories(train, ratings: bool = True) -> dict[int, list[tuple[str, float]]]:
     """Internal user index -> (item id, rating) pairs of an ``Interactions`` log, oldest first (row
     order where the log has no timestamps)."""
-    times = train.timestamps if train.timestamps is not None else np.arange(len(train))
-    order = np.lexsort((np.arange(len(train)), times, train.users))
     values = train.ratings if (ratings and train.ratings is not None) else np.ones(len(train))
     out: dict[int, list[tuple[str, float]]] = {}
-    for row in order:
+    for row in time_order(train):
         out.setdefault(int(train.users[row]), []).append(
             (str(train.item_ids[train.items[row]]), float(values[row]))
         )

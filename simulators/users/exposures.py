@@ -44,7 +44,7 @@ class HeldOut:
     targets: np.ndarray  # (H,) row index in the original log of each user's last event
 
 
-def _time_order(log: Interactions) -> np.ndarray:
+def time_order(log: Interactions) -> np.ndarray:
     """Row order by (user, time, row): each user's events oldest first (row order without timestamps)."""
     times = log.timestamps if log.timestamps is not None else np.arange(len(log))
     return np.lexsort((np.arange(len(log)), times, log.users))
@@ -66,7 +66,7 @@ def heldout_split(
     if len(eligible) < num_users:
         raise ValueError(f"only {len(eligible)} users have >= {min_events} events; asked for {num_users}")
     users = np.sort(np.random.default_rng(seed).choice(eligible, num_users, replace=False))
-    order = _time_order(log)
+    order = time_order(log)
     last_of_user = np.full(log.num_users, -1)
     last_of_user[log.users[order]] = order  # the last write per user is its latest event
     targets = last_of_user[users]
@@ -101,7 +101,7 @@ def popularity_exposures(
         raise ValueError(f"n: an exposure needs at least 2 options, got {n}")
     rng = np.random.default_rng(seed)
     popularity = heldout.train.item_popularity().astype(np.float64)
-    order = _time_order(log)
+    order = time_order(log)
     exposures = []
     for user, target_row in zip(heldout.users, heldout.targets, strict=True):
         rows = order[log.users[order] == user]  # this user's events, oldest first
@@ -157,7 +157,7 @@ def hard_exposures(
             that obscurity and recency do not give the target away; False draws it uniformly.
     """
     rng = np.random.default_rng(seed)
-    order = _time_order(log)
+    order = time_order(log)
     times = log.timestamps if log.timestamps is not None else None
     unit = meta.genres / np.maximum(np.linalg.norm(meta.genres, axis=1, keepdims=True), 1e-12)  # (I, G)
     exposures = []
