@@ -127,9 +127,9 @@ def main() -> None:
 
     from benchmarks.recsys import load_split
     from recsys.evaluate import evaluate_scores
-    from recsys.ranking_features import PER_SOURCE, build_tables, feature_names
+    from recsys.ranking_features import PER_SOURCE, feature_names
     from recsys.rerank import TwoStageRanker, fit_ranker
-    from recsys.rerank_training import candidate_batches, list_ndcg, ranker_score, stack, top_lists
+    from recsys.rerank_training import candidate_batches, ranker_score, stack, top_lists, train_two_stage
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -167,50 +167,40 @@ def main() -> None:
     known = (split.train.to_csr() + valid).tocsr()
     genres, years = movie_content(retrievers["lightgcn"].item_ids)
     vectors = retrievers["lightgcn"].model.item_vectors().numpy()
-    tables = build_tables(split.train, genres, years, vectors)
     torch.set_num_threads(1)
 
-    # ----- fit and tune on validation labels -----
-    valid_users = np.flatnonzero(np.diff(valid.indptr) > 0)
-    rng = np.random.default_rng(SEED)
-    tune_users = np.sort(rng.choice(valid_users, size=len(valid_users) // 5, replace=False))
-    fit_users = np.setdiff1d(valid_users, tune_users)
-    fit_parts, tune_parts = (
-        candidate_batches(retrievers, depths, tables, users, valid, exclude="train", batch=BATCH)
-        for users in (fit_users, tune_users)
+    # ----- fit and tune on validation labels (what `alignrec rerank` runs) -----
+    fitted = train_two_stage(
+        retrievers,
+        depths,
+        split,
+        genres,
+        years,
+        item_vectors=vectors,
+        configs=configs,
+        seed=SEED,
+        threads=args.threads,
+        batch=BATCH,
     )
-
+    fit_parts, tune_parts = fitted.fit_parts, fitted.tune_parts
     fit_data, tune_data = stack(fit_parts), stack(tune_parts)
     print(
         f"fit rows {len(fit_data[0])} ({len(fit_data[2])} users), tune rows {len(tune_data[0])}", flush=True
     )
-
-    trials = []
-    for config in configs:
-        start = time.perf_counter()
-        fitted = fit_ranker(fit_data, tune_data, names=names, seed=SEED, threads=args.threads, **config)
-        ranker = TwoStageRanker(fitted.booster_, sources, tuple(depths.values()), tables)
-        seconds = time.perf_counter() - start
-        trials.append((list_ndcg(tune_parts, ranker_score(ranker), valid), config, ranker, seconds))
+    for trial in fitted.trials:
         print(
-            f"ranker {config}: {ranker.best_iteration} rounds, tune ndcg@10 {trials[-1][0]:.4f}, "
-            f"{seconds:.0f} s",
+            f"ranker {trial['config']}: {trial['rounds']} rounds, tune ndcg@10 {trial['tune_ndcg@10']:.4f}, "
+            f"{trial['seconds']:.0f} s",
             flush=True,
         )
-    tune_score, config, ranker, fit_seconds = max(trials, key=lambda t: t[0])
-
-    def lightgcn_order(found, _):
-        return np.where(found.mask, -found.ranks[..., 0], -np.inf)
-
-    lightgcn_tune = list_ndcg(tune_parts, lightgcn_order, valid)
-    ranker.info = {
-        "protocol": "ml-1m rating>=3; per-user random 80/10/10 seed 2026; labels: valid items of 80% "
-        "of valid users, early stopping on the other 20%",
-        "config": config,
-        "rounds": ranker.best_iteration,
-        "tune_ndcg@10": round(tune_score, 4),
-        "split_checksum": split.checksum,
-    }
+    ranker, tune_score, lightgcn_tune = fitted.ranker, fitted.tune_ndcg, fitted.tune_ndcg_first_retriever
+    kept = max(fitted.trials, key=lambda t: t["tune_ndcg@10"])
+    config, fit_seconds = kept["config"], kept["seconds"]
+    tables = ranker.tables
+    ranker.info["protocol"] = (
+        "ml-1m rating>=3; per-user random 80/10/10 seed 2026; labels: valid items of 80% "
+        "of valid users, early stopping on the other 20%"
+    )
     ranker = TwoStageRanker.load(ranker.save(home_dir() / CACHE / args.save_as))  # measured as served
     gain = ranker.booster.feature_importance("gain", iteration=ranker.best_iteration)
     importance = dict(
