@@ -19,6 +19,9 @@ Parts:
   (item popularity in train vs the item's mean world score).
 - ``calibration``: ``--aa-runs`` A/A tests (LightGCN vs itself) of ``--aa-rounds`` rounds on the
   ``ml100k`` world, each with its own salt and seed: the false-positive rates at alpha 0.05.
+- ``calibration-planted``: ``--aa-runs`` A/A tests (BPR vs itself) of ``--rounds`` rounds in the
+  planted world below, each with its own salt and seed; ``z_std`` is the spread of the
+  fixed-horizon z statistic over the runs (1 when the delta-method standard errors are right).
 - ``planted``: a world that is *not* popularity-shaped, where the harness must find the better
   policy: ``recsys.synthetic.make_interactions`` (2,000 users, 1,000 items, 8 planted factors in 6
   clusters, 20 events per user drawn from taste x a Zipf popularity prior). The world clicks by
@@ -55,7 +58,7 @@ import numpy as np
 from benchmarks.online import machine
 from benchmarks.results_io import RESULTS_DIR, write_results
 
-PARTS = ("ml100k", "ml100k-bpr", "calibration", "planted", "speed")
+PARTS = ("ml100k", "ml100k-bpr", "calibration", "calibration-planted", "planted", "speed")
 NOTES = (
     "Simulated A/B tests (issue 13). Rerun: `python -m benchmarks.abtest [--parts ...]` (parts ml100k, "
     "ml100k-bpr, calibration, planted, speed; see the module docstring). `sequential_stop_round`: first "
@@ -152,7 +155,6 @@ def ml100k(args, parts: set[str]) -> list[dict]:
     from recsys.models.popularity import MostPopular
     from recsys.recommender import Recommender
     from recsys.train import fit
-    from simulators.abtest.analysis import report
     from simulators.abtest.environment import itemknn_world, run_abtest, run_abtest_on_ray
     from simulators.abtest.policies import RecommenderPolicy
 
@@ -210,38 +212,76 @@ def ml100k(args, parts: set[str]) -> list[dict]:
         return records
     clicks = worlds["ItemKNN"][0]
 
-    # A/A calibration: each run a fresh salt (assignment) and seed (clicks).
-    start = time.perf_counter()
-    fixed, sequential, naive = [], [], []
     policies = [RecommenderPolicy(lightgcn), RecommenderPolicy(lightgcn)]
-    options = {"rounds": args.aa_rounds, "k": 10, "patience": 5}
-    for run in range(args.aa_runs):
-        result = run_abtest(
-            policies, ["a", "b"], clicks, users, ids, train.num_items, seed=run, salt=f"aa-{run}", **options
-        )
-        comparison = report(result)["comparisons"]["b"]
-        fixed.append(comparison["significant"])
-        sequential.append(comparison["sequential_stop_round"] is not None)
-        naive.append(comparison["naive_peek_round"] is not None)
     records.append(
-        {
-            "model": "a/a calibration (lightgcn vs itself)",
-            "dataset": "ml-100k",
-            "protocol": f"{args.aa_runs} A/A runs, {len(users)} users x {args.aa_rounds} rounds each, own "
-            "salt and seed; alpha 0.05",
-            "fixed_horizon_false_positive_rate": round(float(np.mean(fixed)), 4),
-            "sequential_false_positive_rate": round(float(np.mean(sequential)), 4),
-            "naive_peeking_false_positive_rate": round(float(np.mean(naive)), 4),
-            "runs": args.aa_runs,
-            "seconds": round(time.perf_counter() - start, 1),
-            **machine(),
-        }
+        aa_calibration(
+            "a/a calibration (lightgcn vs itself)",
+            "ml-100k",
+            policies,
+            clicks,
+            users,
+            ids,
+            train.num_items,
+            args.aa_runs,
+            args.aa_rounds,
+        )
     )
     print(records[-1], flush=True)
     return records
 
 
-def planted(args) -> list[dict]:
+def aa_calibration(name, dataset, policies, clicks, users, ids, num_items, runs, rounds, describe=""):
+    """``runs`` A/A tests, each with a fresh salt (assignment) and seed (clicks): the false-positive
+    rates at alpha 0.05 of the fixed-horizon test, the always-valid mSPRT read every round, and naive
+    peeking (the fixed-horizon p-value read every round); and the spread of the fixed-horizon z
+    statistic (1 if the delta-method standard errors are right)."""
+    from simulators.abtest.analysis import report
+    from simulators.abtest.environment import run_abtest
+
+    start = time.perf_counter()
+    fixed, sequential, naive, z = [], [], [], []
+    options = {"rounds": rounds, "k": 10, "patience": 5}
+    for run in range(runs):
+        result = run_abtest(
+            policies, ["a", "b"], clicks, users, ids, num_items, seed=run, salt=f"aa-{run}", **options
+        )
+        comparison = report(result)["comparisons"]["b"]
+        fixed.append(comparison["significant"])
+        sequential.append(comparison["sequential_stop_round"] is not None)
+        naive.append(comparison["naive_peek_round"] is not None)
+        se = (comparison["ci_high"] - comparison["ci_low"]) / (2 * 1.959964)
+        z.append(comparison["difference"] / se)
+    z = np.asarray(z)
+    rate = float(np.mean(fixed))
+    return {
+        "model": name,
+        "dataset": dataset,
+        "protocol": f"{runs} A/A runs, {len(users)} users x {rounds} rounds each, own salt and seed; "
+        f"alpha 0.05{describe}",
+        "fixed_horizon_false_positive_rate": round(rate, 4),
+        "fixed_horizon_rate_ci_low": round(float(binomial_interval(int(np.sum(fixed)), runs)[0]), 4),
+        "fixed_horizon_rate_ci_high": round(float(binomial_interval(int(np.sum(fixed)), runs)[1]), 4),
+        "sequential_false_positive_rate": round(float(np.mean(sequential)), 4),
+        "naive_peeking_false_positive_rate": round(float(np.mean(naive)), 4),
+        "z_std": round(float(z.std(ddof=1)), 4),
+        "z_mean": round(float(z.mean()), 4),
+        "runs": runs,
+        "seconds": round(time.perf_counter() - start, 1),
+        **machine(),
+    }
+
+
+def binomial_interval(successes: int, trials: int) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) 95% interval of a rate."""
+    from scipy.stats import binomtest
+
+    interval = binomtest(successes, trials).proportion_ci(0.95)
+    return interval.low, interval.high
+
+
+def planted_world(rounds: int):
+    """The planted world (see the module docstring): its log, truth, click model, genres, the
+    fitted BPR's start state, the three policies' recommenders and the protocol text."""
     import torch
 
     from recsys.models.bpr import BPR
@@ -250,8 +290,61 @@ def planted(args) -> list[dict]:
     from recsys.recommender import Recommender
     from recsys.synthetic import make_interactions
     from recsys.train import fit
+    from simulators.abtest.environment import ClickModel
+
+    log, truth = make_interactions(num_users=2000, num_items=1000, events_per_user=20, dim=8, seed=2026)
+    taste = truth["user_factors"] @ truth["item_factors"].T  # (U, I) the world: taste, no popularity
+    clicks = ClickModel.calibrated(taste, base_rate=0.05).fit_ratings(log.users, log.items, log.ratings)
+    observed = np.bincount(log.items, minlength=log.num_items)
+    taste_vs_popularity = float(np.corrcoef(observed, taste.mean(0))[0, 1])
+    torch.manual_seed(2026)
+    bpr_model = BPR(log.num_users, log.num_items, dim=32)
+    fit(bpr_model, log, epochs=30, lr=0.01, batch_size=1024, progress=False)
+    csr = log.to_csr()
+    protocol = (
+        f"planted world: {log.num_users} users x {log.num_items} items, clicks by planted taste only (5% "
+        f"base rate), log of 20 events/user with a Zipf popularity prior (item popularity vs mean taste "
+        f"r = {taste_vs_popularity:.2f}); policies fitted on the log; {rounds} rounds, k 10, "
+        "patience 5; user-level delta method; mSPRT tau = 20% of control CTR"
+    )
+    return {
+        "log": log,
+        "clicks": clicks,
+        "genres": np.eye(6)[truth["item_cluster"]],  # (I, 6)
+        "start_state": {key: value.clone() for key, value in bpr_model.state_dict().items()},
+        "bpr": Recommender(bpr_model, csr, log.user_ids, log.item_ids),
+        "pop": Recommender(MostPopular(log), csr, log.user_ids, log.item_ids),
+        "knn": Recommender(ItemKNN(log, k=50), csr, log.user_ids, log.item_ids),
+        "protocol": protocol,
+    }
+
+
+def calibration_planted(args) -> dict:
+    """``--aa-runs`` A/A tests (BPR vs itself) of ``--rounds`` rounds in the planted world."""
+    from simulators.abtest.policies import RecommenderPolicy
+
+    world = planted_world(args.rounds)
+    log = world["log"]
+    policies = [RecommenderPolicy(world["bpr"]), RecommenderPolicy(world["bpr"])]
+    users, ids = np.arange(log.num_users), [str(u) for u in log.user_ids]
+    return aa_calibration(
+        "a/a calibration (bpr vs itself)",
+        "synthetic",
+        policies,
+        world["clicks"],
+        users,
+        ids,
+        log.num_items,
+        args.aa_runs,
+        args.rounds,
+        describe="; " + world["protocol"],
+    )
+
+
+def planted(args) -> list[dict]:
+    from recsys.models.bpr import BPR
     from simulators.abtest.analysis import report
-    from simulators.abtest.environment import ClickModel, run_abtest
+    from simulators.abtest.environment import run_abtest
     from simulators.abtest.policies import (
         RecommenderPolicy,
         RetrainingPolicy,
@@ -259,27 +352,11 @@ def planted(args) -> list[dict]:
         popularity_trainer,
     )
 
-    log, truth = make_interactions(num_users=2000, num_items=1000, events_per_user=20, dim=8, seed=2026)
-    taste = truth["user_factors"] @ truth["item_factors"].T  # (U, I) the world: taste, no popularity
-    clicks = ClickModel.calibrated(taste, base_rate=0.05).fit_ratings(log.users, log.items, log.ratings)
-    genres = np.eye(6)[truth["item_cluster"]]  # (I, 6)
-    observed = np.bincount(log.items, minlength=log.num_items)
-    taste_vs_popularity = float(np.corrcoef(observed, taste.mean(0))[0, 1])
-    torch.manual_seed(2026)
-    bpr_model = BPR(log.num_users, log.num_items, dim=32)
-    fit(bpr_model, log, epochs=30, lr=0.01, batch_size=1024, progress=False)
-    start_state = {key: value.clone() for key, value in bpr_model.state_dict().items()}
-    bpr = Recommender(bpr_model, log.to_csr(), log.user_ids, log.item_ids)
-    pop = Recommender(MostPopular(log), log.to_csr(), log.user_ids, log.item_ids)
-    knn = Recommender(ItemKNN(log, k=50), log.to_csr(), log.user_ids, log.item_ids)
+    world = planted_world(args.rounds)
+    log, clicks, genres, protocol = world["log"], world["clicks"], world["genres"], world["protocol"]
+    bpr, pop, knn, start_state = world["bpr"], world["pop"], world["knn"], world["start_state"]
     users, ids = np.arange(log.num_users), [str(u) for u in log.user_ids]
     options = {"rounds": args.rounds, "k": 10, "patience": 5, "item_features": genres}
-    protocol = (
-        f"planted world: {log.num_users} users x {log.num_items} items, clicks by planted taste only (5% "
-        f"base rate), log of 20 events/user with a Zipf popularity prior (item popularity vs mean taste "
-        f"r = {taste_vs_popularity:.2f}); policies fitted on the log; {args.rounds} rounds, k 10, "
-        "patience 5; user-level delta method; mSPRT tau = 20% of control CTR"
-    )
     records = []
     for name, policies, names in (
         ("popularity vs bpr", [RecommenderPolicy(pop), RecommenderPolicy(bpr)], ["pop", "bpr"]),
@@ -599,6 +676,9 @@ def main() -> None:
         records += ml100k(args, parts)
     if "planted" in parts:
         records += planted(args)
+    if "calibration-planted" in parts:
+        records.append(calibration_planted(args))
+        print(records[-1], flush=True)
     if "speed" in parts:
         records += speed(args)
     path = RESULTS_DIR / "abtest.json"

@@ -98,9 +98,8 @@ class ABTestConfig:
         if self.diversity_dims < 0:
             fail("diversity_dims", "an integer >= 0")
         ray = self.sharded
-        for name in ("retrain_every", "state"):
-            if ray and getattr(self, name) is not None:
-                fail(name, "no value with Ray workers (sharded runs neither retrain nor save a state)")
+        if ray and self.state is not None:  # retraining runs on Ray in lockstep; shards are not saved
+            fail("state", "no value with Ray workers (sharded runs save no state)")
         if ray and self.resume:
             fail("resume", "false with Ray workers (sharded runs save no state)")
         if self.send_feedback and (ray or not self.policy_urls):

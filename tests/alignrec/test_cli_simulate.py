@@ -121,6 +121,32 @@ def test_retraining_diversity_and_ratings(run):
     assert "mean rating" in static.output
 
 
+@pytest.mark.slow
+def test_retraining_on_ray_workers_gives_the_one_process_report(run):
+    pytest.importorskip("ray")
+    args = [
+        "--run",
+        str(run),
+        "-a",
+        "pop",
+        "-a",
+        "itemknn",
+        "--rounds",
+        "4",
+        "--no-track",
+        "--retrain-every",
+        "2",
+    ]
+    one = simulate(*args, "--salt", "rr", "--state", str(run / "rr.npz"))
+    assert one.exit_code == 0, one.output
+    local = json.loads((run / "abtest-rr" / "report.json").read_text())
+    sharded = simulate(*args, "--salt", "rr", "--workers", "2")
+    assert sharded.exit_code == 0, sharded.output
+    remote = json.loads((run / "abtest-rr" / "report.json").read_text())
+    assert remote["settings"]["retrain_every"] == 2
+    assert remote["arms"] == local["arms"] and remote["comparisons"] == local["comparisons"]
+
+
 def test_an_arm_served_over_http_gives_the_in_process_result(run, tmp_path):
     pytest.importorskip("fastapi")
     import socket

@@ -45,7 +45,6 @@ def test_the_example_parses_and_flags_win():
         ({"workers": -1}, "workers: expected an integer >= 1"),
         ({"epochs": 3}, "unknown field(s) ['epochs']"),
         ({"retrain_every": 0}, "retrain_every: expected a number of rounds >= 1"),
-        ({"retrain_every": 2, "workers": 2}, "retrain_every: expected no value with Ray workers"),
         ({"state": "s.npz", "ray_address": "ray://h:10001"}, "state: expected no value with Ray workers"),
         ({"resume": True, "workers": 4}, "resume: expected false with Ray workers"),
         (
