@@ -3,7 +3,7 @@ catalog through ``Recommender.add_items``, so the arm's policy faces a real cold
 
 Design (a creator-side split): every arm holds its own copy of the creator population, started
 from the same profiles, and its own content-model ``Recommender`` (VBPR, content CML or CM³, whose
-item features are genre/tag vectors). Users are split into arms by ``run_abtest``; creators of an
+item features are genre/tag vectors or text vectors, below). Users are split into arms by ``run_abtest``; creators of an
 arm are seen only by that arm's users and respond only to that arm's platform, so two arms'
 creator populations drift apart as their platforms treat them differently. A creator sees the
 clicks and exposures of its own items (bounded information); with ``full_information`` it also
@@ -21,7 +21,15 @@ users want). Creators run in one process: they learn from all of an arm's users 
   ``ranking="popularity"`` by listeners in training plus clicks in this arm so far (a new item
   starts at 0; ties at random).
 - **A new item** is made in the genre its creator chose: tag vector ``(1 - style) * e_genre +
-  style * topics_creator`` (a creator keeps some of its own mix).
+  style * topics_creator`` (a creator keeps some of its own mix) — what the world clicks by — and a
+  title and a one-sentence description from the arm's writer (``simulators.abtest.item_text``: the
+  seeded template by default, or an instruct LM), kept in ``CreatorArm.texts``.
+- **What the policy sees of an item** (its recommender's item features): without an encoder, the
+  genre vector itself (an idealised platform that knows every item's true genres); with an
+  ``encoder`` (texts -> vectors, e.g. all-MiniLM-L6-v2 via ``item_text.minilm_encoder``), only text:
+  the recommender is then trained on the encoder's vectors of the catalog's text (e.g. a Last.fm
+  artist's name and top tags) and each new item enters through ``add_items`` with the encoder's
+  vector of its title and description, as on a real platform, while users still click by genre.
 - **Each round**, after the arm's users acted (``on_round``): the arm's creators take in the
   feedback on their items (``observe``), metrics are recorded, creators may leave (CreAgent's rule), and the
   active ones produce the items shown from the next round on. The first items are made when the
@@ -35,13 +43,14 @@ items clicked, cold-item success (share of the arm's new items so far with at le
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from simulators.abtest.creators import Creators, genre_entropy
 from simulators.abtest.environment import ABResult, run_abtest
+from simulators.abtest.item_text import TemplateWriter, Writer, item_text, top_tags
 
 RANKINGS = ("model", "popularity")
 METRICS = (
@@ -120,15 +129,21 @@ class CreatorArm:
     """One arm: its recommender (its own copy), its creators, and the items they made in it.
 
     Args:
-        recommender: a content-model ``Recommender`` over the world's first ``catalog`` items, its
-            one feature modality the items' genre vectors; it is copied, so arms never share one.
+        recommender: a content-model ``Recommender`` over the world's first ``catalog`` items with
+            one feature modality: the items' genre vectors, or with ``encoder`` the encoder's vectors
+            of the catalog's text; it is copied, so arms never share one.
         world: the shared :class:`GenreWorld`; item indices in slates are the world's.
         creators: this arm's population (its own generator).
         ranking: "model" (the recommender's scores) or "popularity" (training listeners plus
             clicks in this arm).
         fresh_slots: slots of every slate kept for new items.
         style: weight of the creator's own topic mix in a new item's genre vector.
-        seed: the generator of popularity tie-breaks.
+        seed: the generator of popularity tie-breaks; the writer's is ``[seed, 1]``.
+        genre_names: (G,) the genres' names (default "genre 0", ...), for the texts.
+        creator_names: (C,) the creators' names (default "creator 0", ...), for the texts.
+        writer: writes each new item's title and description (default :class:`TemplateWriter`).
+        encoder: texts -> (n, d) vectors; when given, new items enter the recommender by the vector
+            of their text instead of their genre vector.
     """
 
     def __init__(
@@ -141,20 +156,44 @@ class CreatorArm:
         fresh_slots: int = 2,
         style: float = 0.5,
         seed: int = 0,
+        genre_names: Sequence[str] | None = None,
+        creator_names: Sequence[str] | None = None,
+        writer: Writer | None = None,
+        encoder: Callable[[list[str]], np.ndarray] | None = None,
     ) -> None:
         if ranking not in RANKINGS:
             raise ValueError(f"ranking: one of {RANKINGS}, got {ranking!r}")
-        if (
-            len(recommender.features or []) != 1
-            or recommender.features[0].shape[1] != world.features.shape[1]
-        ):
+        num_creators, num_genres = creators.topics.shape
+        if len(recommender.features or []) != 1:
+            raise ValueError("recommender: needs one feature modality (genre vectors or text vectors)")
+        if encoder is None and recommender.features[0].shape[1] != num_genres:
             raise ValueError(
-                f"recommender: needs one feature modality of {world.features.shape[1]} genre columns"
+                f"recommender: without an encoder its feature modality must be the {num_genres} genre "
+                f"columns, got {recommender.features[0].shape[1]}"
+            )
+        if world.features.shape[1] != num_genres:
+            raise ValueError(f"creators: {num_genres} genres, the world has {world.features.shape[1]}")
+        self.genre_names = (
+            list(genre_names) if genre_names is not None else [f"genre {g}" for g in range(num_genres)]
+        )
+        self.creator_names = (
+            list(creator_names)
+            if creator_names is not None
+            else [f"creator {c}" for c in range(num_creators)]
+        )
+        if len(self.genre_names) != num_genres or len(self.creator_names) != num_creators:
+            raise ValueError(
+                f"genre_names, creator_names: expected {num_genres} and {num_creators} names, got "
+                f"{len(self.genre_names)} and {len(self.creator_names)}"
             )
         self.name, self.world, self.creators = name, world, creators
         self.recommender = copy.deepcopy(recommender)
         self.ranking, self.fresh_slots, self.style = ranking, fresh_slots, style
         self.rng = np.random.default_rng(seed)
+        self.writer = writer if writer is not None else TemplateWriter()
+        self.text_rng = np.random.default_rng([seed, 1])
+        self.encoder = encoder
+        self.texts: list[tuple[str, str]] = []  # per new item (the creators' numbering): title, description
         self.catalog = len(self.recommender.item_ids)  # items before the run; later ones are new
         self.global_index = np.arange(self.catalog)  # (I_arm,) world index of each arm item, ascending
         self.listeners = np.asarray(self.recommender.train.sum(axis=0)).ravel().astype(np.float64)
@@ -172,11 +211,26 @@ class CreatorArm:
         made = self.creators.produce(interest)
         if len(made) == 0:
             return made
-        genres = np.eye(self.world.features.shape[1])[self.creators.item_genre[made]]  # (n, G)
-        own_mix = self.creators.topics[self.creators.item_owner[made]]  # (n, G) the makers' topics
+        genre, owner = self.creators.item_genre[made], self.creators.item_owner[made]
+        genres = np.eye(self.world.features.shape[1])[genre]  # (n, G)
+        own_mix = self.creators.topics[owner]  # (n, G) the makers' topics
         features = (1 - self.style) * genres + self.style * own_mix
+        texts = self.writer.write(
+            [self.genre_names[g] for g in genre],
+            [self.creator_names[c] for c in owner],
+            [
+                top_tags(self.creators.topics[c], self.genre_names, 2, skip=g)
+                for c, g in zip(owner, genre, strict=True)
+            ],
+            self.text_rng,
+        )
+        self.texts += texts
+        if self.encoder is None:
+            seen = features.astype(np.float32)  # (n, G) the genre vectors themselves
+        else:
+            seen = np.asarray(self.encoder([item_text(t, d) for t, d in texts]), dtype=np.float32)  # (n, d)
         indices = self.world.add_items(features)
-        self.recommender.add_items([f"{self.name}:{i}" for i in indices], [features.astype(np.float32)])
+        self.recommender.add_items([f"{self.name}:{i}" for i in indices], [seen])
         self.global_index = np.concatenate([self.global_index, indices])
         self.online_clicks = np.concatenate([self.online_clicks, np.zeros(len(made))])
         self.listeners = np.concatenate([self.listeners, np.zeros(len(made))])
