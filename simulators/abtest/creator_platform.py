@@ -3,12 +3,12 @@ catalog through ``Recommender.add_items``, so the arm's policy faces a real cold
 
 Design (a creator-side split): every arm holds its own copy of the creator population, started
 from the same profiles, and its own content-model ``Recommender`` (VBPR, content CML or CM³, whose
-item features are genre/tag vectors or text vectors, below). Users are split into arms by ``run_abtest``; creators of an
-arm are seen only by that arm's users and respond only to that arm's platform, so two arms'
-creator populations drift apart as their platforms treat them differently. A creator sees the
-clicks and exposures of its own items (bounded information); with ``full_information`` it also
-sees the arm's click-through rate per genre over everything shown (the platform's view of what its
-users want). Creators run in one process: they learn from all of an arm's users every round, so
+item features are genre/tag vectors, or text vectors: below). Users are split into arms by
+``run_abtest``; creators of an arm are seen only by that arm's users and respond only to that arm's
+platform, so two arms' creator populations drift apart as their platforms treat them differently.
+A creator sees the clicks and exposures of its own items (bounded information); with
+``full_information`` it also sees the arm's click-through rate per genre over everything shown (the
+platform's view of what its users want). Creators run in one process: they learn from all of an arm's users every round, so
 ``run_abtest_on_ray`` refuses them.
 
 - **The world** (:class:`GenreWorld`, the click model): a user clicks a shown item with
