@@ -8,8 +8,8 @@ item features are genre/tag vectors, or text vectors: below). Users are split in
 platform, so two arms' creator populations drift apart as their platforms treat them differently.
 A creator sees the clicks and exposures of its own items (bounded information); with
 ``full_information`` it also sees the arm's click-through rate per genre over everything shown (the
-platform's view of what its users want). Creators run in one process: they learn from all of an arm's users every round, so
-``run_abtest_on_ray`` refuses them.
+platform's view of what its users want). Creators run in one process: they learn from all of an
+arm's users every round, so ``run_abtest_on_ray`` refuses them.
 
 - **The world** (:class:`GenreWorld`, the click model): a user clicks a shown item with
   sigmoid((cos(taste_u, f_i) - bias) / temperature), f_i the item's tag vector — the same rule for
