@@ -253,6 +253,11 @@ class Simulation:
     per-(round, user) logs; :meth:`play` simulates one arm's round. One per process, or one per Ray
     shard (a user's outcome depends only on their id, the seed, the round and their slates).
 
+    A click model may have memory: if it has ``remember(users, slates, clicks)``, each round's
+    users, slates and clicks go to it right after the draw. Memory must be per user (a user's
+    later clicks depend only on their own past), so that a Ray shard's copy of the click model,
+    which sees only its users, gives the one-process result.
+
     Args:
         state: a saved ``LoopState`` to continue from; a fresh one by default.
     """
@@ -307,6 +312,9 @@ class Simulation:
         if self.rated:
             stars = self.click_model.ratings(users, slates)  # (B, k)
             logs["rating_sum"][t, members] = np.where(clicked, stars, 0.0).sum(1)
+        remember = getattr(self.click_model, "remember", None)
+        if remember is not None:  # users with memory (e.g. a user simulator) take in their own round
+            remember(users, slates, clicked)
         return users, slates, clicked
 
     def result(self, arm_names: Sequence[str]) -> ABResult:

@@ -7,8 +7,9 @@ the log, then what they clicked during the run, newest last) and the slate's ite
 and the simulator's choice probabilities p over the slate set the clicks: slot i is clicked with
 probability ``min(1, engagement * k * p_i)``. A simulator that has no preference (p = 1/k) clicks
 every slot with probability ``engagement``, the base click rate; one that is sure of its choice puts
-``engagement * k`` (capped at 1) on that item. It is also an observer (``observers=[model]``) that
-appends the clicked items to the users' histories, so the simulated users remember the run.
+``engagement * k`` (capped at 1) on that item. The harness hands it every round's clicks
+(``remember``), which it appends to the users' histories, so the simulated users remember the run —
+in one process and in each Ray shard alike (each user's memory is their own).
 
 Simulators see items by their original ids (``item_ids`` maps the harness's internal indices). A
 slot the policy left empty (-1) gets probability 0.
@@ -90,8 +91,8 @@ class SimulatorClickModel:
                 out[b, filled[b]] = np.minimum(1.0, self.engagement * k * choice[r])
         return out
 
-    def on_round(self, t: int, arm: int, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
-        """Observer: the users remember what they clicked."""
+    def remember(self, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
+        """The users remember what they clicked (called by the harness after each arm's round)."""
         for b, user in enumerate(users):
             for i in slates[b][clicks[b] & (slates[b] >= 0)]:
                 self.histories.setdefault(int(user), []).append((self.item_ids[i], self.click_rating))

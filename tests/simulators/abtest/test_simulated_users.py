@@ -54,7 +54,7 @@ def test_a_recommender_simulator_runs_an_ab_test_and_remembers_its_clicks(world)
         policies = [RecommenderPolicy(pop), RecommenderPolicy(bpr)]
         result = run_abtest(
             policies, ["pop", "bpr"], users, np.arange(log.num_users), ids, log.num_items,
-            rounds=4, k=5, seed=3, observers=[users],
+            rounds=4, k=5, seed=3,
         )  # fmt: skip
         return users, result
 
@@ -75,3 +75,30 @@ def test_bad_settings_are_refused(world):
         SimulatorClickModel(RandomUser(), log.user_ids, log.item_ids, {}, engagement=0)
     with pytest.raises(ValueError, match="history"):
         SimulatorClickModel(RandomUser(), log.user_ids, log.item_ids, {}, history=-1)
+
+
+@pytest.mark.slow
+def test_simulated_users_on_ray_remember_their_clicks_as_in_one_process(world):
+    pytest.importorskip("ray")
+    from simulators.abtest.environment import run_abtest_on_ray
+
+    log, bpr, pop = world
+    histories = log_histories(log)
+    ids = [str(u) for u in log.user_ids]
+    policies = [RecommenderPolicy(pop), RecommenderPolicy(bpr)]
+    options = {"rounds": 4, "k": 5, "seed": 3}
+
+    def users():
+        return SimulatorClickModel(
+            RecommenderUser(bpr, temperature=0.5), log.user_ids, log.item_ids, histories
+        )
+
+    one = run_abtest(
+        policies, ["pop", "bpr"], users(), np.arange(log.num_users), ids, log.num_items, **options
+    )
+    sharded = run_abtest_on_ray(
+        policies, ["pop", "bpr"], users(), np.arange(log.num_users), ids, log.num_items, workers=2, **options
+    )
+    assert one.clicks.sum() > 0
+    for name in ("users", "arms", "impressions", "clicks", "left_at"):
+        assert np.array_equal(getattr(sharded, name), getattr(one, name)), name
