@@ -85,18 +85,18 @@ def _defaults(command) -> dict[str, object]:
 
 
 def cli_train_config(model: str):
-    """The TrainConfig ``alignrec train -m MODEL`` builds when no option is given."""
+    """The TrainConfig ``alignrec train -m MODEL`` builds when no option is given (through the same
+    ``default_config``, from the command's own option defaults)."""
     from alignrec.commands.recsys import train
-    from recsys.experiment import DEFAULT_LR, TrainConfig
+    from recsys.experiment import default_config
 
     d = _defaults(train)
-    lr = d["lr"] if d["lr"] is not None else DEFAULT_LR.get(model, TrainConfig.lr)  # as `train` resolves it
-    return TrainConfig(
-        model=model,
+    return default_config(
+        model,
         dim=d["dim"],
         epochs=d["epochs"],
         batch_size=d["batch_size"],
-        lr=lr,
+        lr=d["lr"],
         reg=d["reg"],
         num_negatives=d["negatives"],
         num_layers=d["layers"],
@@ -107,13 +107,13 @@ def cli_train_config(model: str):
 
 
 def cli_tune_base(model: str):
-    """The base TrainConfig ``alignrec tune -m MODEL`` searches around."""
+    """The base TrainConfig ``alignrec tune -m MODEL`` searches around (its trial 0)."""
     from alignrec.commands.recsys import tune
-    from recsys.experiment import TrainConfig
+    from recsys.experiment import default_config
 
     d = _defaults(tune)
-    return TrainConfig(
-        model=model,
+    return default_config(
+        model,
         epochs=d["epochs"],
         batch_size=d["batch_size"],
         patience=d["patience"],

@@ -44,10 +44,6 @@ class ExperimentCallback(Callback, Protocol):
 MODEL_NAMES = ("pop", "itemknn", "bpr", "lightgcn", "cml")
 RECOMMENDER_DIR = "recommender"  # the saved Recommender folder inside a model's run folder
 TORCH_MODELS = ("bpr", "lightgcn", "cml")
-# Default Adam learning rate per model for `alignrec train` (issue 14), chosen on validation NDCG@10
-# across ML-100K, Amazon Fashion and Amazon Scientific with the CLI's other defaults
-# (benchmarks/defaults.py, benchmarks/results/defaults.md). TrainConfig.lr itself stays 1e-3.
-DEFAULT_LR = {"bpr": 1e-3, "lightgcn": 1e-2, "cml": 3e-3}
 
 
 @dataclass
@@ -69,6 +65,25 @@ class TrainConfig:
     min_epochs: int = 0  # no early stop before this epoch
     eval_every: int = 1
     seed: int = 2026
+
+
+# Per-model defaults of `alignrec train` and of the base `alignrec tune` starts from, where they differ
+# from TrainConfig's (issue 14): chosen on validation NDCG@10 across ML-100K, Amazon Fashion and
+# Amazon Scientific (benchmarks/defaults.py, benchmarks/defaults_sweep.py, benchmarks/results/defaults.md).
+MODEL_DEFAULTS: dict[str, dict[str, object]] = {
+    "bpr": {"lr": 1e-3},
+    "lightgcn": {"lr": 1e-2},
+    "cml": {"lr": 3e-3},
+}
+DEFAULT_LR = {model: float(values["lr"]) for model, values in MODEL_DEFAULTS.items()}
+
+
+def default_config(model: str, **given: object) -> TrainConfig:
+    """The configuration of ``model``: each field from ``given`` unless it is None, else the model's
+    ``MODEL_DEFAULTS``, else TrainConfig's."""
+    return TrainConfig(
+        model=model, **{**MODEL_DEFAULTS.get(model, {}), **{k: v for k, v in given.items() if v is not None}}
+    )
 
 
 @dataclass
@@ -107,6 +122,11 @@ def build_model(config: TrainConfig, split: Split) -> object:
     raise ValueError(f"unknown model {config.model!r}; choose from {MODEL_NAMES}")
 
 
+def negatives_per_event(config: TrainConfig) -> int:
+    """Sampled negatives per training event: ``config.num_negatives``, or 10 for CML and 1 otherwise."""
+    return config.num_negatives or (10 if config.model == "cml" else 1)
+
+
 def fit_config(
     model: torch.nn.Module,
     split: Split,
@@ -126,7 +146,7 @@ def fit_config(
         epochs=config.epochs,
         batch_size=config.batch_size,
         lr=config.lr,
-        num_negatives=config.num_negatives or (10 if config.model == "cml" else 1),
+        num_negatives=negatives_per_event(config),
         eval_every=config.eval_every,
         patience=config.patience,
         min_epochs=config.min_epochs,

@@ -2,9 +2,12 @@
 Ray Tune.
 
 Every trial trains one model on ``split.train`` and is scored on ``split.valid`` (full ranking,
-train items masked, NDCG@10 at the best epoch); the test split is never read here. Torch models
-report their validation score every epoch, so a trial below the median of earlier trials at the same
-epoch stops early (``optuna.pruners.MedianPruner``, or Ray Tune's ``MedianStoppingRule``).
+train items masked, NDCG@10 at the best epoch); the test split is never read here. Trial 0 is the
+base configuration itself (its values of the searched parameters, ``base_params``), so a search
+never returns a configuration that scores below the base on validation. Torch models report their
+validation score every epoch, so a trial below the median of earlier trials at the same epoch stops
+early (``optuna.pruners.MedianPruner``, or Ray Tune's ``MedianStoppingRule``), but never before the
+base's ``min_epochs`` (nor before epoch 5): a slow learning rate is not cut while it warms up.
 
 The search space of each model is one explicit function of an Optuna trial (``SPACES``); Ray Tune
 uses the same functions through ``OptunaSearch``'s define-by-run interface, so both paths search the
@@ -22,10 +25,11 @@ import numpy as np
 import torch
 
 from recsys.evaluate import evaluate_scores
-from recsys.experiment import TORCH_MODELS, TrainConfig, build_model, fit_config
+from recsys.experiment import TORCH_MODELS, TrainConfig, build_model, fit_config, negatives_per_event
 from recsys.splits import Split
 
 METRIC = "ndcg@10"
+MIN_WARMUP_EPOCHS = 5  # no pruning before this many epochs, nor before the base config's min_epochs
 
 
 def _embedding_space(trial) -> dict[str, object]:
@@ -62,13 +66,28 @@ SPACES: dict[str, Callable] = {
 }
 
 
+def base_params(base: TrainConfig) -> dict[str, object]:
+    """The base configuration's values of the parameters ``SPACES[base.model]`` searches (trial 0);
+    ``num_negatives`` None is the number training would use. Raises ``ValueError`` when a value lies
+    outside a categorical choice of the space."""
+    import optuna
+
+    values = {**asdict(base), "num_negatives": negatives_per_event(base)}
+    return SPACES[base.model](optuna.trial.FixedTrial(values))
+
+
+def warmup_epochs(base: TrainConfig) -> int:
+    """Epochs a trial runs before it may be pruned."""
+    return max(MIN_WARMUP_EPOCHS, base.min_epochs)
+
+
 @dataclass
 class TuneResult:
     model: str
     best_params: dict[str, object]
     best_valid: float  # validation NDCG@10 of the best trial
     best_config: TrainConfig
-    trials: list[dict[str, object]] = field(default_factory=list)  # number, state, value, params
+    trials: list[dict[str, object]] = field(default_factory=list)  # number, state, value, epochs, params
 
 
 class _Reporter:
@@ -118,7 +137,8 @@ def tune(
     seed: int = 2026,
     progress: bool = True,
 ) -> TuneResult:
-    """Search ``SPACES[base.model]`` in this process: TPE, median pruning after 5 epochs."""
+    """Search ``SPACES[base.model]`` in this process: trial 0 the base itself, then TPE; median
+    pruning after ``warmup_epochs(base)`` epochs."""
     import optuna
 
     _check(split, base.model, trials)
@@ -126,8 +146,9 @@ def tune(
     study = optuna.create_study(
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup_epochs(base)),
     )
+    study.enqueue_trial(base_params(base))
 
     def objective(trial) -> float:
         config = replace(base, **space(trial))
@@ -141,7 +162,13 @@ def tune(
 
     study.optimize(objective, n_trials=trials, show_progress_bar=progress)
     table = [
-        {"number": t.number, "state": t.state.name.lower(), "value": t.value, **t.params}
+        {
+            "number": t.number,
+            "state": t.state.name.lower(),
+            "value": t.value,
+            "epochs": len(t.intermediate_values),  # epochs reported (0 for models without epochs)
+            **t.params,
+        }
         for t in study.trials
     ]
     best = study.best_trial
@@ -162,8 +189,9 @@ def tune_on_ray(
     address: str | None = None,
     storage: Path | None = None,
 ) -> TuneResult:
-    """The same search on Ray Tune: ``OptunaSearch`` (TPE, define-by-run over ``SPACES``) with the
-    median stopping rule, ``workers`` trials at a time, on a local Ray (``address`` None) or a cluster.
+    """The same search on Ray Tune: ``OptunaSearch`` (the base first, then TPE, define-by-run over
+    ``SPACES``) with the median stopping rule counted in epochs, ``workers`` trials at a time, on a
+    local Ray (``address`` None) or a cluster.
     Ray's own trial records go under ``storage`` (default: Ray's, ``~/ray_results``)."""
     from ray import tune as ray_tune
     from ray.tune.schedulers import MedianStoppingRule
@@ -184,10 +212,18 @@ def tune_on_ray(
             ray_tune.with_resources(ray_tune.with_parameters(trainable, data=split), {"cpu": 1}),
             tune_config=ray_tune.TuneConfig(  # metric and mode go to the searcher and the scheduler only
                 search_alg=OptunaSearch(
-                    space=partial(_define, base.model), metric=METRIC, mode="max", seed=seed
+                    space=partial(_define, base.model),
+                    metric=METRIC,
+                    mode="max",
+                    points_to_evaluate=[base_params(base)],
+                    seed=seed,
                 ),
-                scheduler=MedianStoppingRule(
-                    metric=METRIC, mode="max", grace_period=5, min_samples_required=3
+                scheduler=MedianStoppingRule(  # one training_iteration per reported epoch
+                    time_attr="training_iteration",
+                    metric=METRIC,
+                    mode="max",
+                    grace_period=warmup_epochs(base),
+                    min_samples_required=3,
                 ),
                 num_samples=trials,
                 max_concurrent_trials=workers,
@@ -200,16 +236,20 @@ def tune_on_ray(
     table = []
     for number, result in enumerate(results):
         values = result.metrics_dataframe[METRIC] if result.metrics_dataframe is not None else []
+        done = bool(result.metrics.get("done"))
         table.append(
             {
                 "number": number,
-                "state": "complete" if result.metrics.get("done") else "pruned",
+                "state": "complete" if done else "pruned",
                 "value": float(np.max(values)) if len(values) else None,
+                "epochs": len(values) - 1
+                if done
+                else len(values),  # a complete trial's last report: its score
                 **result.config,
             }
         )
     best = max((t for t in table if t["value"] is not None), key=lambda t: t["value"])
-    params = {k: v for k, v in best.items() if k not in ("number", "state", "value")}
+    params = {k: v for k, v in best.items() if k not in ("number", "state", "value", "epochs")}
     return TuneResult(base.model, params, float(best["value"]), replace(base, **params), table)
 
 

@@ -305,7 +305,7 @@ def train(
     import torch
 
     from alignrec.settings import tracking_uri as default_tracking_uri
-    from recsys.experiment import DEFAULT_LR, TrainConfig, run_experiment
+    from recsys.experiment import default_config, run_experiment
     from recsys.splits import save_split
 
     if threads:
@@ -336,12 +336,12 @@ def train(
         console.print(f"[dim]MLflow store: {store} (browse: mlflow ui --backend-store-uri {store})[/dim]")
     results = []
     for chosen in model:
-        config = TrainConfig(
-            model=chosen.value,
+        config = default_config(  # an option left at None takes the model's default
+            chosen.value,
             dim=dim,
             epochs=epochs,
             batch_size=batch_size,
-            lr=lr if lr is not None else DEFAULT_LR.get(chosen.value, TrainConfig.lr),
+            lr=lr,
             reg=reg,
             num_negatives=negatives,
             num_layers=layers,
@@ -549,7 +549,7 @@ def tune(
     import torch
 
     from alignrec.settings import tracking_uri as default_tracking_uri
-    from recsys.experiment import TrainConfig, run_experiment
+    from recsys.experiment import default_config, run_experiment
     from recsys.splits import save_split
     from recsys.storage import write_text_atomic
     from recsys.tuning import describe, tune_on_ray
@@ -576,8 +576,8 @@ def tune(
         out,
     )
     save_split(parts, out / "split.npz")
-    base = TrainConfig(
-        model=model.value,
+    base = default_config(  # trial 0 of the search: what `alignrec train` would run
+        model.value,
         epochs=epochs,
         batch_size=batch_size,
         patience=patience,

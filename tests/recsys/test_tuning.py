@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from recsys.experiment import TrainConfig
-from recsys.tuning import SPACES, tune, tune_on_ray, validation_score
+from recsys.experiment import TrainConfig, default_config, negatives_per_event
+from recsys.tuning import SPACES, base_params, tune, tune_on_ray, validation_score
 
 pytest.importorskip("optuna")
 
@@ -35,6 +35,43 @@ def test_median_pruning_stops_bad_torch_trials(planted_split):
     assert "complete" in states
     assert result.best_valid > validation_score(planted_split, TrainConfig(model="pop"))
     assert set(result.best_params) == {"lr", "reg", "dim", "num_negatives"}
+
+
+def test_trial_zero_is_the_base_config_so_the_search_never_ends_below_it(planted_split):
+    base = TrainConfig(model="bpr", dim=32, lr=0.0123, reg=3e-3, num_negatives=4, epochs=4, patience=0)
+    result = tune(planted_split, base, trials=3, seed=0, progress=False)
+    first = result.trials[0]
+    assert {k: first[k] for k in base_params(base)} == {
+        "lr": 0.0123,
+        "reg": 3e-3,
+        "dim": 32,
+        "num_negatives": 4,
+    }
+    assert first["value"] == pytest.approx(validation_score(planted_split, base))  # seeded: the same run
+    assert result.best_valid >= first["value"]
+    knn = tune(planted_split, TrainConfig(model="itemknn", knn_k=17), trials=2, seed=0, progress=False)
+    assert knn.trials[0]["knn_k"] == 17
+
+
+def test_every_tunable_models_defaults_lie_in_its_search_space():
+    for model in SPACES:
+        config = default_config(model, min_epochs=20)
+        for name, value in base_params(config).items():  # raises if a default is outside the space
+            assert value == (
+                negatives_per_event(config) if name == "num_negatives" else getattr(config, name)
+            )
+    assert base_params(TrainConfig(model="cml"))["num_negatives"] == 10  # None: what training uses
+    with pytest.raises(ValueError):
+        base_params(TrainConfig(model="bpr", dim=48))  # outside the space's dims: refused, not guessed
+
+
+def test_no_trial_is_pruned_before_min_epochs(planted_split):
+    base = TrainConfig(model="bpr", epochs=14, batch_size=256, patience=0, min_epochs=9)
+    result = tune(planted_split, base, trials=12, seed=1, progress=False)
+    pruned = [t for t in result.trials if t["state"] == "pruned"]
+    assert pruned  # the pruner did act
+    assert all(t["epochs"] > base.min_epochs for t in pruned)
+    assert all(t["epochs"] == base.epochs for t in result.trials if t["state"] == "complete")
 
 
 def test_unknown_model_and_empty_validation_are_refused(planted_split):

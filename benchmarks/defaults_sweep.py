@@ -1,0 +1,146 @@
+"""A small grid around one model's CLI defaults, scored on VALIDATION only (issue 14).
+
+Each grid point is ``alignrec train -m MODEL``'s configuration (``benchmarks.defaults.cli_train_config``)
+with some fields replaced; it is trained on each data set's split and scored by its best validation
+NDCG@10 (train items masked, full ranking). Test NDCG@10 is recorded beside it for the record only;
+the choice below never reads it. A point replaces the defaults only if its validation score beats
+the defaults' on every data set; the table ranks points by their worst ratio to the defaults.
+
+    python -m benchmarks.defaults_sweep --models lightgcn --grid '{"dim": [64, 128], "num_layers": [1, 2, 3]}'
+    python -m benchmarks.defaults_sweep --summary
+
+Results: benchmarks/results/defaults_sweep.{json,md}; a point already stored (same model, data set,
+overrides and default configuration) is not trained again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import asdict, replace
+
+from benchmarks.defaults import DATASETS, PROTOCOLS, Clock, best_valid, cli_train_config, load_split
+from benchmarks.online import machine
+from benchmarks.results_io import RESULTS_DIR, markdown_table
+from recsys.storage import write_text_atomic
+
+AREA = "defaults_sweep"
+
+
+def grid_points(grid: dict[str, list]) -> list[dict[str, object]]:
+    """Every combination of the grid's values, as field overrides (``{}`` for the empty grid)."""
+    names = list(grid)
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(grid[n] for n in names))]
+
+
+def is_default(model: str, overrides: dict[str, object]) -> bool:
+    """Whether ``overrides`` leave ``model``'s CLI defaults as they are (``num_negatives`` as trained)."""
+    from recsys.experiment import negatives_per_event
+
+    config = cli_train_config(model)
+    changed = replace(config, **overrides)
+    same_negatives = negatives_per_event(changed) == negatives_per_event(config)
+    return same_negatives and replace(changed, num_negatives=None) == replace(config, num_negatives=None)
+
+
+def default_key(model: str) -> str:
+    config = asdict(cli_train_config(model))
+    return json.dumps({k: v for k, v in config.items() if k not in ("model", "knn_k")}, sort_keys=True)
+
+
+def run_point(split, dataset: str, model: str, overrides: dict[str, object]) -> dict[str, object]:
+    from recsys.experiment import run_experiment
+
+    config = replace(cli_train_config(model), **overrides)
+    clock = Clock()
+    result = run_experiment(split, config, progress=False)
+    wall, cpu = clock.read()
+    return {
+        "model": model,
+        "dataset": dataset,
+        "protocol": PROTOCOLS[dataset] + "; score: best validation NDCG@10 (test only recorded)",
+        "defaults": default_key(model),
+        "overrides": json.dumps(overrides, sort_keys=True),
+        "valid_ndcg@10": best_valid(result),
+        "test_ndcg@10": round(result.metrics["ndcg@10"], 4),
+        "epochs": result.epochs_run,
+        "best_epoch": result.best_epoch + 1,
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        **machine(),
+        "threads": 1,
+    }
+
+
+def choice(records: list[dict], model: str) -> list[dict[str, object]]:
+    """Per grid point of ``model`` (under the current defaults): its validation NDCG@10 over the
+    defaults' on each data set, best worst case first."""
+    mine = [r for r in records if r["model"] == model and r["defaults"] == default_key(model)]
+    datasets = sorted({r["dataset"] for r in mine})
+    base = {r["dataset"]: r["valid_ndcg@10"] for r in mine if r["overrides"] == "{}"}
+    rows = []
+    for overrides in sorted({r["overrides"] for r in mine}):
+        ratios = {}
+        for d in datasets:
+            match = [r["valid_ndcg@10"] for r in mine if r["dataset"] == d and r["overrides"] == overrides]
+            ratios[d] = round(match[0] / base[d], 3) if match and base.get(d) else None
+        known = [x for x in ratios.values() if x is not None]
+        rows.append(
+            {
+                "model": model,
+                "overrides": overrides,
+                **{f"valid/default {d}": ratios[d] for d in datasets},
+                "worst": min(known) if len(known) == len(datasets) else None,
+                "beats defaults everywhere": len(known) == len(datasets) and min(known) > 1.0,
+            }
+        )
+    return sorted(rows, key=lambda r: -(r["worst"] if r["worst"] is not None else -1))
+
+
+def save(records: list[dict]) -> None:
+    write_text_atomic(RESULTS_DIR / f"{AREA}.json", json.dumps(records, indent=2) + "\n")
+    parts = [__doc__.split("\n\n")[0].strip(), __doc__.split("\n\n")[1].strip()]
+    for model in sorted({r["model"] for r in records}):
+        parts += [f"## {model}: choice (validation only)", markdown_table(choice(records, model))]
+    current = [r for r in records if r["defaults"] == default_key(r["model"])]
+    parts += ["## All points under the current defaults", markdown_table(current)]
+    older = [r for r in records if r["defaults"] != default_key(r["model"])]
+    if older:
+        parts += ["## Points swept around earlier defaults", markdown_table(older)]
+    write_text_atomic(RESULTS_DIR / f"{AREA}.md", "# Defaults sweep (issue 14)\n\n" + "\n\n".join(parts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--models", default="lightgcn,cml")
+    parser.add_argument("--grid", default="{}", help='JSON: field -> values, e.g. {"dim": [64, 128]}')
+    parser.add_argument("--summary", action="store_true", help="only rewrite the tables from the records")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    path = RESULTS_DIR / f"{AREA}.json"
+    records = json.loads(path.read_text()) if path.exists() else []
+    if args.summary:
+        save(records)
+        return
+    grid = grid_points(json.loads(args.grid))
+    for dataset in args.datasets.split(","):
+        split = load_split(dataset)
+        for model in args.models.split(","):
+            for overrides in [{}, *[p for p in grid if not is_default(model, p)]]:
+                key = (model, dataset, default_key(model), json.dumps(overrides, sort_keys=True))
+                if any((r["model"], r["dataset"], r["defaults"], r["overrides"]) == key for r in records):
+                    continue
+                record = run_point(split, dataset, model, overrides)
+                records.append(record)
+                save(records)
+                print(json.dumps(record), flush=True)
+
+
+if __name__ == "__main__":
+    main()
