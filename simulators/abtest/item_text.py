@@ -72,9 +72,17 @@ def _pick(rng: np.random.Generator, words: Sequence[str]) -> str:
 
 
 def _title_case(text: str) -> str:
+    """Each word's first letter upper-cased (after any opening bracket), small words after the first
+    kept lower-case."""
     small = {"of", "the", "in", "on", "and", "a", "for"}
     words = text.split()
-    return " ".join(w if (k and w in small) else w[:1].upper() + w[1:] for k, w in enumerate(words))
+    out = []
+    for k, word in enumerate(words):
+        lead = len(word) - len(word.lstrip("("))
+        out.append(
+            word if (k and word in small) else word[:lead] + word[lead : lead + 1].upper() + word[lead + 1 :]
+        )
+    return " ".join(out)
 
 
 class TemplateWriter:
@@ -91,7 +99,7 @@ class TemplateWriter:
             return _title_case(f"{genre} {noun}")
         if pattern == 3:
             return _title_case(f"the {adjective} {noun}")
-        return _title_case(f"{noun} ({genre} version)")
+        return _title_case(f"{noun} ({genre} mix)")
 
     def description(
         self, genre: str, creator: str, styles: Sequence[str], theme: str, rng: np.random.Generator
