@@ -258,6 +258,8 @@ def creators(
     explore: Annotated[float | None, typer.Option(help=help_of("explore", CreatorsConfig))] = None,
     produce: Annotated[float | None, typer.Option(help=help_of("produce", CreatorsConfig))] = None,
     fresh_slots: Annotated[int | None, typer.Option(help=help_of("fresh_slots", CreatorsConfig))] = None,
+    titles: Annotated[str | None, typer.Option(help=help_of("titles", CreatorsConfig))] = None,
+    features: Annotated[str | None, typer.Option(help=help_of("features", CreatorsConfig))] = None,
     epochs: Annotated[int | None, typer.Option(help=help_of("epochs", CreatorsConfig))] = None,
     rounds: Annotated[int | None, typer.Option(help=help_of("rounds", CreatorsConfig))] = None,
     k: Annotated[int | None, typer.Option("-k", help=help_of("k", CreatorsConfig))] = None,
@@ -286,6 +288,8 @@ def creators(
         "explore": explore,
         "produce": produce,
         "fresh_slots": fresh_slots,
+        "titles": titles,
+        "features": features,
         "epochs": epochs,
         "rounds": rounds,
         "k": k,
@@ -318,7 +322,9 @@ def run_creators_experiment(config) -> None:
 
     torch.set_num_threads(1)
     world = read_lastfm(config.data or require_data("lastfm-hetrec2011"))
-    log, features = world.listens, [world.tag_vectors.astype(np.float32)]
+    log = world.listens
+    features, encoder = creator_features(world, config.features, home_dir() / "cache" / "vectors")
+    writer = creator_writer(config.titles, home_dir() / "models")
     listeners = np.bincount(log.items, minlength=log.num_items)
     torch.manual_seed(config.seed)
     model = VBPR(log.num_users, log.num_items, features, dim=32, content_dim=16, id_items=listeners > 0)
@@ -334,7 +340,7 @@ def run_creators_experiment(config) -> None:
     )
     recommender = Recommender(model, log.to_csr(), log.user_ids, log.item_ids, features=features)
     clicks = GenreWorld.calibrated(world.user_taste, world.tag_vectors, base_rate=config.base_rate)
-    _, topics = creator_topics(world, config.creators, seed=config.seed)
+    rows, topics = creator_topics(world, config.creators, seed=config.seed)
     behaviour = CreatorConfig(
         explore=config.explore, produce=config.produce, full_information=config.full_information
     )
@@ -348,13 +354,18 @@ def run_creators_experiment(config) -> None:
             ranking="popularity" if ranking == "popularity" else "model",
             fresh_slots=config.fresh_slots,
             seed=config.seed,
+            genre_names=world.tags,
+            creator_names=[world.names[r] for r in rows],
+            writer=writer,
+            encoder=encoder,
         )
         for a, (name, ranking) in enumerate(zip(names, config.arms, strict=True))
     ]
     info = "full" if config.full_information else "bounded"
     console.print(
         f"{log.num_users} users, {log.num_items} artists, {len(world.tags)} tags; {config.creators} "
-        f"creators per arm ({info} information); arms {', '.join(names)}; {config.rounds} rounds"
+        f"creators per arm ({info} information); arms {', '.join(names)}; {config.rounds} rounds; "
+        f"{config.titles} titles; VBPR sees {config.features}"
     )
     users = np.arange(log.num_users)
     result = run_creator_abtest(
@@ -380,7 +391,49 @@ def run_creators_experiment(config) -> None:
             f"entropy {sum(last) / len(last):.2f} nats (last 10 rounds), {history['cold_success'][-1]:.1%} "
             "of new items ever clicked"
         )
+        for title, description in arm.texts[:2]:
+            console.print(f"  [dim]{title} — {description}[/dim]")
     publish(numbers, config.report_dir or home_dir() / f"creators-{config.salt}", config, names)
+
+
+def creator_features(world, kind: str, cache_root: Path):
+    """What the creator arms' VBPR sees of the Last.fm artists, and the encoder of new items' text:
+    the tag vectors and no encoder ("tags"), or MiniLM vectors of "name. top 3 tags" (cached under
+    ``cache_root``) and the MiniLM encoder ("text")."""
+    import numpy as np
+
+    from simulators.abtest.item_text import catalog_text, minilm_encoder, top_tags
+
+    if kind == "tags":
+        return [world.tag_vectors.astype(np.float32)], None
+    from product.encoders.text import text_cache
+
+    texts = [
+        catalog_text(name, top_tags(vector, world.tags, 3))
+        for name, vector in zip(world.names, world.tag_vectors, strict=True)
+    ]
+    console.print(f"Encoding {len(texts):,} artist texts with all-MiniLM-L6-v2 (cache: {cache_root})")
+    catalog = minilm_encoder(text_cache(cache_root), progress=True)(texts)
+    return [catalog], minilm_encoder()
+
+
+def creator_writer(kind: str, cache_dir: Path):
+    """The new items' title writer: the seeded template, or SmolLM2-135M-Instruct's titles."""
+    from simulators.abtest.item_text import LMWriter, TemplateWriter
+
+    if kind == "template":
+        return TemplateWriter()
+    from simulators.alignment.base_models import load_base_model
+
+    try:
+        model, tokenizer, _ = load_base_model("smollm2", cache_dir)
+    except FileNotFoundError as err:
+        raise typer.BadParameter(f"--titles lm: {err}", param_hint="--titles") from None
+    console.print(
+        "[yellow]LM titles: SmolLM2-135M-Instruct writes a few titles a second on a CPU, so each "
+        "round takes seconds per arm (every active creator's item is titled).[/yellow]"
+    )
+    return LMWriter(model, tokenizer)
 
 
 def retraining_policy(recommender, epochs: int, seed: int):

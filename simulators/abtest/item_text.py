@@ -210,13 +210,15 @@ class LMWriter:
         return [(title or draft[0], draft[1]) for title, draft in zip(titles, drafts, strict=True)]
 
 
-def minilm_encoder(cache=None, batch_size: int = 128) -> Callable[[list[str]], np.ndarray]:
+def minilm_encoder(
+    cache=None, batch_size: int = 128, progress: bool = False
+) -> Callable[[list[str]], np.ndarray]:
     """texts -> (n, 384) float32 all-MiniLM-L6-v2 vectors (``product.encoders.text``), through
     ``cache`` (a ``VectorCache``) when given."""
     from product.encoders.text import encode_product_texts
 
     def encode(texts: list[str]) -> np.ndarray:
-        vectors, _ = encode_product_texts(list(texts), cache=cache, batch_size=batch_size)
+        vectors, _ = encode_product_texts(list(texts), cache=cache, batch_size=batch_size, progress=progress)
         return vectors
 
     return encode
