@@ -40,6 +40,16 @@ Parts:
   call (``RecommenderPolicy(batch=1)``, the server's arithmetic); ``users_differing_from_batched``
   counts the users whose clicks differ from the batched in-process run (near-tied scores that a
   batched matrix product rounds differently).
+- ``simulated-users``: user simulators of issue 12 as the A/B users (``SimulatorClickModel``: a slot
+  is clicked with probability min(1, 0.05 * k * p), p the simulator's choice probability over the
+  slate; clicked items join the user's history). The users: all ML-100K users, histories from the
+  log the simulators learned from (``benchmarks.usersim``'s split: 300 held-out users' last events
+  removed). Arms: MostPopular vs a BPR policy (dim 32, 30 epochs, seed 1, on the same log; the
+  simulators' BPR feature is another fit, dim 64). The distilled simulator (LightGBM distilled from
+  SmolLM2's no-list scores, ``benchmarks.usersim.distilled_user``, from the cached labels) runs
+  the whole test, ``--rounds`` rounds, in one process and on local Ray (2 workers); the LM itself
+  (SmolLM2-135M-Instruct, fp32, compact no-list prompt, one thread) runs ``--lm-users`` users x
+  ``--lm-rounds`` rounds, its decisions/s, and what the full test would take at that rate.
 
 Statistics (``simulators.abtest``): user-level delta-method CTR comparison (fixed horizon) and an
 always-valid mSPRT read after every round; "naive peeking" reads the fixed-horizon p-value after
@@ -58,7 +68,7 @@ import numpy as np
 from benchmarks.online import machine
 from benchmarks.results_io import RESULTS_DIR, write_results
 
-PARTS = ("ml100k", "ml100k-bpr", "calibration", "calibration-planted", "planted", "speed")
+PARTS = ("ml100k", "ml100k-bpr", "calibration", "calibration-planted", "planted", "speed", "simulated-users")
 NOTES = (
     "Simulated A/B tests (issue 13). Rerun: `python -m benchmarks.abtest [--parts ...]` (parts ml100k, "
     "ml100k-bpr, calibration, planted, speed; see the module docstring). `sequential_stop_round`: first "
@@ -442,6 +452,101 @@ def planted(args) -> list[dict]:
     return records
 
 
+def simulated_users(args) -> list[dict]:
+    """The distilled and the LM user simulators as the users of an ML-100K A/B test."""
+    import torch
+
+    from alignrec.settings import home_dir
+    from benchmarks.usersim import LM_VARIANTS, distilled_user, fit_baselines, lm_texts
+    from recsys.models.bpr import BPR
+    from recsys.models.popularity import MostPopular
+    from recsys.recommender import Recommender
+    from recsys.train import fit
+    from simulators.abtest.environment import run_abtest, run_abtest_on_ray
+    from simulators.abtest.policies import RecommenderPolicy
+    from simulators.abtest.simulated_users import SimulatorClickModel, log_histories
+    from simulators.users.experiment import SimulatorData, training_lists
+    from simulators.users.lm import LMUser, load_lm
+
+    log, held, bpr, knn, _, _ = fit_baselines(300, 100, 5e-3)
+    train = held.train
+    model, tokenizer = load_lm("smollm2", home_dir() / "models", None)
+    texts, personas = lm_texts(log)
+    train_lists = training_lists(SimulatorData(log, held, texts, personas, None, None), 150, lists_per_user=4)
+    variant = "compact no list"
+    fast, _ = distilled_user(
+        model, tokenizer, "lm smollm2 zero-shot", variant, log, held, bpr, knn, train_lists
+    )
+    torch.manual_seed(1)
+    policy_model = BPR(train.num_users, train.num_items, dim=32)
+    fit(policy_model, train, epochs=30, lr=0.01, batch_size=1024, seed=1, progress=False)
+    csr = train.to_csr()
+    policies = [
+        RecommenderPolicy(Recommender(MostPopular(train), csr, train.user_ids, train.item_ids)),
+        RecommenderPolicy(Recommender(policy_model, csr, train.user_ids, train.item_ids)),
+    ]
+    histories = log_histories(train)
+    ids = [str(u) for u in train.user_ids]
+    protocol = (
+        f"ML-100K, all {train.num_users} users, {{rounds}} rounds x 2 arms, k 10; users: {{users}}; "
+        "clicks min(1, 0.05 k p); popularity vs BPR (dim 32) on the log without 300 held-out last events"
+    )
+    records = []
+    options = {"rounds": args.rounds, "k": 10, "patience": 5, "seed": 2026, "salt": "simulated"}
+    everyone = np.arange(train.num_users)
+    start = time.perf_counter()
+    clicks = SimulatorClickModel(fast, train.user_ids, train.item_ids, histories)
+    one = run_abtest(policies, ["pop", "bpr"], clicks, everyone, ids, train.num_items, **options)
+    seconds = time.perf_counter() - start
+    text = protocol.format(rounds=args.rounds, users=f"distilled simulator ({variant})")
+    extra = {
+        "process": "one",
+        "simulator_decisions_per_s": round(clicks.decisions_per_second, 1),
+        "decisions": clicks.decisions,
+    }
+    records.append(ab_record("simulated users: popularity vs bpr", "ml-100k", text, one, seconds, extra))
+    print(records[-1], flush=True)
+    if not args.skip_ray:
+        start = time.perf_counter()
+        clicks = SimulatorClickModel(fast, train.user_ids, train.item_ids, histories)
+        sharded = run_abtest_on_ray(
+            policies, ["pop", "bpr"], clicks, everyone, ids, train.num_items, workers=2, **options
+        )
+        extra = {
+            "process": "local ray, 2 workers (incl. start-up)",
+            "identical_to_one": bool(np.array_equal(sharded.clicks, one.clicks)),
+        }
+        seconds = time.perf_counter() - start
+        records.append(
+            ab_record("simulated users: popularity vs bpr", "ml-100k", text, sharded, seconds, extra)
+        )
+        print(records[-1], flush=True)
+    if args.lm_users:
+        lm = LMUser(model, tokenizer, texts, personas, cache_users=args.lm_users, **LM_VARIANTS[variant])
+        clicks = SimulatorClickModel(lm, train.user_ids, train.item_ids, histories)
+        some = np.random.default_rng(2026).choice(train.num_users, size=args.lm_users, replace=False)
+        start = time.perf_counter()
+        result = run_abtest(
+            policies, ["pop", "bpr"], clicks, np.sort(some), [ids[u] for u in np.sort(some)],
+            train.num_items, **{**options, "rounds": args.lm_rounds},
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        full = 1000 * 50 / clicks.decisions_per_second  # at most: each of 1,000 users stays 50 rounds
+        text = protocol.format(rounds=args.lm_rounds, users=f"SmolLM2-135M-Instruct, fp32, {variant}")
+        extra = {
+            "process": "one",
+            "users": args.lm_users,
+            "simulator_decisions_per_s": round(clicks.decisions_per_second, 2),
+            "decisions": clicks.decisions,
+            "hours_for_1000_users_50_rounds_2_arms": round(full / 3600, 1),
+        }
+        records.append(
+            ab_record("simulated users (lm): popularity vs bpr", "ml-100k", text, result, seconds, extra)
+        )
+        print(records[-1], flush=True)
+    return records
+
+
 def speed(args) -> list[dict]:
     import os
     import subprocess
@@ -665,6 +770,8 @@ def main() -> None:
     parser.add_argument("--speed-users", type=int, default=1000)
     parser.add_argument("--http-rounds", type=int, default=50)
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--lm-users", type=int, default=40, help="simulated-users: users the LM plays")
+    parser.add_argument("--lm-rounds", type=int, default=2, help="simulated-users: rounds the LM plays")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     if parts - set(PARTS):
@@ -681,6 +788,8 @@ def main() -> None:
         print(records[-1], flush=True)
     if "speed" in parts:
         records += speed(args)
+    if "simulated-users" in parts:
+        records += simulated_users(args)
     path = RESULTS_DIR / "abtest.json"
     kept = json.loads(path.read_text()) if path.exists() else []
     new = {key(r) for r in records}

@@ -163,18 +163,15 @@ def speed_rows(user, exposures, label: str, protocol: str, threads: int, referen
     return rows
 
 
-def lm_rows(args, log, held, train, bpr, knn, settings) -> list[dict]:
+def lm_rows(args, model, tokenizer, log, held, train, bpr, knn, settings) -> list[dict]:
     """Every LM row: variants, calibration, speed, distillation."""
     import copy
 
-    from alignrec.settings import home_dir
     from simulators.users.calibration import position_offsets
-    from simulators.users.distilled import OptionFeatures, distil
     from simulators.users.evaluate import agreement, choice_metrics, timed_probabilities
     from simulators.users.experiment import SimulatorData, training_lists
-    from simulators.users.lm import LMUser, load_lm, quantize_int8
+    from simulators.users.lm import LMUser, quantize_int8
 
-    model, tokenizer = load_lm(args.lm, home_dir() / "models", args.adapter)
     texts, personas = lm_texts(log)
     tuned = f"adapter {Path(args.adapter).parent.name}" if args.adapter else "zero-shot"
     base = f"lm {Path(args.lm).name} {tuned}"
@@ -216,23 +213,9 @@ def lm_rows(args, log, held, train, bpr, knn, settings) -> list[dict]:
                 )
                 print(f"{name} + offsets: accuracy {calibrated['accuracy']:.3f}", flush=True)
     if args.distil_from:
-        kwargs = LM_VARIANTS[args.distil_from]
-        name = f"{base} {args.distil_from}"
-        user = LMUser(model, tokenizer, texts, personas, **kwargs)
-        labels, label_seconds, _ = cached_scores(f"{name} train n5 {len(train_lists)}", user, train_lists)
-        items = [str(i) for i in train.item_ids]
-        prior, _, _ = cached_scores(f"{base} item prior", _Prior(user, items), [None])
-        features = OptionFeatures(
-            items,
-            {
-                "log_popularity": np.log1p(train.item_popularity()),
-                "lm_prior": prior[0],
-                "title_tokens": np.array([len(user._ids(i)) for i in items]),
-            },
-            {"bpr": bpr, "itemknn": knn},
-            genres=movie_meta(log, held)[0].genres,
+        fast, label_seconds = distilled_user(
+            model, tokenizer, base, args.distil_from, log, held, bpr, knn, train_lists
         )
-        fast = distil(features, train_lists, labels, name=f"distilled ({args.distil_from})")
         for n, exposures in protocol1.items():
             if (args.distil_from, n) not in held_scores:
                 continue
@@ -273,6 +256,105 @@ def lm_rows(args, log, held, train, bpr, knn, settings) -> list[dict]:
     return rows
 
 
+def distilled_user(model, tokenizer, base: str, variant: str, log, held, bpr, knn, train_lists):
+    """The distilled fast simulator of the LM ``variant`` (labels and the per-item prior read from
+    the cache, or scored and cached), and the seconds the labels took."""
+    from simulators.users.distilled import OptionFeatures, distil
+    from simulators.users.lm import LMUser
+
+    texts, personas = lm_texts(log)
+    user = LMUser(model, tokenizer, texts, personas, **LM_VARIANTS[variant])
+    labels, label_seconds, _ = cached_scores(
+        f"{base} {variant} train n5 {len(train_lists)}", user, train_lists
+    )
+    train = held.train
+    items = [str(i) for i in train.item_ids]
+    prior, _, _ = cached_scores(f"{base} item prior", _Prior(user, items), [None])
+    features = OptionFeatures(
+        items,
+        {
+            "log_popularity": np.log1p(train.item_popularity()),
+            "lm_prior": prior[0],
+            "title_tokens": np.array([len(user._ids(i)) for i in items]),
+        },
+        {"bpr": bpr, "itemknn": knn},
+        genres=movie_meta(log, held)[0].genres,
+    )
+    return distil(features, train_lists, labels, name=f"distilled ({variant})"), label_seconds
+
+
+def fit_baselines(users: int, epochs: int, lr: float):
+    """ML-100K, ``users`` held-out users (seed 2026) and the two recommenders every simulator
+    baseline and the distilled simulator use: BPR-MF (dim 64, early stop on a 10% random part of
+    the training log) and ItemKNN (k 100). Returns (log, held, bpr, knn, fit result, BPR seconds)."""
+    import torch
+
+    from alignrec.settings import require_data
+    from recsys.models.bpr import BPR
+    from recsys.models.itemknn import ItemKNN
+    from recsys.readers import read_movielens_100k
+    from recsys.recommender import Recommender
+    from recsys.splits import random_split
+    from recsys.train import fit
+    from simulators.users import heldout_split
+
+    log = read_movielens_100k(require_data("ml-100k/u.data.gz"))
+    held = heldout_split(log, num_users=users, min_events=11, seed=2026)
+    train = held.train
+    start = time.perf_counter()
+    inner = random_split(train, (0.9, 0.1, 0.0), seed=2026)
+    torch.manual_seed(2026)
+    model = BPR(train.num_users, train.num_items, dim=64, reg=1e-4)
+    result = fit(model, inner.train, valid=inner.valid, epochs=epochs, lr=lr, patience=10, seed=2026)
+    seconds = time.perf_counter() - start
+    bpr = Recommender(model, inner.train.to_csr(), train.user_ids, train.item_ids)
+    knn = Recommender(ItemKNN(train, k=100), train.to_csr(), train.user_ids, train.item_ids)
+    return log, held, bpr, knn, result, seconds
+
+
+def rating_rows(log, held, exposures, model=None, tokenizer=None, lm_users: int = 0) -> list[dict]:
+    """Rating MAE on the held-out targets (the real rating of each user's real next item): the log
+    baselines and, with a model, the LM's expected rating of the item (first ``lm_users`` users)."""
+    from simulators.users.lm import LMUser
+    from simulators.users.ratings import baseline_ratings, lm_expected_ratings, rating_mae
+
+    actual = log.ratings[held.targets].astype(np.float64)
+    users, items = log.users[held.targets], log.items[held.targets]
+    protocol = (
+        f"rating of the real next item: {len(actual)} held-out users (seed 2026), last rating the "
+        "target; baselines from the training log without the targets"
+    )
+    rows = []
+    for name, predicted in baseline_ratings(held.train, users, items).items():
+        mae = rating_mae(predicted, actual)
+        rows.append({"model": name, "dataset": "ml-100k", "protocol": protocol, "mae": round(mae, 4)})
+        print(f"rating {name}: MAE {mae:.3f}", flush=True)
+    if model is not None and lm_users:
+        texts, personas = lm_texts(log)
+        user = LMUser(model, tokenizer, texts, personas, **LM_VARIANTS["compact no list"])
+        chosen = [e.options[e.target] for e in exposures[:lm_users]]
+        start = time.perf_counter()
+        predicted = lm_expected_ratings(user, exposures[:lm_users], chosen)
+        seconds = time.perf_counter() - start
+        part = actual[:lm_users]
+        best = baseline_ratings(held.train, users[:lm_users], items[:lm_users])
+        rows.append(
+            {
+                "model": "lm smollm2 zero-shot compact no list",
+                "dataset": "ml-100k",
+                "protocol": protocol.replace(f"{len(actual)} held-out", f"first {lm_users} of the held-out"),
+                "mae": round(rating_mae(predicted, part), 4),
+                "mae_user_item_bias_same_users": round(rating_mae(best["user + item bias"], part), 4),
+                "ratings_per_s": round(lm_users / seconds, 2),
+                "mean_predicted": round(float(predicted.mean()), 3),
+                "std_predicted": round(float(predicted.std()), 3),
+                "threads": 1,
+            }
+        )
+        print(f"rating LM: MAE {rows[-1]['mae']:.3f} ({rows[-1]['ratings_per_s']} ratings/s)", flush=True)
+    return [{**row, **machine()} for row in rows]
+
+
 class _Prior:
     """Adapter so the per-item prior goes through ``cached_scores`` (one "list" of every item)."""
 
@@ -288,13 +370,6 @@ class _Prior:
 def main() -> None:
     import torch
 
-    from alignrec.settings import require_data
-    from recsys.models.bpr import BPR
-    from recsys.models.itemknn import ItemKNN
-    from recsys.readers import read_movielens_100k
-    from recsys.recommender import Recommender
-    from recsys.splits import random_split
-    from recsys.train import fit
     from simulators.users import (
         GenreMedoidUser,
         NewestUser,
@@ -303,7 +378,6 @@ def main() -> None:
         RecommenderUser,
         evaluate_simulator,
         hard_exposures,
-        heldout_split,
         popularity_exposures,
     )
 
@@ -328,24 +402,14 @@ def main() -> None:
     parser.add_argument(
         "--protocols", default="1,2", help="1: popularity-sampled negatives; 2: hard negatives"
     )
+    parser.add_argument("--rating-lm-users", type=int, default=300, help="held-out users the LM rates")
+    parser.add_argument("--ratings-only", action="store_true", help="only the rating MAE rows")
     args = parser.parse_args()
     protocols = [int(p) for p in args.protocols.split(",")]
     torch.set_num_threads(1)
     load_at_start = os.getloadavg()[0]
 
-    log = read_movielens_100k(require_data("ml-100k/u.data.gz"))
-    held = heldout_split(log, num_users=args.users, min_events=11, seed=2026)
-    train = held.train
-    start = time.perf_counter()
-    inner = random_split(train, (0.9, 0.1, 0.0), seed=2026)
-    torch.manual_seed(2026)
-    model = BPR(train.num_users, train.num_items, dim=64, reg=1e-4)
-    result = fit(
-        model, inner.train, valid=inner.valid, epochs=args.epochs, lr=args.lr, patience=10, seed=2026
-    )
-    bpr_seconds = time.perf_counter() - start
-    bpr = Recommender(model, inner.train.to_csr(), train.user_ids, train.item_ids)
-    knn = Recommender(ItemKNN(train, k=100), train.to_csr(), train.user_ids, train.item_ids)
+    log, held, bpr, knn, result, bpr_seconds = fit_baselines(args.users, args.epochs, args.lr)
     simulators = [
         RandomUser(),
         PopularityUser(knn),
@@ -354,6 +418,15 @@ def main() -> None:
     ]
     records = []
     settings = [("1", n, popularity_exposures(log, held, n=n, history=10, seed=2026)) for n in (5, 10)]
+    lm = None
+    if args.lm != "none":
+        from alignrec.settings import home_dir
+        from simulators.users.lm import load_lm
+
+        lm = load_lm(args.lm, home_dir() / "models", args.adapter)
+    records += rating_rows(log, held, settings[0][2], *(lm or (None, None)), lm_users=args.rating_lm_users)
+    if args.ratings_only:
+        protocols = []
     if 2 in protocols:
         meta, years, genres = movie_meta(log, held)
         collaborative, _ = bpr.recommend_batch(held.users, 50)
@@ -379,7 +452,7 @@ def main() -> None:
             )
             print(f"protocol {protocol} n={n} {simulator.name}: {metrics['accuracy']:.3f}", flush=True)
     if args.lm != "none" and 1 in protocols:
-        records += lm_rows(args, log, held, train, bpr, knn, settings)
+        records += lm_rows(args, *lm, log, held, held.train, bpr, knn, settings)
     notes = (
         "Protocols 1 and 2 of issue 12. `accuracy`: argmax choice equals the real next item; "
         "`sampled_accuracy`: mean probability on it; `position_rates` vs `target_rates`: position bias "
