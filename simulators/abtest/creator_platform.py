@@ -43,6 +43,7 @@ items clicked, cold-item success (share of the arm's new items so far with at le
 from __future__ import annotations
 
 import copy
+import zlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -138,7 +139,8 @@ class CreatorArm:
             clicks in this arm).
         fresh_slots: slots of every slate kept for new items.
         style: weight of the creator's own topic mix in a new item's genre vector.
-        seed: the generator of popularity tie-breaks; the writer's is ``[seed, 1]``.
+        seed: the generator of popularity tie-breaks; the writer's is seeded by ``seed`` and the
+            arm's name (two arms' creators write different texts).
         genre_names: (G,) the genres' names (default "genre 0", ...), for the texts.
         creator_names: (C,) the creators' names (default "creator 0", ...), for the texts.
         writer: writes each new item's title and description (default :class:`TemplateWriter`).
@@ -191,7 +193,7 @@ class CreatorArm:
         self.ranking, self.fresh_slots, self.style = ranking, fresh_slots, style
         self.rng = np.random.default_rng(seed)
         self.writer = writer if writer is not None else TemplateWriter()
-        self.text_rng = np.random.default_rng([seed, 1])
+        self.text_rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
         self.encoder = encoder
         self.texts: list[tuple[str, str]] = []  # per new item (the creators' numbering): title, description
         self.catalog = len(self.recommender.item_ids)  # items before the run; later ones are new

@@ -124,6 +124,7 @@ def test_the_text_path_is_reproducible(world):
     assert np.array_equal(result.clicks, repeat.clicks)
     _, other, _, _ = run(world, seed=1)
     assert [a.texts for a in arms] != [a.texts for a in other]
+    assert [t for t, _ in arms[0].texts[:4]] != [t for t, _ in arms[1].texts[:4]]  # each arm its own draws
 
 
 def test_without_an_encoder_a_text_recommender_is_refused(world):
