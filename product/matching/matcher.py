@@ -1,6 +1,9 @@
 """The pair matcher: LightGBM on pair features, an F1-optimal threshold, optional 1:1 assignment,
 and per-decision explanations (LightGBM's TreeSHAP contributions).
 
+With ``score_context`` a second LightGBM stage also sees how each pair's out-of-fold first-stage
+score ranks among its listings' other candidates (``product.matching.context``).
+
 Use from Python::
 
     matcher = Matcher(MatcherConfig()).fit(left, right, train_pairs, valid_pairs)
@@ -22,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from product.matching.blocking import candidate_pairs
+from product.matching.context import left_folds, score_context, union_pairs
 from product.matching.features import (
     EMBED_FIELDS,
     EncodedCatalogs,
@@ -33,7 +37,9 @@ from product.matching.features import (
 from product.matching.pairs import check_labels
 from recsys.storage import write_text_atomic
 
-FORMAT = "alignrec-matcher/1"
+FORMAT = "alignrec-matcher/2"
+READABLE_FORMATS = ("alignrec-matcher/1", FORMAT)  # /1: no score-context stage
+CONTEXT_MODES = ("off", "on", "valid")
 
 
 @dataclass
@@ -59,6 +65,16 @@ class MatcherConfig:
     cv_folds: int = field(
         default=5, metadata={"help": "folds for the out-of-fold threshold when no validation pairs"}
     )
+    score_context: str = field(
+        default="valid",
+        metadata={
+            "help": "second stage on the rank and margin of each pair's out-of-fold score among its "
+            "listings' candidates: on, off, or valid (kept only when it raises F1 on the validation pairs)"
+        },
+    )
+    context_folds: int = field(
+        default=5, metadata={"help": "folds of left listings for the out-of-fold first-stage scores"}
+    )
 
     def __post_init__(self) -> None:
         unknown = set(self.fields) - set(EMBED_FIELDS)
@@ -66,6 +82,10 @@ class MatcherConfig:
             raise ValueError(f"fields must include 'title' and come from {EMBED_FIELDS}, got {self.fields}")
         if self.k < 2:
             raise ValueError(f"k must be at least 2 (the margin feature needs a runner-up), got {self.k}")
+        if self.score_context not in CONTEXT_MODES:
+            raise ValueError(f"score_context must be one of {CONTEXT_MODES}, got {self.score_context!r}")
+        if self.context_folds < 2:
+            raise ValueError(f"context_folds must be at least 2, got {self.context_folds}")
 
 
 def precision_recall_f1(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -142,9 +162,11 @@ class Matcher:
 
     def __init__(self, config: MatcherConfig | None = None):
         self.config = config or MatcherConfig()
-        self.booster = None  # lightgbm.Booster once fitted or loaded
+        self.booster = None  # lightgbm.Booster once fitted or loaded (the last stage)
         self.threshold = 0.5
         self.feature_names: list[str] = []
+        self.fold_boosters: list = []  # first-stage models per fold of left listings; [] = one stage
+        self.selection: dict[str, float | bool] = {}  # validation F1 with and without score context
 
     # ----- features ---------------------------------------------------------------------------
     def encode(
@@ -207,10 +229,99 @@ class Matcher:
         for checked in (pairs, valid):
             if checked is not None:
                 catalog_rows(left, right, checked)
-        enc = self.encode(left, right, cache_root)
-        x_valid = self.features(enc, valid) if valid is not None else None
-        y_valid = valid["label"].to_numpy() if valid is not None else None
-        return self.fit_features(self.features(enc, pairs), pairs["label"].to_numpy(), x_valid, y_valid)
+        return self.fit_encoded(self.encode(left, right, cache_root), pairs, valid)
+
+    def fit_encoded(
+        self, enc: EncodedCatalogs, pairs: pd.DataFrame, valid: pd.DataFrame | None = None
+    ) -> Matcher:
+        """Train on labelled pairs of encoded catalogs: the pair-feature model (``fit_features``),
+        then, unless ``score_context`` is "off", the score-context stage on top of it.
+
+        The second stage's first-stage scores are out-of-fold: left listings are split into
+        ``context_folds`` folds and each fold's pairs (labelled or blocking candidates) are scored by
+        a model trained on the labelled pairs of the other folds. With "valid" the second stage is
+        kept only when its F1 on the validation pairs beats the single stage's (without validation
+        pairs it is kept).
+        """
+        rows = [self.pair_rows(enc, pairs)]
+        y = pairs["label"].to_numpy().astype(int)
+        y_valid = None
+        if valid is not None:
+            rows.append(self.pair_rows(enc, valid))
+            y_valid = valid["label"].to_numpy().astype(int)
+        self.fold_boosters, self.selection = [], {}
+        if self.config.score_context == "off":
+            x = [pair_features(enc, *r) for r in rows]
+            return self.fit_features(x[0], y, x[1] if valid is not None else None, y_valid)
+
+        candidates = candidate_pairs(list(enc.neighbours.values()))
+        pool_left, pool_right, pool_rows = union_pairs(
+            [*rows, (candidates["left_idx"].to_numpy(), candidates["right_idx"].to_numpy())]
+        )
+        x_pool = pair_features(enc, pool_left, pool_right)
+        x = [x_pool.iloc[r].reset_index(drop=True) for r in pool_rows[: len(rows)]]
+        self.fit_features(x[0], y, x[1] if valid is not None else None, y_valid)
+        single = (self.booster, self.threshold, self.feature_names)
+
+        folds = left_folds(len(enc.left), self.config.context_folds, self.config.seed)
+        train_folds = folds[rows[0][0]]
+        fold_boosters = []
+        for fold in range(self.config.context_folds):
+            keep = train_folds != fold
+            check_labels(y[keep], f"training pairs outside fold {fold} of the left listings")
+            fold_boosters.append(self._train(x[0][keep], y[keep]))
+        scores = self._stage1_scores(fold_boosters, folds, x_pool, pool_left)
+        staged = [
+            xi.join(self._context(r, pool_rows[-1], pool_left, pool_right, scores))
+            for xi, r in zip(x, pool_rows[: len(x)], strict=True)
+        ]
+        self.fit_features(staged[0], y, staged[1] if valid is not None else None, y_valid)
+        self.fold_boosters = fold_boosters
+
+        if self.config.score_context == "valid" and valid is not None:
+            single_scores = single[0].predict(x[1], num_threads=self.config.threads)
+            single_f1 = precision_recall_f1(y_valid, single_scores >= single[1])["f1"]
+            staged_f1 = precision_recall_f1(y_valid, self.score_features(staged[1]) >= self.threshold)["f1"]
+            self.selection = {
+                "single_stage_valid_f1": single_f1,
+                "score_context_valid_f1": staged_f1,
+                "score_context": staged_f1 > single_f1,
+            }
+            if staged_f1 <= single_f1:
+                self.booster, self.threshold, self.feature_names = single
+                self.fold_boosters = []
+        return self
+
+    def _stage1_scores(
+        self, fold_boosters: list, folds: np.ndarray, x_pool: pd.DataFrame, pool_left: np.ndarray
+    ) -> np.ndarray:
+        """Each pair's first-stage score from the model of its left listing's fold, (n,)."""
+        scores = np.zeros(len(x_pool))
+        pool_folds = folds[pool_left]
+        for fold, booster in enumerate(fold_boosters):
+            chosen = np.flatnonzero(pool_folds == fold)
+            if len(chosen):
+                scores[chosen] = booster.predict(x_pool.iloc[chosen], num_threads=self.config.threads)
+        return scores
+
+    @staticmethod
+    def _context(
+        rows: np.ndarray,
+        candidate_rows: np.ndarray,
+        pool_left: np.ndarray,
+        pool_right: np.ndarray,
+        scores: np.ndarray,
+    ) -> pd.DataFrame:
+        """Score context of the pool pairs ``rows`` against the blocking candidates (pool rows
+        ``candidate_rows``), the same reference at training and prediction time."""
+        return score_context(
+            pool_left[rows],
+            pool_right[rows],
+            scores[rows],
+            pool_left[candidate_rows],
+            pool_right[candidate_rows],
+            scores[candidate_rows],
+        )
 
     def _train(self, x: pd.DataFrame, y: np.ndarray):
         import lightgbm as lgb
@@ -245,6 +356,28 @@ class Matcher:
         return self
 
     # ----- prediction -------------------------------------------------------------------------
+    def score_pairs(
+        self, enc: EncodedCatalogs, left_idx: np.ndarray, right_idx: np.ndarray
+    ) -> tuple[np.ndarray, pd.DataFrame]:
+        """Match probabilities of row pairs of encoded catalogs, and the feature rows behind them.
+
+        With a score-context stage the blocking candidates are scored too, since a pair's context
+        is the scores of its listings' other candidates.
+        """
+        if not self.fold_boosters:
+            x = pair_features(enc, left_idx, right_idx)
+            return self.score_features(x), x
+        candidates = candidate_pairs(list(enc.neighbours.values()))
+        pool_left, pool_right, (rows, candidate_rows) = union_pairs(
+            [(left_idx, right_idx), (candidates["left_idx"].to_numpy(), candidates["right_idx"].to_numpy())]
+        )
+        x_pool = pair_features(enc, pool_left, pool_right)
+        folds = left_folds(len(enc.left), len(self.fold_boosters), self.config.seed)
+        scores = self._stage1_scores(self.fold_boosters, folds, x_pool, pool_left)
+        context = self._context(rows, candidate_rows, pool_left, pool_right, scores)
+        x = x_pool.iloc[rows].reset_index(drop=True).join(context)
+        return self.score_features(x), x
+
     def score_features(self, x: pd.DataFrame) -> np.ndarray:
         """Match probabilities of feature rows, (n,)."""
         if self.booster is None:
@@ -304,8 +437,7 @@ class Matcher:
             left_idx, right_idx = candidates["left_idx"].to_numpy(), candidates["right_idx"].to_numpy()
         else:
             left_idx, right_idx = self.pair_rows(enc, pairs)
-        x = pair_features(enc, left_idx, right_idx)
-        scores = self.score_features(x)
+        scores, x = self.score_pairs(enc, left_idx, right_idx)
         match = scores >= self.threshold
         if one_to_one:
             keep = np.flatnonzero(match)
@@ -334,6 +466,8 @@ class Matcher:
             "threshold": self.threshold,
             "feature_names": self.feature_names,
             "booster": self.booster.model_to_string(),
+            "fold_boosters": [booster.model_to_string() for booster in self.fold_boosters],
+            "selection": self.selection,
         }
         write_text_atomic(path, json.dumps(document))
         return path
@@ -350,12 +484,14 @@ class Matcher:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{path}: not a matcher file ({error})") from error
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise ValueError(f"{path}: field 'format': expected {FORMAT!r}")
+        if not isinstance(document, dict) or document.get("format") not in READABLE_FORMATS:
+            raise ValueError(f"{path}: field 'format': expected one of {READABLE_FORMATS}")
         config = dict(document["config"])
         config["fields"] = tuple(config["fields"])
         matcher = cls(MatcherConfig(**config))
         matcher.threshold = float(document["threshold"])
         matcher.feature_names = list(document["feature_names"])
         matcher.booster = lgb.Booster(model_str=document["booster"])
+        matcher.fold_boosters = [lgb.Booster(model_str=text) for text in document.get("fold_boosters", [])]
+        matcher.selection = dict(document.get("selection", {}))
         return matcher

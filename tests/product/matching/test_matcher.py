@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from matching_stubs import fake_embeddings
 
+from product.matching.context import CONTEXT_COLUMNS
 from product.matching.features import encode_catalogs, pair_features
 from product.matching.listing import listings_from_frame
 from product.matching.matcher import (
@@ -99,7 +100,15 @@ def test_save_load_round_trip_is_atomic_and_exact(trained, other_shops, tmp_path
         loaded.score_features(x.drop(columns=["price_ratio"]))
 
 
-@pytest.mark.parametrize(("changes", "message"), [({"fields": ("text",)}, "title"), ({"k": 1}, "at least 2")])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"fields": ("text",)}, "title"),
+        ({"k": 1}, "at least 2"),
+        ({"score_context": "maybe"}, "score_context"),
+        ({"context_folds": 1}, "context_folds"),
+    ],
+)
 def test_config_is_validated(changes, message):
     with pytest.raises(ValueError, match=message):
         MatcherConfig(**changes)
@@ -147,3 +156,37 @@ def test_image_similarity_from_local_files(tmp_path):
     image_cos = pair_features(enc, np.array([0, 0, 0, 1]), np.array([0, 1, 2, 0]))["image_cos"].to_numpy()
     assert image_cos[0] > image_cos[1]  # the near-identical picture is closer
     assert np.isnan(image_cos[2]) and np.isnan(image_cos[3])  # remote URL / no image: no evidence
+
+
+def test_score_context_stage_trains_scores_and_round_trips(shops, other_shops, tmp_path):
+    matcher = Matcher(MatcherConfig(k=5, num_boost_round=40, score_context="on", context_folds=3))
+    enc, pairs, _ = _labelled(matcher, shops)
+    matcher.fit_encoded(enc, pairs)
+    assert len(matcher.fold_boosters) == 3 and matcher.feature_names[-5:] == list(CONTEXT_COLUMNS)
+    other_enc, other_pairs, _ = _labelled(matcher, other_shops)
+    left_idx, right_idx = matcher.pair_rows(other_enc, other_pairs)
+    scores, x = matcher.score_pairs(other_enc, left_idx, right_idx)
+    assert list(x.columns) == matcher.feature_names and len(scores) == len(other_pairs)
+    assert precision_recall_f1(other_pairs["label"].to_numpy(), scores >= matcher.threshold)["f1"] > 0.85
+    # a pair's context comes from all candidates, so scoring a subset gives the same scores
+    subset, _ = matcher.score_pairs(other_enc, left_idx[:7], right_idx[:7])
+    np.testing.assert_allclose(subset, scores[:7])
+    loaded = Matcher.load(matcher.save(tmp_path / "staged.json"))
+    assert len(loaded.fold_boosters) == 3
+    np.testing.assert_allclose(loaded.score_pairs(other_enc, left_idx, right_idx)[0], scores)
+
+
+def test_score_context_is_kept_only_when_it_helps_on_valid(shops):
+    matcher = Matcher(MatcherConfig(k=5, num_boost_round=40, score_context="valid", context_folds=3))
+    enc, pairs, _ = _labelled(matcher, shops)
+    valid = pairs.sample(frac=0.5, random_state=0)  # validation pairs come from the same catalogs
+    matcher.fit_encoded(enc, pairs.drop(valid.index), valid)
+    selection = matcher.selection
+    assert set(selection) == {"single_stage_valid_f1", "score_context_valid_f1", "score_context"}
+    assert selection["score_context"] == (
+        selection["score_context_valid_f1"] > selection["single_stage_valid_f1"]
+    )
+    assert bool(matcher.fold_boosters) == selection["score_context"]
+    assert ("stage1_score" in matcher.feature_names) == selection["score_context"]
+    off = Matcher(MatcherConfig(k=5, num_boost_round=40, score_context="off")).fit_encoded(enc, pairs)
+    assert not off.fold_boosters and "stage1_score" not in off.feature_names
