@@ -1,24 +1,27 @@
 """Do the CLI defaults hold up on logs nobody tuned for? (issue 14)
 
 Per data set and learned model this trains:
-  default   exactly what ``alignrec train -m MODEL`` does: the ``TrainConfig`` built from the ``train``
-            command's own defaults (read from its signature, so a changed default is what runs here);
+  default   exactly what ``alignrec train -m MODEL`` does: ``recsys.experiment.default_config`` from
+            the ``train`` command's own option defaults (read from its signature, so a changed default
+            is what runs here; per-model values in ``recsys.experiment.MODEL_DEFAULTS``);
   pop       MostPopular on the same split;
   lr sweep  the same defaults with other learning rates (``--lrs``), scored on VALIDATION only, to
-            choose a per-model default learning rate across data sets (never on test);
-  tuned     ``recsys.tuning.tune`` (what ``alignrec tune`` runs in process: TPE + median pruning on
-            validation NDCG@10, base config from the ``tune`` command's defaults), then the best
-            configuration retrained and evaluated once on test.
+            choose a per-model default learning rate across data sets (never on test); other fields
+            are swept the same way by ``benchmarks.defaults_sweep`` (tables at the end);
+  tuned     ``recsys.tuning.tune`` (what ``alignrec tune`` runs in process: trial 0 the defaults
+            themselves, then TPE; median pruning on validation NDCG@10, never before ``min_epochs``),
+            then the best configuration retrained and evaluated once on test.
 
 Splits: ml-100k and amazon-fashion as ``alignrec train`` makes them (all ratings implicit, per-user
 random 80/10/10, seed 2026); amazon-scientific the shipped leave-one-out split (test last item,
-valid second last). Test: full ranking over all items, train+valid masked. Targets: default /
-pop >= 1.2 and default / tuned >= 0.97 on test NDCG@10. Every record carries its trial count (fewer
-than 30 when the CPU budget forced it), seconds, CPU seconds, the CPU model and the load average.
+valid second last); ml-1m (``--datasets ml-1m``, not in the default list) as ml-100k. Test: full
+ranking over all items, train+valid masked. Targets: default / pop >= 1.2 and default / tuned >=
+0.97 on test NDCG@10. Every record carries its trial count (fewer than 30 when the CPU budget forced
+it), seconds, CPU seconds, the CPU model and the load average.
 
     python -m benchmarks.defaults --datasets ml-100k --models bpr --trials 30
-    python -m benchmarks.defaults --datasets amazon-fashion,amazon-scientific --trials 30
-    python -m benchmarks.defaults --summary      # the lr choice from the stored records only
+    python -m benchmarks.defaults --datasets amazon-fashion,amazon-scientific --models lightgcn,cml --lrs ""
+    python -m benchmarks.defaults --summary      # the tables from the stored records only
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ PROTOCOLS = {
     "train+valid masked",
     "amazon-scientific": "amazon-scientific-mm shipped leave-one-out split (test last, valid second last); "
     "full ranking, train+valid masked",
+    "ml-1m": "ml-1m ratings_svdapprox.csv.gz (all 1,000,209 ratings, no timestamps), all implicit; per-user "
+    "random 80/10/10 seed 2026 (as alignrec train makes it); full ranking, train+valid masked",
 }
 TARGET_POP, TARGET_TUNED = 1.2, 0.97
 
@@ -56,15 +61,16 @@ def load_split(dataset: str):
         from benchmarks.multimodal import load_scientific
 
         return with_protocol(load_scientific()[0], dataset=dataset)
-    path, fmt = {
-        "ml-100k": ("ml-100k/u.data.gz", "movielens-100k"),
-        "amazon-fashion": ("amazon-fashion-2018/AMAZON_FASHION_5.jsonl.gz", "amazon"),
+    path, fmt, item_col = {
+        "ml-100k": ("ml-100k/u.data.gz", "movielens-100k", "item_id"),
+        "amazon-fashion": ("amazon-fashion-2018/AMAZON_FASHION_5.jsonl.gz", "amazon", "item_id"),
+        "ml-1m": ("ml-1m/ratings_svdapprox.csv.gz", "auto", "item_idx"),  # not in DATASETS: ask for it
     }[dataset]
     parts, _ = prepare_split(
         require_data(path),
         Format(fmt),
         "user_id",
-        "item_id",
+        item_col,
         None,
         None,
         None,
@@ -360,8 +366,23 @@ def save_records(records: list[dict], notes: str, area: str = AREA) -> None:
         + "\nLearning-rate choice (validation only):\n\n```json\n"
         + choice
         + "\n```\n"
+        + sweep_md()
         + "\nAll fields:\n\n"
         + _flat_table(flat),
+    )
+
+
+def sweep_md() -> str:
+    """The grid around the defaults (``benchmarks.defaults_sweep``, validation only), if it was run."""
+    from benchmarks.defaults_sweep import AREA as SWEEP_AREA
+    from benchmarks.defaults_sweep import choice_md
+
+    path = RESULTS_DIR / f"{SWEEP_AREA}.json"
+    if not path.exists():
+        return ""
+    return (
+        "\n## Other defaults: a grid on validation (`python -m benchmarks.defaults_sweep`; every point in "
+        f"`{SWEEP_AREA}.md`)\n\n" + choice_md(json.loads(path.read_text())) + "\n"
     )
 
 

@@ -34,14 +34,20 @@ def grid_points(grid: dict[str, list]) -> list[dict[str, object]]:
     return [dict(zip(names, values, strict=True)) for values in itertools.product(*(grid[n] for n in names))]
 
 
-def is_default(model: str, overrides: dict[str, object]) -> bool:
-    """Whether ``overrides`` leave ``model``'s CLI defaults as they are (``num_negatives`` as trained)."""
+def canonical(model: str, overrides: dict[str, object]) -> dict[str, object]:
+    """The overrides that change ``model``'s CLI defaults (``num_negatives`` compared as trained)."""
     from recsys.experiment import negatives_per_event
 
     config = cli_train_config(model)
     changed = replace(config, **overrides)
-    same_negatives = negatives_per_event(changed) == negatives_per_event(config)
-    return same_negatives and replace(changed, num_negatives=None) == replace(config, num_negatives=None)
+    kept = {k: v for k, v in overrides.items() if k != "num_negatives" and getattr(config, k) != v}
+    if negatives_per_event(changed) != negatives_per_event(config):
+        kept["num_negatives"] = changed.num_negatives
+    return dict(sorted(kept.items()))
+
+
+def _key(record: dict) -> tuple:
+    return record["model"], record["dataset"], record["defaults"], record["overrides"]
 
 
 def default_key(model: str) -> str:
@@ -61,7 +67,7 @@ def run_point(split, dataset: str, model: str, overrides: dict[str, object]) -> 
         "dataset": dataset,
         "protocol": PROTOCOLS[dataset] + "; score: best validation NDCG@10 (test only recorded)",
         "defaults": default_key(model),
-        "overrides": json.dumps(overrides, sort_keys=True),
+        "overrides": json.dumps(overrides),
         "valid_ndcg@10": best_valid(result),
         "test_ndcg@10": round(result.metrics["ndcg@10"], 4),
         "epochs": result.epochs_run,
@@ -73,10 +79,10 @@ def run_point(split, dataset: str, model: str, overrides: dict[str, object]) -> 
     }
 
 
-def choice(records: list[dict], model: str) -> list[dict[str, object]]:
-    """Per grid point of ``model`` (under the current defaults): its validation NDCG@10 over the
+def choice(records: list[dict], model: str, defaults: str) -> list[dict[str, object]]:
+    """Per grid point of ``model`` swept around ``defaults``: its validation NDCG@10 over the
     defaults' on each data set, best worst case first."""
-    mine = [r for r in records if r["model"] == model and r["defaults"] == default_key(model)]
+    mine = [r for r in records if r["model"] == model and r["defaults"] == defaults]
     datasets = sorted({r["dataset"] for r in mine})
     base = {r["dataset"]: r["valid_ndcg@10"] for r in mine if r["overrides"] == "{}"}
     rows = []
@@ -86,28 +92,45 @@ def choice(records: list[dict], model: str) -> list[dict[str, object]]:
             match = [r["valid_ndcg@10"] for r in mine if r["dataset"] == d and r["overrides"] == overrides]
             ratios[d] = round(match[0] / base[d], 3) if match and base.get(d) else None
         known = [x for x in ratios.values() if x is not None]
+        complete = len(known) == len(datasets)
         rows.append(
             {
                 "model": model,
                 "overrides": overrides,
                 **{f"valid/default {d}": ratios[d] for d in datasets},
-                "worst": min(known) if len(known) == len(datasets) else None,
-                "beats defaults everywhere": len(known) == len(datasets) and min(known) > 1.0,
+                "worst": min(known) if complete else None,
+                "mean": round(sum(known) / len(known), 3) if complete else None,
+                "beats defaults everywhere": complete and min(known) > 1.0,
             }
         )
     return sorted(rows, key=lambda r: -(r["worst"] if r["worst"] is not None else -1))
 
 
+def choice_md(records: list[dict]) -> str:
+    """One table per (model, defaults swept around): each point's validation ratios to the defaults."""
+    parts = []
+    groups = sorted({(r["model"], r["defaults"]) for r in records}, key=lambda g: g[1] == default_key(g[0]))
+    for model, defaults in groups:  # earlier defaults first, the current ones last
+        when = "the current defaults" if defaults == default_key(model) else "earlier defaults"
+        parts += [
+            f"### {model} around {when} (validation NDCG@10 / the defaults')",
+            f"Defaults: `{defaults}`",
+            markdown_table(choice(records, model, defaults)),
+        ]
+    return "\n\n".join(parts)
+
+
 def save(records: list[dict]) -> None:
     write_text_atomic(RESULTS_DIR / f"{AREA}.json", json.dumps(records, indent=2) + "\n")
-    parts = [__doc__.split("\n\n")[0].strip(), __doc__.split("\n\n")[1].strip()]
-    for model in sorted({r["model"] for r in records}):
-        parts += [f"## {model}: choice (validation only)", markdown_table(choice(records, model))]
-    current = [r for r in records if r["defaults"] == default_key(r["model"])]
-    parts += ["## All points under the current defaults", markdown_table(current)]
-    older = [r for r in records if r["defaults"] != default_key(r["model"])]
-    if older:
-        parts += ["## Points swept around earlier defaults", markdown_table(older)]
+    flat = [{k: v for k, v in r.items() if k != "defaults"} for r in records]
+    parts = [
+        __doc__.split("\n\n")[0].strip(),
+        __doc__.split("\n\n")[1].strip(),
+        "## Choice",
+        choice_md(records),
+        "## All points",
+        markdown_table(flat),
+    ]
     write_text_atomic(RESULTS_DIR / f"{AREA}.md", "# Defaults sweep (issue 14)\n\n" + "\n\n".join(parts))
 
 
@@ -125,6 +148,12 @@ def main() -> None:
     torch.set_num_threads(1)
     path = RESULTS_DIR / f"{AREA}.json"
     records = json.loads(path.read_text()) if path.exists() else []
+    unique: dict[tuple, dict] = {}
+    for r in records:  # points stored by their changes to the current defaults only
+        if r["defaults"] == default_key(r["model"]):
+            r["overrides"] = json.dumps(canonical(r["model"], json.loads(r["overrides"])))
+        unique.setdefault(_key(r), r)
+    records = list(unique.values())
     if args.summary:
         save(records)
         return
@@ -132,9 +161,9 @@ def main() -> None:
     for dataset in args.datasets.split(","):
         split = load_split(dataset)
         for model in args.models.split(","):
-            for overrides in [{}, *[p for p in grid if not is_default(model, p)]]:
-                key = (model, dataset, default_key(model), json.dumps(overrides, sort_keys=True))
-                if any((r["model"], r["dataset"], r["defaults"], r["overrides"]) == key for r in records):
+            for overrides in [{}, *grid]:
+                overrides = canonical(model, overrides)
+                if (model, dataset, default_key(model), json.dumps(overrides)) in {_key(r) for r in records}:
                     continue
                 record = run_point(split, dataset, model, overrides)
                 records.append(record)

@@ -259,8 +259,8 @@ def train(
     model: Annotated[
         list[Model], typer.Option("--model", "-m", help="Model(s) to train; repeat for several.")
     ] = [Model.bpr],  # noqa: B006,B008
-    dim: Annotated[int, typer.Option(help="Embedding size.")] = 64,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 100,
+    dim: Annotated[int | None, typer.Option(help="Embedding size (default 64; LightGCN 128).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 100; CML 200).")] = None,
     batch_size: Annotated[int, typer.Option(help="Training events per step.")] = 2048,
     lr: Annotated[
         float | None,
@@ -268,8 +268,12 @@ def train(
             help="Adam learning rate (default per model: BPR 1e-3, LightGCN 1e-2, CML 3e-3, chosen on validation across logs)."
         ),
     ] = None,
-    reg: Annotated[float, typer.Option(help="L2 weight on batch embeddings (BPR, LightGCN).")] = 1e-4,
-    negatives: Annotated[int | None, typer.Option(help="Negatives per event (default 1; CML 10).")] = None,
+    reg: Annotated[
+        float | None, typer.Option(help="L2 weight on batch embeddings (BPR 1e-4, LightGCN 1e-3).")
+    ] = None,
+    negatives: Annotated[
+        int | None, typer.Option(help="Negatives per event (default 1; LightGCN 4; CML 10).")
+    ] = None,
     layers: Annotated[int, typer.Option(help="LightGCN propagation layers.")] = 3,
     patience: Annotated[
         int, typer.Option(help="Evaluations without validation NDCG@10 gain before stopping (0: never).")
@@ -521,7 +525,9 @@ def tune(
     trials: Annotated[
         int, typer.Option(help="Trials (Optuna TPE; median pruning on validation NDCG@10).")
     ] = 30,
-    epochs: Annotated[int, typer.Option(help="Maximum epochs per trial.")] = 100,
+    epochs: Annotated[
+        int | None, typer.Option(help="Maximum epochs per trial (default 100; CML 200).")
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Training events per step.")] = 2048,
     patience: Annotated[int, typer.Option(help="Early-stopping patience within a trial.")] = 10,
     min_epochs: Annotated[int, typer.Option(help="No early stop before this epoch.")] = 20,
