@@ -368,9 +368,12 @@ def main() -> None:
             parts.append(f"creators_lastfm_{kind}")
             notes += (
                 f"\n\nLast.fm trajectories, item features {kind} ({args.fresh_slots} fresh slots, "
-                f"{args.seeds} seeds, mean over seeds):\n\n{trajectories}\n\nFirst new items of seed 0 "
-                f"(bounded information, template writer):\n\n{examples}"
+                f"{args.seeds} seeds, mean over seeds):\n\n{trajectories}"
             )
+            if kind == kinds[-1]:  # the texts do not depend on what the VBPR sees
+                notes += (
+                    f"\n\nFirst new items of seed 0 (bounded information, template writer):\n\n{examples}"
+                )
     if args.lm_titles:
         record, examples = lm_title_speed(args.lm_titles)
         write_results("creators_lm_titles", [record])

@@ -107,10 +107,11 @@ class TemplateWriter:
         mood = _pick(rng, MOODS)
         leaning = " and ".join(styles) if styles else "its own sound"
         pattern = int(rng.integers(3))
+        article = "An" if mood[0] in "aeiou" else "A"
         if pattern == 0:
-            return f"A {mood} {genre} track by {creator} about {theme}, leaning {leaning}."
+            return f"{article} {mood} {genre} track by {creator} about {theme}, leaning {leaning}."
         if pattern == 1:
-            return f"{creator} goes {genre} on a {mood} song about {theme}, with a nod to {leaning}."
+            return f"{creator} goes {genre} on {article.lower()} {mood} song about {theme}, a nod to {leaning}."
         return f"New {genre} from {creator}: {mood}, about {theme}, {leaning} at heart."
 
     def drafts(
