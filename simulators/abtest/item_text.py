@@ -111,7 +111,8 @@ class TemplateWriter:
         if pattern == 0:
             return f"{article} {mood} {genre} track by {creator} about {theme}, leaning {leaning}."
         if pattern == 1:
-            return f"{creator} goes {genre} on {article.lower()} {mood} song about {theme}, a nod to {leaning}."
+            song = f"{article.lower()} {mood} song about {theme}"
+            return f"{creator} goes {genre} on {song}, a nod to {leaning}."
         return f"New {genre} from {creator}: {mood}, about {theme}, {leaning} at heart."
 
     def drafts(
