@@ -552,7 +552,6 @@ def speed(args) -> list[dict]:
     import subprocess
     import sys
     import tempfile
-    import threading
     from pathlib import Path
 
     import torch
@@ -621,40 +620,21 @@ def speed(args) -> list[dict]:
         print(records[-1], flush=True)
 
     # Over HTTP: each arm's recommender saved and served by its own app (uvicorn in a thread).
-    import socket
-
-    import uvicorn
-
-    from serving.config import Settings
-    from serving.main import create_app
+    from simulators.abtest.local_servers import free_port, serve_models
 
     with tempfile.TemporaryDirectory() as folder:
-        servers, threads, http = [], [], []
-        for name, recommender in recommenders.items():
-            saved = recommender.save(Path(folder) / name)
-            app = create_app(Settings(model_dir=saved, feedback_url=f"sqlite:///{Path(folder) / name}.db"))
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
-            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-            servers.append(server)
-            threads.append(threading.Thread(target=server.run, daemon=True))
-            threads[-1].start()
-            http.append(HTTPPolicy(f"http://127.0.0.1:{port}", train.user_ids, train.item_ids, name=name))
-        while not all(s.started for s in servers):
-            time.sleep(0.1)
-        try:
-            start = time.perf_counter()
-            remote = run_abtest(
-                http, names, clicks, users, ids, train.num_items, rounds=args.http_rounds, **base
-            )
-            seconds = time.perf_counter() - start
-        finally:
-            for server, policy in zip(servers, http, strict=True):
-                policy.close()
-                server.should_exit = True
-            for thread in threads:
-                thread.join(30)
+        saved = {name: r.save(Path(folder) / name) for name, r in recommenders.items()}
+        with serve_models(saved, Path(folder) / "feedback") as urls:
+            http = [HTTPPolicy(urls[n], train.user_ids, train.item_ids, name=n) for n in names]
+            try:
+                start = time.perf_counter()
+                remote = run_abtest(
+                    http, names, clicks, users, ids, train.num_items, rounds=args.http_rounds, **base
+                )
+                seconds = time.perf_counter() - start
+            finally:
+                for policy in http:
+                    policy.close()
     # In process with the server's arithmetic (one user per call), and batched as above.
     singles = [RecommenderPolicy(r, batch=1) for r in recommenders.values()]
     local = run_abtest(singles, names, clicks, users, ids, train.num_items, rounds=args.http_rounds, **base)
@@ -693,9 +673,7 @@ def speed(args) -> list[dict]:
         try:
             for name, recommender in recommenders.items():
                 saved = recommender.save(Path(folder) / name)
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", 0))
-                    port = probe.getsockname()[1]
+                port = free_port()
                 env = {
                     **os.environ,
                     "ALIGNREC_MODEL_DIR": str(saved),

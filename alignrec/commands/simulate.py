@@ -50,6 +50,9 @@ def abtest(
             "--policy-url", help="ARM=URL: serve that arm over HTTP (repeatable). " + help_of("policy_urls")
         ),
     ] = None,
+    serve_arms: Annotated[
+        bool | None, typer.Option("--serve-arms/--in-process", help=help_of("serve_arms"))
+    ] = None,
     send_feedback: Annotated[
         bool | None, typer.Option("--send-feedback/--no-send-feedback", help=help_of("send_feedback"))
     ] = None,
@@ -83,6 +86,7 @@ def abtest(
         "run": run,
         "arms": arm,
         "policy_urls": parse_policy_urls(policy_url),
+        "serve_arms": serve_arms,
         "send_feedback": send_feedback,
         "rounds": rounds,
         "k": k,
@@ -109,7 +113,47 @@ def abtest(
 
 
 def run_experiment(config) -> None:
-    """Run the test of one ``ABTestConfig``: load the run's models and split, simulate, report."""
+    """Run the test of one ``ABTestConfig``: serve the run's arms over HTTP from this process
+    (``ABTestConfig.serves_locally``), or call them in-process, then :func:`run_arms`."""
+    import dataclasses
+    import importlib.util
+    import tempfile
+
+    from recsys.experiment import RECOMMENDER_DIR
+
+    if not config.run.is_dir():
+        raise FileNotFoundError(
+            f"{config.run}: no run folder there (train one with `alignrec train --out {config.run}`)"
+        )
+    local = [a for a in dict.fromkeys(config.arms) if a not in config.policy_urls]
+    if not local or not config.serves_locally():
+        return run_arms(config)
+    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        if config.serve_arms:
+            raise ValueError(
+                f"serve_arms: needs the serve extra ({', '.join(missing)} missing): pip install alignrec[serve]"
+            )
+        console.print(f"[yellow]{', '.join(missing)} not installed: the arms run in this process[/yellow]")
+        return run_arms(config)
+    from simulators.abtest.local_servers import serve_models
+
+    model_dirs = {a: config.run / a / RECOMMENDER_DIR for a in local}
+    with (
+        tempfile.TemporaryDirectory(prefix="alignrec-arms-") as folder,
+        serve_models(model_dirs, Path(folder)) as urls,
+    ):
+        console.print(
+            "arms served over HTTP from this process: "
+            + ", ".join(f"{a} at {url}" for a, url in urls.items())
+            + " (--in-process to call them directly)"
+        )
+        run_arms(dataclasses.replace(config, policy_urls={**urls, **config.policy_urls}), started=set(urls))
+
+
+def run_arms(config, started: set[str] = frozenset()) -> None:
+    """Load the run's split and in-process models, simulate, report; ``started``: arms whose URL
+    is a server this process started (the report records them as served from this process)."""
     import numpy as np
     import torch
 
@@ -120,10 +164,6 @@ def run_experiment(config) -> None:
     from simulators.abtest.environment import itemknn_world, run_abtest, run_abtest_on_ray
     from simulators.abtest.policies import HTTPFeedback, HTTPPolicy, RecommenderPolicy
 
-    if not config.run.is_dir():
-        raise FileNotFoundError(
-            f"{config.run}: no run folder there (train one with `alignrec train --out {config.run}`)"
-        )
     state_path = config.state_path()  # None on Ray
     if state_path is not None and state_path.exists():
         if not config.resume:
@@ -202,6 +242,13 @@ def run_experiment(config) -> None:
         for client in [*policies, *senders]:
             if isinstance(client, HTTPPolicy | HTTPFeedback):
                 client.close()
+    if started:  # local ports mean nothing after the run: say how the arms were called instead
+        settings["policy_urls"] = {
+            a: u for a, u in settings.get("policy_urls", {}).items() if a not in started
+        }
+        settings["served_from_this_process"] = sorted(started)
+        if not settings["policy_urls"]:
+            del settings["policy_urls"]
     numbers = experiment_report(result, settings, alpha=config.alpha)
     publish(numbers, config.report_dir or config.run / f"abtest-{config.salt}", config, names)
 

@@ -37,6 +37,13 @@ class ABTestConfig:
         "Arms served over HTTP: model name -> base URL of a server speaking the serving API "
         "(POST /v1/recommendations) for that model; other arms run in this process.",
     )
+    serve_arms: bool | None = _field(
+        None,
+        "Serve the run's arms over HTTP from this process (one serving app per model on a local port) "
+        "and call them through the API, as a deployed service is called. Default: yes, unless the "
+        "test runs on Ray workers or retrains (those need in-process policies) or the serve extra is "
+        "not installed; false: call the models in this process (faster, same slates up to near-ties).",
+    )
     send_feedback: bool = _field(
         False,
         "Send each HTTP arm's impressions and clicks to its server's POST /v1/feedback (its feedback store).",
@@ -98,12 +105,19 @@ class ABTestConfig:
         if self.diversity_dims < 0:
             fail("diversity_dims", "an integer >= 0")
         ray = self.sharded
+        if self.serve_arms and ray:
+            fail("serve_arms", "false or unset with Ray workers (shards call their policies in-process)")
+        if self.serve_arms and self.retrain_every is not None:
+            fail("serve_arms", "false or unset when retraining (a refit changes an in-process policy)")
         if ray and self.state is not None:  # retraining runs on Ray in lockstep; shards are not saved
             fail("state", "no value with Ray workers (sharded runs save no state)")
         if ray and self.resume:
             fail("resume", "false with Ray workers (sharded runs save no state)")
-        if self.send_feedback and (ray or not self.policy_urls):
-            fail("send_feedback", "false unless some arm is served over HTTP (policy_urls) in one process")
+        if self.send_feedback and (ray or not (self.policy_urls or self.serves_locally())):
+            fail(
+                "send_feedback",
+                "false unless some arm is served over HTTP (policy_urls or serve_arms) in one process",
+            )
         for name in ("base_rate", "alpha"):
             if not 0 < getattr(self, name) < 1:
                 fail(name, "a number strictly between 0 and 1")
@@ -127,6 +141,13 @@ class ABTestConfig:
     def sharded(self) -> bool:
         """Whether users are sharded over Ray workers."""
         return self.workers > 1 or self.ray_address is not None
+
+    def serves_locally(self) -> bool:
+        """Whether the in-process arms are to be served over HTTP from this process: ``serve_arms``,
+        or by default unless the test runs on Ray or retrains."""
+        if self.serve_arms is not None:
+            return self.serve_arms
+        return not self.sharded and self.retrain_every is None
 
     def state_path(self) -> Path | None:
         """Where the loop state goes: ``state``, or RUN/abtest-<salt>.state.npz; None on Ray."""

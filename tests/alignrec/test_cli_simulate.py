@@ -167,6 +167,7 @@ def test_an_arm_served_over_http_gives_the_in_process_result(run, tmp_path):
     thread = threading.Thread(target=server.run)
     thread.start()
     args = ["--run", str(run), "-a", "pop", "-a", "itemknn", "--rounds", "3", "--salt", "http", "--no-track"]
+    args.append("--in-process")  # the arms not given a URL
     try:
         for _ in range(100):  # until the server listens
             if server.started:
@@ -188,6 +189,22 @@ def test_an_arm_served_over_http_gives_the_in_process_result(run, tmp_path):
     assert remote == here and "over HTTP: itemknn" in served.output
     served_arm = here["arms"]["itemknn"]
     assert stored == served_arm["impressions"] + served_arm["clicks"] > 0  # an event per impression and click
+
+
+def test_by_default_the_arms_are_served_over_http_from_this_process(run, tmp_path):
+    pytest.importorskip("fastapi")
+    args = ["--run", str(run), "-a", "pop", "-a", "itemknn", "--rounds", "3", "--salt", "dflt", "--no-track"]
+    served = simulate(*args, "--report-dir", str(tmp_path / "served"), "--state", str(tmp_path / "s.npz"))
+    assert served.exit_code == 0, served.output
+    assert "arms served over HTTP from this process: pop at http://127.0.0.1:" in served.output
+    local = simulate(
+        *args, "--in-process", "--report-dir", str(tmp_path / "local"), "--state", str(tmp_path / "l.npz")
+    )
+    assert local.exit_code == 0, local.output and "served over HTTP" not in local.output
+    remote = json.loads((tmp_path / "served" / "report.json").read_text())
+    here = json.loads((tmp_path / "local" / "report.json").read_text())
+    assert remote["settings"].pop("served_from_this_process") == ["itemknn", "pop"]
+    assert remote == here  # the same slates and clicks through the API as in process
 
 
 def tiny_lastfm(folder: Path, users: int = 60, artists: int = 40, tags: int = 6) -> Path:

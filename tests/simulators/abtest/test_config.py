@@ -52,7 +52,13 @@ def test_the_example_parses_and_flags_win():
             "retrain_every: expected at least one in-process arm",
         ),
         ({"diversity_dims": -1}, "diversity_dims: expected an integer >= 0"),
-        ({"send_feedback": True}, "send_feedback: expected false unless some arm is served over HTTP"),
+        (
+            {"send_feedback": True, "serve_arms": False},
+            "send_feedback: expected false unless some arm is served over HTTP",
+        ),
+        ({"serve_arms": True, "workers": 2}, "serve_arms: expected false or unset with Ray workers"),
+        ({"serve_arms": True, "retrain_every": 2}, "serve_arms: expected false or unset when retraining"),
+        ({"serve_arms": "yes"}, "serve_arms: expected"),
     ],
 )
 def test_bad_values_name_the_source_and_field(values, message):
