@@ -17,8 +17,11 @@ Protocols (each record's ``protocol`` field says which):
   out-of-fold scores); not comparable with train/test figures.
 
 Timings are wall-clock seconds on the machine that ran it (``encode``: parsing, TF-IDF, MiniLM and
-kNN of both catalogs; ``train``: features of train + valid pairs and LightGBM; ``match``: features
-and scores of the test pairs).
+kNN of both catalogs; ``train``: features of train + valid pairs and LightGBM, and with the
+score-context stage the features and out-of-fold scores of every blocking candidate; ``match``:
+scores of the test pairs), with the process's CPU seconds beside them (``*_cpu_s``). ``cpu_s`` adds
+encode, train, match and scoring every candidate; ``cpu_ratio_to_single_stage`` divides it by the
+same for the single-stage matcher (the default before the score-context stage) in the same run.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import platform
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,56 +68,98 @@ def _blocking_truth(matcher: Matcher, enc, pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"left_idx": left_idx, "right_idx": right_idx})
 
 
+class _Clock:
+    """Wall-clock and CPU seconds (this process, all threads) of a block."""
+
+    def __enter__(self) -> _Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def _fit_and_time(
+    config: MatcherConfig, data, enc, run_all: bool
+) -> tuple[Matcher, np.ndarray, dict[str, float], int]:
+    """Train on train (threshold and score-context choice on valid), score the test pairs and,
+    with ``run_all``, every blocking candidate as `alignrec match run` does after encoding."""
+    matcher = Matcher(config)
+    with _Clock() as train:
+        matcher.fit_encoded(enc, data.splits["train"], data.splits["valid"])
+    with _Clock() as match:
+        scores, _ = matcher.score_pairs(enc, *matcher.pair_rows(enc, data.splits["test"]))
+    seconds = {
+        "train_s": train.wall,
+        "match_s": match.wall,
+        "train_cpu_s": train.cpu,
+        "match_cpu_s": match.cpu,
+    }
+    candidates = 0
+    if run_all:
+        with _Clock() as run:
+            candidates = len(matcher.predict_pairs(data.left, data.right, enc=enc))
+        seconds.update(run_all_candidates_s=run.wall, run_all_candidates_cpu_s=run.cpu)
+    return matcher, scores, seconds, candidates
+
+
 def run_deepmatcher(
     name: str, config_name: str, config: MatcherConfig, cache_root: Path | None
 ) -> list[dict]:
     data = load_deepmatcher(require_data(f"deepmatcher/{name}"))
-    matcher = Matcher(config)
-    start = time.perf_counter()
-    enc = matcher.encode(data.left, data.right, cache_root)
-    encode_s = time.perf_counter() - start
-
-    start = time.perf_counter()
-    x = {split: matcher.features(enc, pairs) for split, pairs in data.splits.items() if split != "test"}
+    with _Clock() as encode:
+        enc = Matcher(config).encode(data.left, data.right, cache_root)
     y = {split: pairs["label"].to_numpy() for split, pairs in data.splits.items()}
-    matcher.fit_features(x["train"], y["train"], x["valid"], y["valid"])
-    train_s = time.perf_counter() - start
-
-    start = time.perf_counter()
-    x["test"] = matcher.features(enc, data.splits["test"])
-    scores = matcher.score_features(x["test"])
-    match_s = time.perf_counter() - start
-
-    # What `alignrec match run` does after encoding: score every blocking candidate.
-    start = time.perf_counter()
-    everything = matcher.predict_pairs(data.left, data.right, enc=enc)
-    run_s = time.perf_counter() - start
-
-    candidates = matcher.candidates(enc)
-    labelled = pd.concat(data.splits.values())
     protocol = "train on train, threshold on valid, test pairs"
     dataset = f"deepmatcher/{name}"
-    record = {
-        "model": f"lightgbm-{config_name}",
-        "dataset": dataset,
-        "protocol": protocol,
-        **_metrics(y["test"], scores, matcher.threshold),
-        "ditto_f1": DITTO_F1.get(name, ""),
-        "blocking_recall_test": round(
-            blocking_recall(candidates, _blocking_truth(matcher, enc, data.splits["test"])), 4
-        ),
-        "blocking_recall_all": round(blocking_recall(candidates, _blocking_truth(matcher, enc, labelled)), 4),
-        "candidates_per_left": round(len(candidates) / len(data.left), 1),
-        "blocking_k": config.k,
-        "encode_s": round(encode_s, 1),
-        "train_s": round(train_s, 1),
-        "match_s": round(match_s, 1),
-        "run_all_candidates_s": round(run_s, 1),
-        "run_candidates": len(everything),
-    }
-    records = [record]
+    candidates = Matcher.candidates(enc)
+    labelled = pd.concat(data.splits.values())
 
-    one_to_one = matcher.predict_pairs(data.left, data.right, data.splits["test"], one_to_one=True, enc=enc)
+    # The configuration as given (score context kept only if it raises valid F1), the single-stage
+    # matcher (the default before the score-context stage: the CPU-time reference) and the
+    # score-context stage forced on (its test F1 even where valid rejected it).
+    variants = {
+        "": config.score_context,
+        "-single-stage": "off",
+        "+score-context": "on",
+    }
+    records, cpu = [], {}
+    for suffix, mode in variants.items():
+        matcher, scores, seconds, run_candidates = _fit_and_time(
+            replace(config, score_context=mode), data, enc, run_all=suffix != "+score-context"
+        )
+        record = {
+            "model": f"lightgbm-{config_name}{suffix}",
+            "dataset": dataset,
+            "protocol": protocol,
+            **_metrics(y["test"], scores, matcher.threshold),
+            "score_context": bool(matcher.fold_boosters),
+        }
+        if suffix == "":
+            chosen = matcher
+            record.update(
+                {
+                    "ditto_f1": DITTO_F1.get(name, ""),
+                    **{k: round(v, 4) for k, v in matcher.selection.items() if k.endswith("_f1")},
+                    "blocking_recall_test": round(
+                        blocking_recall(candidates, _blocking_truth(matcher, enc, data.splits["test"])), 4
+                    ),
+                    "blocking_recall_all": round(
+                        blocking_recall(candidates, _blocking_truth(matcher, enc, labelled)), 4
+                    ),
+                    "candidates_per_left": round(len(candidates) / len(data.left), 1),
+                    "blocking_k": config.k,
+                }
+            )
+        record.update({"encode_s": round(encode.wall, 1), "encode_cpu_s": round(encode.cpu, 1)})
+        record.update({k: round(v, 1) for k, v in seconds.items()})
+        if run_candidates:
+            cpu[suffix] = encode.cpu + sum(v for k, v in seconds.items() if k.endswith("_cpu_s"))
+            record.update({"run_candidates": run_candidates, "cpu_s": round(cpu[suffix], 1)})
+        records.append(record)
+    records[0]["cpu_ratio_to_single_stage"] = round(cpu[""] / cpu["-single-stage"], 2)
+
+    one_to_one = chosen.predict_pairs(data.left, data.right, data.splits["test"], one_to_one=True, enc=enc)
     one_to_one = data.splits["test"].merge(one_to_one, on=["left_id", "right_id"])
     records.append(
         {
@@ -127,7 +173,8 @@ def run_deepmatcher(
         }
     )
 
-    # Ablation: the same model without the neighbourhood (rank / margin) features.
+    # Ablation: the single-stage model without the neighbourhood (rank / margin) features.
+    x = {split: chosen.features(enc, pairs) for split, pairs in data.splits.items()}
     plain = [c for c in x["train"].columns if not any(m in c for m in CONTEXT_MARKERS)]
     ablated = Matcher(config).fit_features(x["train"][plain], y["train"], x["valid"][plain], y["valid"])
     records.append(
