@@ -190,3 +190,17 @@ def test_score_context_is_kept_only_when_it_helps_on_valid(shops):
     assert ("stage1_score" in matcher.feature_names) == selection["score_context"]
     off = Matcher(MatcherConfig(k=5, num_boost_round=40, score_context="off")).fit_encoded(enc, pairs)
     assert not off.fold_boosters and "stage1_score" not in off.feature_names
+
+
+def test_loads_single_stage_files_of_the_first_format(trained, other_shops, tmp_path):
+    path = trained.save(tmp_path / "old.json")
+    document = json.loads(path.read_text())
+    document["format"] = "alignrec-matcher/1"
+    for key in ("fold_boosters", "selection"):
+        del document[key]
+    del document["config"]["score_context"], document["config"]["context_folds"]
+    path.write_text(json.dumps(document))
+    loaded = Matcher.load(path)
+    assert not loaded.fold_boosters
+    _, _, x = _labelled(loaded, other_shops)
+    np.testing.assert_allclose(loaded.score_features(x), trained.score_features(x))
