@@ -350,7 +350,19 @@ def table_md(records: list[dict]) -> str:
     return "\n".join(lines + sweep) + "\n"
 
 
+MODEL_ORDER = ("bpr", "lightgcn", "cml", "itemknn")
+
+
+def _order(record: dict) -> tuple:
+    datasets = (*DATASETS, "ml-1m")
+    return (
+        datasets.index(record["dataset"]) if record["dataset"] in datasets else len(datasets),
+        MODEL_ORDER.index(record["model"]) if record["model"] in MODEL_ORDER else len(MODEL_ORDER),
+    )
+
+
 def save_records(records: list[dict], notes: str, area: str = AREA) -> None:
+    records = sorted(records, key=_order)  # by data set, then model
     flat = [{k: v for k, v in r.items() if k != "trial_table"} for r in records]
     write_results(area, records, title="CLI defaults across logs (issue 14)", notes=notes)
     md = RESULTS_DIR / f"{area}.md"

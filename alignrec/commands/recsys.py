@@ -269,10 +269,10 @@ def train(
         ),
     ] = None,
     reg: Annotated[
-        float | None, typer.Option(help="L2 weight on batch embeddings (BPR 1e-4, LightGCN 1e-3).")
+        float | None, typer.Option(help="L2 weight on batch embeddings (BPR 1e-2, LightGCN 1e-3).")
     ] = None,
     negatives: Annotated[
-        int | None, typer.Option(help="Negatives per event (default 1; LightGCN 4; CML 10).")
+        int | None, typer.Option(help="Negatives per event (BPR and LightGCN 4, CML 10).")
     ] = None,
     layers: Annotated[int, typer.Option(help="LightGCN propagation layers.")] = 3,
     patience: Annotated[

@@ -13,7 +13,7 @@ def test_an_option_not_given_takes_the_models_default_and_a_given_one_wins():
     assert default_config("lightgcn", dim=16, num_negatives=1).dim == 16
     assert negatives_per_event(default_config("lightgcn", num_negatives=1)) == 1
     assert default_config("cml").epochs == 200 and default_config("bpr").epochs == TrainConfig.epochs
-    assert default_config("bpr") == replace(TrainConfig(model="bpr"), lr=DEFAULT_LR["bpr"])
+    assert default_config("bpr") == replace(TrainConfig(model="bpr"), **MODEL_DEFAULTS["bpr"])
     assert default_config("pop") == TrainConfig(model="pop")  # no per-model defaults: TrainConfig's
 
 
