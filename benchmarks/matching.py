@@ -6,10 +6,11 @@
 
 Protocols (each record's ``protocol`` field says which):
 
-* DeepMatcher (Mudgal et al., 2018): train on ``train``, choose the threshold on ``valid``, report
-  precision / recall / F1 on ``test``, exactly the published pairs. Blocking recall is the share of
-  ``test`` matches (and of all labelled matches) among the blocking candidates of the full tables,
-  with the mean number of candidates per left listing.
+* DeepMatcher (Mudgal et al., 2018): train on ``train``, choose the threshold (and whether to keep
+  the score-context stage) on ``valid``, report precision / recall / F1 on ``test``, exactly the
+  published pairs; ``-single-stage`` and ``+score-context`` rows force the stage off / on.
+  Blocking recall is the share of ``test`` matches (and of all labelled matches) among the
+  blocking candidates of the full tables, with the mean number of candidates per left listing.
 * ProMap published features: LightGBM trained on ``*-train_data_similarities.csv``, threshold from
   5-fold out-of-fold scores on train, reported on ``*-test_data_similarities.csv``.
 * ProMap own features: the raw train pairs are not public, so our feature pipeline is scored by
