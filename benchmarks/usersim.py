@@ -212,6 +212,21 @@ def lm_rows(args, model, tokenizer, log, held, train, bpr, knn, settings) -> lis
                     )
                 )
                 print(f"{name} + offsets: accuracy {calibrated['accuracy']:.3f}", flush=True)
+    if args.lm_protocol2:  # the LM on the hard-negative lists (no-list variant: no position pull)
+        variant = "compact no list"
+        for protocol, n, exposures in settings:
+            if not protocol.startswith("2"):
+                continue
+            lists = exposures[: args.lm_lists]
+            user = LMUser(model, tokenizer, texts, personas, **LM_VARIANTS[variant])
+            tag = "matched" if "(matched" in protocol else "unmatched"
+            scores, seconds, cpu_seconds = cached_scores(
+                f"{base} {variant} p2 {tag} n{n} {len(lists)}", user, lists
+            )
+            metrics = choice_metrics(probabilities_of(scores), np.array([e.target for e in lists]), seconds)
+            extra = {"cpu_seconds": round(cpu_seconds, 1), "threads": 1, "lists": len(lists)}
+            rows.append(record(f"{base} {variant}", describe(protocol, args.users, n), metrics, **extra))
+            print(f"{base} {variant} protocol {protocol}: accuracy {metrics['accuracy']:.3f}", flush=True)
     if args.distil_from:
         fast, label_seconds = distilled_user(
             model, tokenizer, base, args.distil_from, log, held, bpr, knn, train_lists
@@ -404,6 +419,7 @@ def main() -> None:
     )
     parser.add_argument("--rating-lm-users", type=int, default=300, help="held-out users the LM rates")
     parser.add_argument("--ratings-only", action="store_true", help="only the rating MAE rows")
+    parser.add_argument("--lm-protocol2", action="store_true", help="also the LM on protocol 2's lists")
     args = parser.parse_args()
     protocols = [int(p) for p in args.protocols.split(",")]
     torch.set_num_threads(1)
@@ -451,7 +467,7 @@ def main() -> None:
                 )
             )
             print(f"protocol {protocol} n={n} {simulator.name}: {metrics['accuracy']:.3f}", flush=True)
-    if args.lm != "none" and 1 in protocols:
+    if args.lm != "none" and (1 in protocols or args.lm_protocol2):
         records += lm_rows(args, *lm, log, held, held.train, bpr, knn, settings)
     notes = (
         "Protocols 1 and 2 of issue 12. `accuracy`: argmax choice equals the real next item; "
