@@ -71,7 +71,7 @@ class TrainConfig:
 # from TrainConfig's (issue 14): chosen on validation NDCG@10 across ML-100K, Amazon Fashion and
 # Amazon Scientific (benchmarks/defaults.py, benchmarks/defaults_sweep.py, benchmarks/results/defaults.md).
 MODEL_DEFAULTS: dict[str, dict[str, object]] = {
-    "bpr": {"lr": 1e-3, "reg": 1e-2, "num_negatives": 4},
+    "bpr": {"lr": 3e-3, "reg": 1e-2, "num_negatives": 4},
     "lightgcn": {"lr": 1e-2, "dim": 128, "reg": 1e-3, "num_negatives": 4},
     "cml": {"lr": 3e-3, "epochs": 200},  # on Amazon Scientific it still improves at epoch 100
 }
