@@ -7,7 +7,9 @@ Per data set and learned model this trains:
   pop       MostPopular on the same split;
   lr sweep  the same defaults with other learning rates (``--lrs``), scored on VALIDATION only, to
             choose a per-model default learning rate across data sets (never on test); other fields
-            are swept the same way by ``benchmarks.defaults_sweep`` (tables at the end);
+            are swept the same way by ``benchmarks.defaults_sweep`` (tables at the end). A change is
+            kept when its mean validation ratio to the defaults is > 1 and no data set loses > 1%
+            (``best_lr_by_worst_case`` below is the stricter worst-case view);
   tuned     ``recsys.tuning.tune`` (what ``alignrec tune`` runs in process: trial 0 the defaults
             themselves, then TPE; median pruning on validation NDCG@10, never before ``min_epochs``),
             then the best configuration retrained and evaluated once on test.
