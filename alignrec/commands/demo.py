@@ -20,6 +20,7 @@ STEPS = {
     "sizefit": "alignrec.demos.sizefit_demo",
     "usersim": "alignrec.demos.usersim_demo",
     "abtest": "alignrec.demos.abtest_demo",
+    "creators": "alignrec.demos.creators_demo",
     "serving": "alignrec.demos.serving_demo",
 }
 
