@@ -295,7 +295,12 @@ def distilled_user(model, tokenizer, base: str, variant: str, log, held, bpr, kn
         {"bpr": bpr, "itemknn": knn},
         genres=movie_meta(log, held)[0].genres,
     )
-    return distil(features, train_lists, labels, name=f"distilled ({variant})"), label_seconds
+    name = (
+        f"distilled ({variant})"
+        if len(train_lists) == 600
+        else f"distilled ({variant}, {len(train_lists)} lists)"
+    )
+    return distil(features, train_lists, labels, name=name), label_seconds
 
 
 def fit_baselines(users: int, epochs: int, lr: float):
