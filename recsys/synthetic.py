@@ -69,3 +69,36 @@ def make_interactions(
         "item_cluster": item_cluster,
     }
     return data, truth
+
+
+def genre_interactions(
+    num_users: int,
+    num_items: int,
+    num_genres: int,
+    events_per_user: int,
+    sharpness: float = 6.0,
+    concentration: float = 0.3,
+    seed: int = 0,
+) -> tuple[Interactions, np.ndarray, np.ndarray]:
+    """A log that follows genre taste, for creator worlds: each user's (G,) taste and each item's
+    (G,) genre mix are Dirichlet(``concentration``) draws, and each user plays ``events_per_user``
+    distinct items with probability proportional to exp(``sharpness`` * taste . genres).
+
+    Returns the log (ids 0..n-1), the (U, G) tastes and the (I, G) genre mixes."""
+    rng = np.random.default_rng(seed)
+    taste = rng.dirichlet(np.full(num_genres, concentration), size=num_users)
+    genres = rng.dirichlet(np.full(num_genres, concentration), size=num_items)
+    users, items = [], []
+    for u in range(num_users):
+        p = np.exp(sharpness * taste[u] @ genres.T)
+        users += [u] * events_per_user
+        items += rng.choice(num_items, size=events_per_user, replace=False, p=p / p.sum()).tolist()
+    log = Interactions(
+        users=np.array(users),
+        items=np.array(items),
+        num_users=num_users,
+        num_items=num_items,
+        user_ids=np.arange(num_users),
+        item_ids=np.arange(num_items),
+    )
+    return log, taste, genres

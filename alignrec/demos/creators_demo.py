@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from rich.console import Console
 
-from recsys.data import Interactions
 from recsys.models.vbpr import VBPR
 from recsys.recommender import Recommender
+from recsys.synthetic import genre_interactions
 from recsys.train import fit
 from simulators.abtest.creator_platform import CreatorArm, GenreWorld, run_creator_abtest
 from simulators.abtest.creators import CreatorConfig, Creators
@@ -29,30 +29,9 @@ from simulators.abtest.item_text import catalog_text, minilm_encoder, top_tags
 GENRES = ["rock", "jazz", "hip hop", "electronic", "folk", "classical"]
 
 
-def genre_world(num_users: int = 400, num_items: int = 120, events: int = 8, seed: int = 2026):
-    """(U, G) tastes, (I, G) artists' genre mixes and a listening log that follows taste."""
-    rng = np.random.default_rng(seed)
-    taste = rng.dirichlet(np.full(len(GENRES), 0.3), size=num_users)
-    genres = rng.dirichlet(np.full(len(GENRES), 0.3), size=num_items)
-    users, items = [], []
-    for u in range(num_users):
-        p = np.exp(6 * taste[u] @ genres.T)
-        users += [u] * events
-        items += rng.choice(num_items, size=events, replace=False, p=p / p.sum()).tolist()
-    log = Interactions(
-        users=np.array(users),
-        items=np.array(items),
-        num_users=num_users,
-        num_items=num_items,
-        user_ids=np.arange(num_users),
-        item_ids=np.arange(num_items),
-    )
-    return taste, genres, log
-
-
 def run(out: Path, console: Console) -> None:
     torch.set_num_threads(1)
-    taste, genres, log = genre_world()
+    log, taste, genres = genre_interactions(400, 120, len(GENRES), 8, seed=2026)
     encoder = minilm_encoder()
     names = [f"artist {i}" for i in range(log.num_items)]
     features = [

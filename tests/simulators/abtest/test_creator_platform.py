@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from recsys.data import Interactions
 from recsys.models.bpr import BPR
 from recsys.models.vbpr import VBPR
 from recsys.recommender import Recommender
+from recsys.synthetic import genre_interactions
 from recsys.train import fit
 from simulators.abtest.creator_platform import CreatorArm, GenreWorld, run_creator_abtest
 from simulators.abtest.creators import CreatorConfig, Creators
@@ -20,25 +20,8 @@ GENRES = 5
 @pytest.fixture(scope="module")
 def planted():
     """Users with genre tastes who played items of their genres, and a VBPR over genre vectors."""
-    rng = np.random.default_rng(0)
-    num_users, num_items = 120, 80
-    taste = rng.dirichlet(np.full(GENRES, 0.3), size=num_users)
-    genres = rng.dirichlet(np.full(GENRES, 0.3), size=num_items)
-    affinity = taste @ genres.T  # (U, I)
-    users, items = [], []
-    for u in range(num_users):
-        p = np.exp(8 * affinity[u]) / np.exp(8 * affinity[u]).sum()
-        chosen = rng.choice(num_items, size=8, replace=False, p=p)
-        users += [u] * len(chosen)
-        items += chosen.tolist()
-    log = Interactions(
-        users=np.array(users),
-        items=np.array(items),
-        num_users=num_users,
-        num_items=num_items,
-        user_ids=np.arange(num_users),
-        item_ids=np.arange(num_items),
-    )
+    log, taste, genres = genre_interactions(120, 80, GENRES, 8, sharpness=8.0, seed=0)
+    num_users, num_items = log.num_users, log.num_items
     torch.manual_seed(0)
     features = [genres.astype(np.float32)]
     model = VBPR(num_users, num_items, features, dim=8, content_dim=4)

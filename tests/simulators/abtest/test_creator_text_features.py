@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from recsys.data import Interactions
 from recsys.models.vbpr import VBPR
 from recsys.recommender import Recommender
+from recsys.synthetic import genre_interactions
 from recsys.train import fit
 from simulators.abtest.creator_platform import CreatorArm, GenreWorld, run_creator_abtest
 from simulators.abtest.creators import CreatorConfig, Creators
@@ -38,23 +38,7 @@ class WordHashEncoder:
 @pytest.fixture(scope="module")
 def world():
     """60 users who played 6 of 50 artists each, leaning to their genres; artists' tag vectors."""
-    rng = np.random.default_rng(0)
-    num_users, num_items = 60, 50
-    taste = rng.dirichlet(np.full(len(NAMES), 0.3), size=num_users)
-    genres = rng.dirichlet(np.full(len(NAMES), 0.3), size=num_items)
-    users, items = [], []
-    for u in range(num_users):
-        p = np.exp(6 * taste[u] @ genres.T)
-        users += [u] * 6
-        items += rng.choice(num_items, size=6, replace=False, p=p / p.sum()).tolist()
-    log = Interactions(
-        users=np.array(users),
-        items=np.array(items),
-        num_users=num_users,
-        num_items=num_items,
-        user_ids=np.arange(num_users),
-        item_ids=np.arange(num_items),
-    )
+    log, taste, genres = genre_interactions(60, 50, len(NAMES), 6, sharpness=6.0, seed=0)
     return taste, genres, log
 
 
