@@ -620,7 +620,8 @@ def speed(args) -> list[dict]:
         print(records[-1], flush=True)
 
     # Over HTTP: each arm's recommender saved and served by its own app (uvicorn in a thread).
-    from simulators.abtest.local_servers import free_port, serve_models
+    from serving.ports import free_port
+    from simulators.abtest.local_servers import serve_models
 
     with tempfile.TemporaryDirectory() as folder:
         saved = {name: r.save(Path(folder) / name) for name, r in recommenders.items()}

@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.results_io import RESULTS_DIR, write_results
+from serving.ports import free_port
 
 K = 10
 STAGES = ("retrieval", "features", "lightgbm")
@@ -99,12 +99,6 @@ def train_models(root: Path, epochs: int) -> dict[str, Path]:
     recommender.attach_index("HNSW32", ef_search=128)
     recommender.save(root / "bpr-hnsw32")
     return {"bpr": exact, "bpr+hnsw32": root / "bpr-hnsw32"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def two_stage_folders(name: str = "ranker") -> tuple[Path, Path]:

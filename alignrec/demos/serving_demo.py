@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -28,12 +27,7 @@ from recsys.recommender import Recommender
 from recsys.rerank_training import train_two_stage
 from recsys.splits import random_split
 from recsys.synthetic import make_interactions
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from serving.ports import free_port
 
 
 def _wait_ready(http: httpx.Client, server: subprocess.Popen, timeout: float = 120.0) -> None:
@@ -88,7 +82,7 @@ def _run(out: Path, console: Console) -> None:
         f"users' NDCG@10 {fitted.tune_ndcg:.4f} vs {fitted.tune_ndcg_first_retriever:.4f} in BPR's order"
     )
 
-    port, key = _free_port(), secrets.token_hex(8)
+    port, key = free_port(), secrets.token_hex(8)
     env = {
         **os.environ,
         "ALIGNREC_MODEL_DIR": str(model_dir),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import zlib
@@ -25,6 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from product.matching.features import field_texts
+from serving.ports import free_port
 
 ADMIN_KEY = "test-admin-key"
 
@@ -203,12 +203,6 @@ def admin() -> dict[str, str]:
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def postgres_bin() -> Path | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,16 +20,11 @@ import httpx
 import pytest
 
 from serving.feedback import FeedbackStore
+from serving.ports import free_port
 
 EVENTS = 10_000
 BATCH = 50
 KILLS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen:

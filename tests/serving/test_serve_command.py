@@ -8,6 +8,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from alignrec.commands import serve
+from serving.ports import free_port
 
 runner = CliRunner()
 app = typer.Typer()
@@ -115,14 +116,6 @@ def test_two_workers_share_metrics_and_reloads(served, tmp_path):
     assert len(served_by) == 2 and min(served_by) > 0, served_by  # SO_REUSEPORT spread the connections
     assert 'alignrec_model_info{model="bpr"' in text
     assert versions == {new}  # every worker serves the reloaded model
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_ready(base: str, server: subprocess.Popen, seconds: float = 120) -> None:
