@@ -9,19 +9,11 @@ Needs the ``serve`` extra (FastAPI, uvicorn).
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-
-
-def free_port() -> int:
-    """A local TCP port nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
@@ -36,6 +28,7 @@ def serve_models(
 
     from serving.config import Settings
     from serving.main import create_app
+    from serving.ports import free_port
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -43,20 +36,21 @@ def serve_models(
     threads: list[threading.Thread] = []
     urls: dict[str, str] = {}
     try:
+        deadline = time.monotonic() + start_timeout
         for name, model_dir in model_dirs.items():
             settings = Settings(model_dir=model_dir, feedback_url=f"sqlite:///{folder / name}.db")
             port = free_port()
             config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-            servers[name] = uvicorn.Server(config)
-            threads.append(threading.Thread(target=servers[name].run, name=f"serve-{name}", daemon=True))
+            server = servers[name] = uvicorn.Server(config)
+            threads.append(threading.Thread(target=server.run, name=f"serve-{name}", daemon=True))
             threads[-1].start()
-            urls[name] = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + start_timeout
-        for (name, server), thread in zip(servers.items(), threads, strict=True):
+            # Each server listens before the next port is chosen: a free port is free until bound,
+            # so two servers picked together could be handed the same one.
             while not server.started:
-                if not thread.is_alive() or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name}: the server for {model_dirs[name]} did not start")
+                if not threads[-1].is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name}: the server for {model_dir} did not start")
                 time.sleep(0.05)
+            urls[name] = f"http://127.0.0.1:{port}"
         yield urls
     finally:
         for server in servers.values():
