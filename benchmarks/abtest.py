@@ -263,14 +263,15 @@ def aa_calibration(name, dataset, policies, clicks, users, ids, num_items, runs,
         z.append(comparison["difference"] / se)
     z = np.asarray(z)
     rate = float(np.mean(fixed))
+    low, high = binomial_interval(int(np.sum(fixed)), runs)
     return {
         "model": name,
         "dataset": dataset,
         "protocol": f"{runs} A/A runs, {len(users)} users x {rounds} rounds each, own salt and seed; "
         f"alpha 0.05{describe}",
         "fixed_horizon_false_positive_rate": round(rate, 4),
-        "fixed_horizon_rate_ci_low": round(float(binomial_interval(int(np.sum(fixed)), runs)[0]), 4),
-        "fixed_horizon_rate_ci_high": round(float(binomial_interval(int(np.sum(fixed)), runs)[1]), 4),
+        "fixed_horizon_rate_ci_low": round(float(low), 4),
+        "fixed_horizon_rate_ci_high": round(float(high), 4),
         "sequential_false_positive_rate": round(float(np.mean(sequential)), 4),
         "naive_peeking_false_positive_rate": round(float(np.mean(naive)), 4),
         "z_std": round(float(z.std(ddof=1)), 4),
