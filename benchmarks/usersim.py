@@ -425,6 +425,7 @@ def main() -> None:
     parser.add_argument("--rating-lm-users", type=int, default=300, help="held-out users the LM rates")
     parser.add_argument("--ratings-only", action="store_true", help="only the rating MAE rows")
     parser.add_argument("--lm-protocol2", action="store_true", help="also the LM on protocol 2's lists")
+    parser.add_argument("--area", default="usersim", help="results file (runs made in parallel: one each)")
     args = parser.parse_args()
     protocols = [int(p) for p in args.protocols.split(",")]
     torch.set_num_threads(1)
@@ -484,10 +485,13 @@ def main() -> None:
         "draw of users: random 0.20, popularity 0.157, ItemKNN 0.373, BPR-MF 0.421 at n = 5; BPR-MF 0.284 "
         f"at n = 10. Rerun: `python -m benchmarks.usersim`. Load average at start {load_at_start:.2f}."
     )
-    write_results("usersim_part", records, title="part", notes="")
+    write_results(f"{args.area}_part", records, title="part", notes="")
     # Folded into what earlier runs measured (a rerun of one protocol keeps the other's rows).
     merge_results(
-        "usersim", ["usersim_part"], title="User simulators: choice accuracy on real next items", notes=notes
+        args.area,
+        [f"{args.area}_part"],
+        title="User simulators: choice accuracy on real next items",
+        notes=notes,
     )
 
 

@@ -192,12 +192,20 @@ class LMUser:
         return e / e.sum(axis=1, keepdims=True)
 
 
-def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
-    """The model with every ``nn.Linear`` dynamically quantised to int8 (weights int8, activations
-    quantised per batch; ``torch.ao.quantization.quantize_dynamic``); CPU inference only."""
+def quantize_int8(model: torch.nn.Module, keep: tuple[str, ...] = ()) -> torch.nn.Module:
+    """The model with its ``nn.Linear`` layers dynamically quantised to int8 (weights int8,
+    activations quantised per batch; ``torch.ao.quantization.quantize_dynamic``), except those whose
+    module name ends with one of ``keep`` (e.g. ``("down_proj",)``), which stay float; CPU only."""
     from torch.ao.quantization import quantize_dynamic
 
-    return quantize_dynamic(model.eval(), {torch.nn.Linear}, dtype=torch.qint8)
+    layers: set = {torch.nn.Linear}
+    if keep:  # quantize_dynamic also takes module names
+        layers = {
+            name
+            for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and not name.endswith(tuple(keep))
+        }
+    return quantize_dynamic(model.eval(), layers, dtype=torch.qint8)
 
 
 def load_lm(base: str, cache_dir: Path, adapter: Path | None = None, int8: bool = False):

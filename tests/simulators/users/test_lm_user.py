@@ -100,6 +100,18 @@ def test_int8_model_scores_close_to_float(model, tokenizer):
     assert fast.shape == exact.shape and np.abs(fast - exact).max() < 0.1
 
 
+def test_int8_can_keep_named_layers_float(model, tokenizer):
+    import copy
+
+    from simulators.users.lm import quantize_int8
+
+    partial = quantize_int8(copy.deepcopy(model), keep=("down_proj",))
+    kinds = {name.rsplit(".", 1)[-1]: type(m) for name, m in partial.named_modules()}
+    assert kinds["down_proj"] is torch.nn.Linear and "quantized" in kinds["up_proj"].__module__
+    scores = LMUser(partial, tokenizer, TEXTS).option_scores(exposure())
+    assert np.isfinite(scores).all()
+
+
 def test_a_lora_adapter_from_a_run_folder_is_merged(model, tokenizer, tmp_path):
     from peft import LoraConfig, get_peft_model
 
