@@ -4,6 +4,8 @@ aligned on it with SFT, DPO, KTO (TRL's trainers) or BCO, LiPO-λ, CUT (ours, in
 A run's configuration is the objective's config dataclass (``trl.DPOConfig``, ``BCOConfig``, ...):
 CPU-friendly defaults, then the ``--config`` YAML file (its keys are the dataclass's fields, plus a
 ``lora:`` section for ``peft.LoraConfig``), then ``--set KEY=VALUE`` pairs, then the named flags.
+``--init-adapter <run>/final`` trains on top of an earlier run (SFT + DPO): that LoRA is merged into the
+base model first (``simulators.alignment.adapter_chain``), and the new run's ``final`` folder names it.
 """
 
 from __future__ import annotations
@@ -296,6 +298,13 @@ def train(
     out: Annotated[Path, typer.Option(help="Run folder: checkpoints, final adapter, metrics.json.")] = Path(
         ".alignrec/align/latest"
     ),
+    init_adapter: Annotated[
+        Path | None,
+        typer.Option(
+            help="A LoRA folder (<run>/final) merged into the base model first: the new LoRA trains on top of it "
+            "and the reference of DPO, KTO, BCO and LiPO is the merged model (e.g. SFT, then DPO)."
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in OUT.")] = False,
     threads: Annotated[int | None, typer.Option(help="torch threads (default: torch's choice).")] = None,
     track: Annotated[bool, typer.Option(help="Log the run to MLflow.")] = True,
@@ -316,6 +325,7 @@ def train(
     import torch
 
     from alignrec.settings import home_dir
+    from simulators.alignment.adapter_chain import adapter_chain, merge_adapters, record_init_adapter
     from simulators.alignment.base_models import load_base_model
     from simulators.preference_data import load_preferences, sft_view
 
@@ -343,8 +353,10 @@ def train(
     config_cls, trainer_cls = trainer_classes()[name]
     args, values = run_config(config_cls, name, settings, out, str(config or "flags"))
     peft_config = build_lora(lora_settings)
+    init_chain = [] if init_adapter is None else adapter_chain(init_adapter)  # fails before any loading
 
     model, tokenizer, folder = load_base_model(base_model, home_dir() / "models")
+    model = merge_adapters(model, init_chain)
     train_set, eval_set = prefs.train, prefs.eval
     if keep_uncertain is not None:
         train_set, filtered = filter_uncertain(model, tokenizer, prefs, keep_uncertain, args.max_length)
@@ -360,6 +372,7 @@ def train(
     params = {
         "objective": name,
         "base_model": str(folder),
+        "init_adapters": [str(a) for a in init_chain] or "none",
         "data": str(data),
         "data_report": prefs.report,
         "lora": {**LORA_DEFAULTS, **lora_settings} if peft_config else "none",
@@ -389,11 +402,14 @@ def train(
             "train_loss": result.training_loss,
             "steps": trainer.state.global_step,
             "train_examples": len(train_set),
+            "train_seconds": result.metrics["train_runtime"],
         }
         if len(eval_set):
             metrics.update(trainer.evaluate())
         final = out / "final"
         trainer.save_model(str(final))
+        if init_adapter is not None and peft_config is not None:  # without LoRA the saved model has it merged
+            record_init_adapter(final, init_adapter)
         (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
         if tracker is not None:
             protocol = {

@@ -211,6 +211,7 @@ def quantize_int8(model: torch.nn.Module, keep: tuple[str, ...] = ()) -> torch.n
 def load_lm(base: str, cache_dir: Path, adapter: Path | None = None, int8: bool = False):
     """A base causal LM (``smollm2`` or a local folder), optionally with a LoRA adapter folder written
     by ``alignrec align train`` (``<run>/final``) merged into its weights, optionally int8-quantised.
+    An adapter trained with ``--init-adapter`` brings its chain: the earlier adapters are merged first.
 
     Returns the model and its tokenizer.
     """
@@ -218,11 +219,7 @@ def load_lm(base: str, cache_dir: Path, adapter: Path | None = None, int8: bool 
 
     model, tokenizer, _ = load_base_model(base, cache_dir)
     if adapter is not None:
-        from peft import PeftModel
+        from simulators.alignment.adapter_chain import adapter_chain, merge_adapters
 
-        if not (Path(adapter) / "adapter_config.json").exists():
-            raise FileNotFoundError(
-                f"{adapter}: no adapter_config.json; give the 'final' folder of `alignrec align train --out`"
-            )
-        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        model = merge_adapters(model, adapter_chain(Path(adapter)))
     return (quantize_int8(model) if int8 else model.eval()), tokenizer
