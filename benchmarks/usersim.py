@@ -48,6 +48,7 @@ import numpy as np
 
 from benchmarks.online import machine
 from benchmarks.results_io import merge_results, write_results
+from benchmarks.usersim_data import DATASETS, Corpus, read_corpus
 
 LM_VARIANTS = {
     "full list": {"list_in_prompt": True, "history": 10, "title_chars": None},
@@ -56,10 +57,13 @@ LM_VARIANTS = {
     "short list": {"list_in_prompt": True, "history": 5, "title_chars": None},  # `align build --history 5`
 }
 CACHE = Path(".alignrec/bench/usersim")
+# int8 dynamic quantisation (``simulators.users.lm.quantize_int8``): every linear layer, or all but
+# the MLPs' down projections (where most of the full int8 model's disagreement with float comes from).
+INT8 = {"int8": (), "int8 down_proj float": ("down_proj",)}
 
 
-def describe(protocol: str, users: int, n: int) -> str:
-    head = f"{users} held-out users (seed 2026), last rating the target, 10-rating history; n = {n}"
+def describe(protocol: str, users: int, n: int, target: str = "last rating the target") -> str:
+    head = f"{users} held-out users (seed 2026), {target}, 10-rating history; n = {n}"
     if protocol == "1":
         return f"protocol 1: {head} with {n - 1} negatives ∝ train popularity (seed 2026)"
     return (
@@ -68,14 +72,12 @@ def describe(protocol: str, users: int, n: int) -> str:
     )
 
 
-def movie_meta(log, held):
-    """Release years, genres and training popularity of ML-100K's items (internal ids), and the
+def movie_meta(corpus: Corpus, held):
+    """Release years, genres and training popularity of the corpus's items (internal ids), and the
     years and genres by original id for the heuristics."""
-    from alignrec.settings import require_data
-    from recsys.movie_catalog import read_ml100k_items
     from simulators.users import ItemMeta
 
-    catalog = read_ml100k_items(require_data("ml-100k/u.item"), require_data("ml-100k/u.genre"))
+    log, catalog = corpus.log, corpus.catalog
     row = {int(m): k for k, m in enumerate(catalog.movie_ids)}
     rows = [row[int(m)] for m in log.item_ids]
     years = catalog.years[rows]
@@ -85,20 +87,19 @@ def movie_meta(log, held):
     return meta, dict(zip(ids, years.tolist(), strict=True)), dict(zip(ids, genres, strict=True))
 
 
-def lm_texts(log):
-    """ML-100K titles and personas by original id."""
-    from alignrec.settings import require_data
-    from recsys.movie_catalog import read_ml100k_items
-    from simulators.preference_data import movielens_item_texts, read_ml100k_personas
+def lm_texts(corpus: Corpus):
+    """Titles and personas by original id."""
+    from simulators.preference_data import movielens_item_texts
 
-    catalog = read_ml100k_items(require_data("ml-100k/u.item"), require_data("ml-100k/u.genre"))
-    texts = dict(zip(map(str, log.item_ids), movielens_item_texts(log, catalog), strict=True))
-    people = read_ml100k_personas(require_data("ml-100k/u.user"), log)
-    return texts, dict(zip(map(str, log.user_ids), people, strict=True))
+    log = corpus.log
+    texts = dict(zip(map(str, log.item_ids), movielens_item_texts(log, corpus.catalog), strict=True))
+    return texts, dict(zip(map(str, log.user_ids), corpus.personas, strict=True))
 
 
-def cached_scores(key: str, user, exposures) -> tuple[np.ndarray, float, float]:
-    """The LM's (B, n) raw scores on ``exposures``, their wall and CPU seconds; cached by ``key``."""
+def cached_scores(key: str, user, exposures, dataset: str) -> tuple[np.ndarray, float, float]:
+    """The LM's (B, n) raw scores on ``exposures``, their wall and CPU seconds; cached by ``key``
+    (and the data set, except ML-100K's, whose keys predate the others)."""
+    key = key if dataset == "ml-100k" else f"{dataset} {key}"
     path = CACHE / (re.sub(r"[^a-z0-9.]+", "-", key.lower()) + ".npz")
     if path.exists():
         saved = np.load(path)
@@ -117,9 +118,9 @@ def probabilities_of(scores: np.ndarray, offsets: np.ndarray | None = None) -> n
     return softmax(scores + (0 if offsets is None else offsets), 1.0)
 
 
-def record(name: str, protocol: str, metrics: dict, **extra) -> dict:
+def record(name: str, dataset: str, protocol: str, metrics: dict, **extra) -> dict:
     rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
-    return {"model": name, "dataset": "ml-100k", "protocol": protocol, **rounded, **extra, **machine()}
+    return {"model": name, "dataset": dataset, "protocol": protocol, **rounded, **extra, **machine()}
 
 
 def by_user(exposures):
@@ -127,7 +128,9 @@ def by_user(exposures):
     return sorted(exposures, key=lambda e: e.user)
 
 
-def speed_rows(user, exposures, label: str, protocol: str, threads: int, reference=None) -> list[dict]:
+def speed_rows(
+    user, exposures, label: str, dataset: str, protocol: str, threads: int, reference=None
+) -> list[dict]:
     """Decisions/s of a fresh simulator on new users (cold) and on the same lists again with their
     users' prompt caches kept (warm: what a later round of the same users costs; without a list in the
     prompt the option scores are recomputed too, with one the list's part is), on ``threads`` threads."""
@@ -149,6 +152,7 @@ def speed_rows(user, exposures, label: str, protocol: str, threads: int, referen
         rows.append(
             record(
                 f"{label} ({phase}, {threads} thread{'s' if threads > 1 else ''})",
+                dataset,
                 protocol,
                 {k: metrics[k] for k in ("decisions_per_s", "lists", "n")},
                 cpu_seconds=round(cpu_seconds, 2),
@@ -163,16 +167,34 @@ def speed_rows(user, exposures, label: str, protocol: str, threads: int, referen
     return rows
 
 
-def lm_rows(args, model, tokenizer, log, held, train, bpr, knn, settings) -> list[dict]:
+def lm_rows(args, model, tokenizer, corpus: Corpus, held, bpr, knn, settings) -> list[dict]:
     """Every LM row: variants, calibration, speed, distillation."""
     import copy
 
     from simulators.users.calibration import position_offsets
-    from simulators.users.evaluate import agreement, choice_metrics, timed_probabilities
+    from simulators.users.evaluate import (
+        agreement,
+        choice_metrics,
+        position_bias,
+        rotation_metrics,
+        rotations,
+        timed_probabilities,
+    )
     from simulators.users.experiment import SimulatorData, training_lists
     from simulators.users.lm import LMUser, quantize_int8
 
-    texts, personas = lm_texts(log)
+    texts, personas = lm_texts(corpus)
+    dataset, log = corpus.name, corpus.log
+
+    def rec(name: str, protocol: str, metrics: dict, **extra) -> dict:
+        return record(name, dataset, protocol, metrics, **extra)
+
+    def cache(key: str, user, lists):
+        return cached_scores(key, user, lists, dataset)
+
+    def proto(protocol: str, n: int) -> str:
+        return describe(protocol, args.users, n, corpus.target)
+
     tuned = f"adapter {Path(args.adapter).parent.name}" if args.adapter else "zero-shot"
     base = f"lm {Path(args.lm).name} {tuned}"
     data = SimulatorData(log, held, texts, personas, None, None)
@@ -188,23 +210,30 @@ def lm_rows(args, model, tokenizer, log, held, train, bpr, knn, settings) -> lis
                 continue
             lists = exposures[: args.lm_lists if n == 5 else args.lm_lists_n10]
             user = LMUser(model, tokenizer, texts, personas, **kwargs)
-            scores, seconds, cpu_seconds = cached_scores(f"{name} n{n} {len(lists)}", user, lists)
+            scores, seconds, cpu_seconds = cache(f"{name} n{n} {len(lists)}", user, lists)
             held_scores[(variant, n)] = scores
             targets = np.array([e.target for e in lists])
             metrics = choice_metrics(probabilities_of(scores), targets, seconds)
             extra = {"cpu_seconds": round(cpu_seconds, 1), "threads": 1}
-            rows.append(record(name, describe("1", args.users, n), metrics, **extra))
+            rotated = rotations(lists[: args.rotation_lists])
+            rotated_scores = None
+            if rotated:  # position bias over every order of the first lists' options
+                rotated_scores, _, _ = cache(f"{name} n{n} {len(rotated)} rotations", user, rotated)
+                metrics.update(rotation_metrics(probabilities_of(rotated_scores), rotated))
+            rows.append(rec(name, proto("1", n), metrics, **extra))
             print(f"{name} n={n}: accuracy {metrics['accuracy']:.3f}", flush=True)
             if kwargs["list_in_prompt"] and n == 5 and args.calibration_lists:
                 calib = train_lists[: args.calibration_lists]
                 user = LMUser(model, tokenizer, texts, personas, **kwargs)
-                train_scores, _, _ = cached_scores(f"{name} train n5 {len(calib)}", user, calib)
+                train_scores, _, _ = cache(f"{name} train n5 {len(calib)}", user, calib)
                 offsets = position_offsets(train_scores)
                 calibrated = choice_metrics(probabilities_of(scores, offsets), targets, seconds)
+                if rotated_scores is not None:
+                    calibrated.update(rotation_metrics(probabilities_of(rotated_scores, offsets), rotated))
                 rows.append(
-                    record(
+                    rec(
                         f"{name} + position offsets",
-                        describe("1", args.users, n),
+                        proto("1", n),
                         calibrated,
                         offsets=[round(float(x), 3) for x in offsets],
                         calibration_lists=len(calib),
@@ -212,6 +241,32 @@ def lm_rows(args, model, tokenizer, log, held, train, bpr, knn, settings) -> lis
                     )
                 )
                 print(f"{name} + offsets: accuracy {calibrated['accuracy']:.3f}", flush=True)
+    if args.int8:  # the quantised models' accuracy on the same held-out lists as the float model's
+        variant = "compact no list"
+        for label, keep in INT8.items():
+            quantized = quantize_int8(copy.deepcopy(model), keep=keep)
+            for n, exposures in protocol1.items():
+                if (variant, n) not in held_scores:
+                    continue
+                lists = exposures[: len(held_scores[(variant, n)])]
+                user = LMUser(quantized, tokenizer, texts, personas, **LM_VARIANTS[variant])
+                name = f"{base} {variant} {label}"
+                scores, seconds, cpu_seconds = cache(f"{name} n{n} {len(lists)}", user, lists)
+                probabilities = probabilities_of(scores)
+                targets = np.array([e.target for e in lists])
+                metrics = choice_metrics(probabilities, targets, seconds)
+                same = agreement(probabilities, probabilities_of(held_scores[(variant, n)]))
+                rows.append(
+                    rec(
+                        name,
+                        proto("1", n),
+                        metrics,
+                        cpu_seconds=round(cpu_seconds, 1),
+                        threads=1,
+                        agreement_with_fp32=round(same, 4),
+                    )
+                )
+                print(f"{name} n={n}: accuracy {metrics['accuracy']:.3f}, agreement {same:.3f}", flush=True)
     if args.lm_protocol2:  # the LM on the hard-negative lists (no-list variant: no position pull)
         variant = "compact no list"
         for protocol, n, exposures in settings:
@@ -220,16 +275,14 @@ def lm_rows(args, model, tokenizer, log, held, train, bpr, knn, settings) -> lis
             lists = exposures[: args.lm_lists]
             user = LMUser(model, tokenizer, texts, personas, **LM_VARIANTS[variant])
             tag = "matched" if "(matched" in protocol else "unmatched"
-            scores, seconds, cpu_seconds = cached_scores(
-                f"{base} {variant} p2 {tag} n{n} {len(lists)}", user, lists
-            )
+            scores, seconds, cpu_seconds = cache(f"{base} {variant} p2 {tag} n{n} {len(lists)}", user, lists)
             metrics = choice_metrics(probabilities_of(scores), np.array([e.target for e in lists]), seconds)
             extra = {"cpu_seconds": round(cpu_seconds, 1), "threads": 1, "lists": len(lists)}
-            rows.append(record(f"{base} {variant}", describe(protocol, args.users, n), metrics, **extra))
+            rows.append(rec(f"{base} {variant}", proto(protocol, n), metrics, **extra))
             print(f"{base} {variant} protocol {protocol}: accuracy {metrics['accuracy']:.3f}", flush=True)
     if args.distil_from:
         fast, label_seconds = distilled_user(
-            model, tokenizer, base, args.distil_from, log, held, bpr, knn, train_lists
+            model, tokenizer, base, args.distil_from, corpus, held, bpr, knn, train_lists
         )
         for n, exposures in protocol1.items():
             if (args.distil_from, n) not in held_scores:
@@ -237,11 +290,13 @@ def lm_rows(args, model, tokenizer, log, held, train, bpr, knn, settings) -> lis
             lists = exposures[: len(held_scores[(args.distil_from, n)])]
             probabilities, seconds = timed_probabilities(fast, lists)
             metrics = choice_metrics(probabilities, np.array([e.target for e in lists]), seconds)
+            if args.rotation_lists:
+                metrics.update(position_bias(fast, lists[: args.rotation_lists]))
             teacher = probabilities_of(held_scores[(args.distil_from, n)])
             rows.append(
-                record(
+                rec(
                     fast.name,
-                    describe("1", args.users, n),
+                    proto("1", n),
                     metrics,
                     agreement_with_lm=round(agreement(probabilities, teacher), 4),
                     labelled_lists=len(train_lists),
@@ -259,32 +314,35 @@ def lm_rows(args, model, tokenizer, log, held, train, bpr, knn, settings) -> lis
         lists = protocol1[5][-args.speed_lists :]
         speed = f"{base} {args.speed_variant}"
         reference = None  # the float model's choices on the same lists
-        for label, m in ((speed, model), (f"{speed} int8", quantize_int8(copy.deepcopy(model)))):
+        models = [(speed, model)]
+        for label, keep in INT8.items():
+            models.append((f"{speed} {label}", quantize_int8(copy.deepcopy(model), keep=keep)))
+        for label, m in models:
             for threads in (1, 2) if os.getloadavg()[0] < args.quiet_load else (1,):
                 user = LMUser(m, tokenizer, texts, personas, cache_users=len(lists), **kwargs)
                 user.scores(protocol1[5][:1])  # warm-up on another user
-                protocol = describe("1", args.users, 5)
-                rows += speed_rows(user, lists, f"speed: {label}", protocol, threads, reference)
+                protocol = proto("1", 5)
+                rows += speed_rows(user, lists, f"speed: {label}", dataset, protocol, threads, reference)
                 if reference is None:
                     reference = user.choice_probabilities(lists)
                 print(rows[-2]["model"], rows[-2]["decisions_per_s"], rows[-1]["decisions_per_s"], flush=True)
     return rows
 
 
-def distilled_user(model, tokenizer, base: str, variant: str, log, held, bpr, knn, train_lists):
+def distilled_user(model, tokenizer, base: str, variant: str, corpus: Corpus, held, bpr, knn, train_lists):
     """The distilled fast simulator of the LM ``variant`` (labels and the per-item prior read from
     the cache, or scored and cached), and the seconds the labels took."""
     from simulators.users.distilled import OptionFeatures, distil
     from simulators.users.lm import LMUser
 
-    texts, personas = lm_texts(log)
+    texts, personas = lm_texts(corpus)
     user = LMUser(model, tokenizer, texts, personas, **LM_VARIANTS[variant])
     labels, label_seconds, _ = cached_scores(
-        f"{base} {variant} train n5 {len(train_lists)}", user, train_lists
+        f"{base} {variant} train n5 {len(train_lists)}", user, train_lists, corpus.name
     )
     train = held.train
     items = [str(i) for i in train.item_ids]
-    prior, _, _ = cached_scores(f"{base} item prior", _Prior(user, items), [None])
+    prior, _, _ = cached_scores(f"{base} item prior", _Prior(user, items), [None], corpus.name)
     features = OptionFeatures(
         items,
         {
@@ -293,7 +351,7 @@ def distilled_user(model, tokenizer, base: str, variant: str, log, held, bpr, kn
             "title_tokens": np.array([len(user._ids(i)) for i in items]),
         },
         {"bpr": bpr, "itemknn": knn},
-        genres=movie_meta(log, held)[0].genres,
+        genres=movie_meta(corpus, held)[0].genres,
     )
     name = (
         f"distilled ({variant})"
@@ -303,22 +361,19 @@ def distilled_user(model, tokenizer, base: str, variant: str, log, held, bpr, kn
     return distil(features, train_lists, labels, name=name), label_seconds
 
 
-def fit_baselines(users: int, epochs: int, lr: float):
-    """ML-100K, ``users`` held-out users (seed 2026) and the two recommenders every simulator
+def fit_baselines(log, users: int, epochs: int, lr: float):
+    """The log split with ``users`` held-out users (seed 2026) and the two recommenders every simulator
     baseline and the distilled simulator use: BPR-MF (dim 64, early stop on a 10% random part of
     the training log) and ItemKNN (k 100). Returns (log, held, bpr, knn, fit result, BPR seconds)."""
     import torch
 
-    from alignrec.settings import require_data
     from recsys.models.bpr import BPR
     from recsys.models.itemknn import ItemKNN
-    from recsys.readers import read_movielens_100k
     from recsys.recommender import Recommender
     from recsys.splits import random_split
     from recsys.train import fit
     from simulators.users import heldout_split
 
-    log = read_movielens_100k(require_data("ml-100k/u.data.gz"))
     held = heldout_split(log, num_users=users, min_events=11, seed=2026)
     train = held.train
     start = time.perf_counter()
@@ -329,28 +384,29 @@ def fit_baselines(users: int, epochs: int, lr: float):
     seconds = time.perf_counter() - start
     bpr = Recommender(model, inner.train.to_csr(), train.user_ids, train.item_ids)
     knn = Recommender(ItemKNN(train, k=100), train.to_csr(), train.user_ids, train.item_ids)
-    return log, held, bpr, knn, result, seconds
+    return held, bpr, knn, result, seconds
 
 
-def rating_rows(log, held, exposures, model=None, tokenizer=None, lm_users: int = 0) -> list[dict]:
+def rating_rows(corpus: Corpus, held, exposures, model=None, tokenizer=None, lm_users: int = 0) -> list[dict]:
     """Rating MAE on the held-out targets (the real rating of each user's real next item): the log
     baselines and, with a model, the LM's expected rating of the item (first ``lm_users`` users)."""
     from simulators.users.lm import LMUser
     from simulators.users.ratings import baseline_ratings, lm_expected_ratings, rating_mae
 
+    log, dataset = corpus.log, corpus.name
     actual = log.ratings[held.targets].astype(np.float64)
     users, items = log.users[held.targets], log.items[held.targets]
     protocol = (
-        f"rating of the real next item: {len(actual)} held-out users (seed 2026), last rating the "
-        "target; baselines from the training log without the targets"
+        f"rating of the real next item: {len(actual)} held-out users (seed 2026), {corpus.target}; "
+        "baselines from the training log without the targets"
     )
     rows = []
     for name, predicted in baseline_ratings(held.train, users, items).items():
         mae = rating_mae(predicted, actual)
-        rows.append({"model": name, "dataset": "ml-100k", "protocol": protocol, "mae": round(mae, 4)})
+        rows.append({"model": name, "dataset": dataset, "protocol": protocol, "mae": round(mae, 4)})
         print(f"rating {name}: MAE {mae:.3f}", flush=True)
     if model is not None and lm_users:
-        texts, personas = lm_texts(log)
+        texts, personas = lm_texts(corpus)
         user = LMUser(model, tokenizer, texts, personas, **LM_VARIANTS["compact no list"])
         chosen = [e.options[e.target] for e in exposures[:lm_users]]
         start = time.perf_counter()
@@ -361,7 +417,7 @@ def rating_rows(log, held, exposures, model=None, tokenizer=None, lm_users: int 
         rows.append(
             {
                 "model": "lm smollm2 zero-shot compact no list",
-                "dataset": "ml-100k",
+                "dataset": dataset,
                 "protocol": protocol.replace(f"{len(actual)} held-out", f"first {lm_users} of the held-out"),
                 "mae": round(rating_mae(predicted, part), 4),
                 "mae_user_item_bias_same_users": round(rating_mae(best["user + item bias"], part), 4),
@@ -400,6 +456,7 @@ def main() -> None:
         hard_exposures,
         popularity_exposures,
     )
+    from simulators.users.evaluate import position_bias
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -425,13 +482,22 @@ def main() -> None:
     parser.add_argument("--rating-lm-users", type=int, default=300, help="held-out users the LM rates")
     parser.add_argument("--ratings-only", action="store_true", help="only the rating MAE rows")
     parser.add_argument("--lm-protocol2", action="store_true", help="also the LM on protocol 2's lists")
+    parser.add_argument("--int8", action="store_true", help="also the int8 models on the held-out lists")
+    parser.add_argument("--dataset", default="ml-100k", choices=DATASETS)
+    parser.add_argument(
+        "--rotation-lists", type=int, default=60, help="first lists shown in all n orders (position bias)"
+    )
     parser.add_argument("--area", default="usersim", help="results file (runs made in parallel: one each)")
     args = parser.parse_args()
     protocols = [int(p) for p in args.protocols.split(",")]
     torch.set_num_threads(1)
     load_at_start = os.getloadavg()[0]
 
-    log, held, bpr, knn, result, bpr_seconds = fit_baselines(args.users, args.epochs, args.lr)
+    if args.dataset != "ml-100k" and 2 in protocols:
+        parser.error("protocol 2 needs event years (timestamps): ML-100K only")
+    corpus = read_corpus(args.dataset)
+    log = corpus.log
+    held, bpr, knn, result, bpr_seconds = fit_baselines(log, args.users, args.epochs, args.lr)
     simulators = [
         RandomUser(),
         PopularityUser(knn),
@@ -446,11 +512,11 @@ def main() -> None:
         from simulators.users.lm import load_lm
 
         lm = load_lm(args.lm, home_dir() / "models", args.adapter)
-    records += rating_rows(log, held, settings[0][2], *(lm or (None, None)), lm_users=args.rating_lm_users)
+    records += rating_rows(corpus, held, settings[0][2], *(lm or (None, None)), lm_users=args.rating_lm_users)
     if args.ratings_only:
         protocols = []
     if 2 in protocols:
-        meta, years, genres = movie_meta(log, held)
+        meta, years, genres = movie_meta(corpus, held)
         collaborative, _ = bpr.recommend_batch(held.users, 50)
         heuristics = [NewestUser(years), GenreMedoidUser(genres)]
         for match in (False, True):
@@ -462,11 +528,14 @@ def main() -> None:
         extra = heuristics if protocol.startswith("2") else []
         for simulator in [*simulators, *extra]:
             metrics = evaluate_simulator(simulator, exposures)
+            if protocol == "1" and args.rotation_lists:
+                metrics.update(position_bias(simulator, exposures[: args.rotation_lists]))
             fitted = {"fit_seconds": round(bpr_seconds, 1), "best_epoch": result.best_epoch + 1}
             records.append(
                 record(
                     simulator.name,
-                    describe(protocol, args.users, n),
+                    corpus.name,
+                    describe(protocol, args.users, n, corpus.target),
                     metrics,
                     threads=1,
                     **(fitted if simulator.name == "bpr-mf" else {}),
@@ -474,11 +543,15 @@ def main() -> None:
             )
             print(f"protocol {protocol} n={n} {simulator.name}: {metrics['accuracy']:.3f}", flush=True)
     if args.lm != "none" and (1 in protocols or args.lm_protocol2):
-        records += lm_rows(args, *lm, log, held, held.train, bpr, knn, settings)
+        records += lm_rows(args, *lm, corpus, held, bpr, knn, settings)
     notes = (
         "Protocols 1 and 2 of issue 12. `accuracy`: argmax choice equals the real next item; "
         "`sampled_accuracy`: mean probability on it; `position_rates` vs `target_rates`: position bias "
-        "(`max_position_gap` against the real choices' rates, `max_uniform_gap` against 1/n). LM rows: "
+        "(`max_position_gap` against the real choices' rates, `max_uniform_gap` against 1/n); "
+        "`rotation_*`: the first `rotation_lists` lists each shown in all n cyclic orders (every option "
+        "once at every position, so the real choices' rate is exactly 1/n per position): "
+        "`rotation_rates` per position, `rotation_max_gap` their largest distance from 1/n, the "
+        "position-bias figure. LM rows: "
         "`decisions_per_s` is wall time of one process on one thread unless `threads` says otherwise, "
         "`decisions_per_cpu_s` the steadier CPU-time figure on a shared machine; speed rows: cold = new "
         "users, warm = the same users again (their prompt cache reused). The issue's anchors on its own "

@@ -119,6 +119,50 @@ def read_ml100k_personas(path: str | Path, log: Interactions) -> list[str]:
     return [people[str(u)] for u in log.user_ids]
 
 
+# ML-1M's users.dat codes (its README): age-range code -> range, occupation code -> occupation.
+ML1M_AGES = {
+    "1": "under 18",
+    "18": "18-24",
+    "25": "25-34",
+    "35": "35-44",
+    "45": "45-49",
+    "50": "50-55",
+    "56": "56+",
+}
+ML1M_OCCUPATIONS = (
+    "other occupation", "academic/educator", "artist", "clerical/admin", "college/grad student",
+    "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
+    "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist", "self-employed",
+    "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
+)  # fmt: skip
+
+
+def read_ml1m_personas(path: str | Path, log: Interactions) -> list[str]:
+    """``"a man aged 25-34, programmer"`` per internal user id, from ML-1M's ``users.dat``
+    (``UserID::Gender::Age::Occupation::Zip-code``)."""
+    people = {}
+    for line_no, line in enumerate(Path(path).read_text(encoding="latin-1").splitlines(), start=1):
+        fields = line.split("::")
+        if not line.strip():
+            continue
+        if (
+            len(fields) != 5
+            or fields[1] not in ("M", "F")
+            or fields[2] not in ML1M_AGES
+            or not fields[3].isdigit()
+            or int(fields[3]) >= len(ML1M_OCCUPATIONS)
+        ):
+            raise ValueError(
+                f"{path}, line {line_no}: expected UserID::M/F::age code::occupation code::zip, got {line!r}"
+            )
+        gender = "man" if fields[1] == "M" else "woman"
+        people[fields[0]] = f"a {gender} aged {ML1M_AGES[fields[2]]}, {ML1M_OCCUPATIONS[int(fields[3])]}"
+    missing = [u for u in log.user_ids if str(u) not in people]
+    if missing:
+        raise ValueError(f"{path}: no line for user(s) {missing[:5]}")
+    return [people[str(u)] for u in log.user_ids]
+
+
 def read_amazon_review_texts(path: str | Path) -> list[str | None]:
     """``reviewText`` of each record of an Amazon review JSON Lines file (optionally .gz), in file order,
     aligned with the rows ``recsys.readers.read_amazon_reviews`` returns; None where a record has none."""

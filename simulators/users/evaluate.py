@@ -39,6 +39,41 @@ def choice_metrics(probabilities: np.ndarray, targets: np.ndarray, seconds: floa
     }
 
 
+def rotations(exposures: Sequence[Exposure]) -> list[Exposure]:
+    """Each list in all n cyclic orders of its options (the real choice moving with its item): over
+    the rotations every option is shown once at every position, so the real choices' rates are
+    exactly 1/n and whatever a simulator's choice rates add to 1/n is position bias, not which items
+    the draw happened to put where."""
+    out = []
+    for e in exposures:
+        n = len(e.options)
+        for shift in range(n):
+            options = e.options[shift:] + e.options[:shift]
+            out.append(Exposure(e.user, e.history, options, (e.target - shift) % n))
+    return out
+
+
+def position_bias(simulator: UserSimulator, exposures: Sequence[Exposure]) -> dict[str, object]:
+    """Per-position argmax choice rates over :func:`rotations` of ``exposures`` (target rate 1/n at
+    every position), their largest gap to 1/n, and the accuracy over the rotations."""
+    rotated = rotations(exposures)
+    return rotation_metrics(timed_probabilities(simulator, rotated)[0], rotated)
+
+
+def rotation_metrics(probabilities: np.ndarray, rotated: Sequence[Exposure]) -> dict[str, object]:
+    """:func:`position_bias`'s figures from a simulator's (B * n, n) probabilities on ``rotated``."""
+    n = probabilities.shape[1]
+    picks = probabilities.argmax(axis=1)
+    rates = np.bincount(picks, minlength=n) / len(picks)
+    targets = np.array([e.target for e in rotated])
+    return {
+        "rotation_rates": [round(float(x), 4) for x in rates],
+        "rotation_max_gap": round(float(np.abs(rates - 1 / n).max()), 4),
+        "rotation_accuracy": round(float((picks == targets).mean()), 4),
+        "rotation_lists": len(rotated) // n,
+    }
+
+
 def agreement(probabilities: np.ndarray, reference: np.ndarray) -> float:
     """Share of lists where two simulators' (B, n) probabilities have the same argmax."""
     return float((probabilities.argmax(axis=1) == reference.argmax(axis=1)).mean())

@@ -207,3 +207,28 @@ def test_movielens_100k_texts_and_personas(shared_data):
     assert personas[list(log.user_ids).index("1")] == "a 24-year-old man, technician"
     data = build_preferences(log, "pairwise", item_texts, personas, max_per_user=2, seed=0)
     assert data.report["users"] > 900 and len(data.eval) > 0  # a user whose events share one time has none
+
+
+def ml1m_log(users: list[int]) -> Interactions:
+    import pandas as pd
+
+    from recsys.data import from_frame
+
+    frame = pd.DataFrame({"user": users, "item": [1] * len(users), "rating": [4.0] * len(users)})
+    return from_frame(frame, user_col="user", item_col="item", time_col=None)
+
+
+def test_ml1m_personas_read_the_age_and_occupation_codes(tmp_path):
+    from simulators.preference_data import read_ml1m_personas
+
+    path = tmp_path / "users.dat"
+    path.write_text("1::F::1::10::48067\n2::M::25::12::70072\n", encoding="latin-1")
+    assert read_ml1m_personas(path, ml1m_log([2, 1])) == [
+        "a woman aged under 18, K-12 student",
+        "a man aged 25-34, programmer",
+    ]
+    with pytest.raises(ValueError, match="no line for user"):
+        read_ml1m_personas(path, ml1m_log([3]))
+    path.write_text("1::F::1::10::48067\n2::M::26::12::70072\n", encoding="latin-1")
+    with pytest.raises(ValueError, match=r"users.dat, line 2: expected"):
+        read_ml1m_personas(path, ml1m_log([1]))
