@@ -484,6 +484,7 @@ def main() -> None:
     parser.add_argument("--lm-protocol2", action="store_true", help="also the LM on protocol 2's lists")
     parser.add_argument("--int8", action="store_true", help="also the int8 models on the held-out lists")
     parser.add_argument("--dataset", default="ml-100k", choices=DATASETS)
+    parser.add_argument("--device", default=None, help="torch device of the LM (e.g. cuda); default CPU")
     parser.add_argument(
         "--rotation-lists", type=int, default=60, help="first lists shown in all n orders (position bias)"
     )
@@ -511,7 +512,7 @@ def main() -> None:
         from alignrec.settings import home_dir
         from simulators.users.lm import load_lm
 
-        lm = load_lm(args.lm, home_dir() / "models", args.adapter)
+        lm = load_lm(args.lm, home_dir() / "models", args.adapter, device=args.device)
     records += rating_rows(corpus, held, settings[0][2], *(lm or (None, None)), lm_users=args.rating_lm_users)
     if args.ratings_only:
         protocols = []

@@ -216,11 +216,13 @@ def lm_simulator(
     history: int = 5,
     title_chars: int | None = 30,
     int8: bool = False,
+    device: str | None = None,
 ):
-    """An ``LMUser`` over the data's titles and personas (base model, optional LoRA adapter)."""
+    """An ``LMUser`` over the data's titles and personas (base model, optional LoRA adapter), on the
+    CPU (optionally int8) or on ``device``."""
     from simulators.users.lm import LMUser, load_lm
 
-    model, tokenizer = load_lm(base, cache_dir, adapter, int8=int8)
+    model, tokenizer = load_lm(base, cache_dir, adapter, int8=int8, device=device)
     name = f"lm {Path(base).name}" + (f" + {Path(adapter).parent.name}" if adapter else "")
     return LMUser(
         model,

@@ -137,3 +137,19 @@ def test_a_lora_adapter_from_a_run_folder_is_merged(model, tokenizer, tmp_path):
     assert not np.allclose(scores, LMUser(plain, tok, TEXTS).option_scores(exposure()), atol=1e-3)
     with pytest.raises(FileNotFoundError, match="adapter_config"):
         load_lm(str(base), tmp_path / "cache", adapter=tmp_path / "run")
+
+
+def test_load_lm_int8_keeps_the_down_projections_float_and_refuses_a_gpu(model, tokenizer, tmp_path):
+    from simulators.users.lm import load_lm
+
+    base = tmp_path / "base"
+    model.save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    quantized, tok = load_lm(str(base), tmp_path / "cache", int8=True)
+    kinds = {name.rsplit(".", 1)[-1]: type(m) for name, m in quantized.named_modules()}
+    assert kinds["down_proj"] is torch.nn.Linear and "quantized" in kinds["q_proj"].__module__
+    assert np.isfinite(LMUser(quantized, tok, TEXTS).option_scores(exposure())).all()
+    with pytest.raises(ValueError, match="CPU only"):
+        load_lm(str(base), tmp_path / "cache", int8=True, device="cuda")
+    on_cpu, _ = load_lm(str(base), tmp_path / "cache", device="cpu")
+    assert LMUser(on_cpu, tok, TEXTS).device.type == "cpu"
