@@ -265,7 +265,7 @@ def train(
     lr: Annotated[
         float | None,
         typer.Option(
-            help="Adam learning rate (default per model: BPR 3e-3, LightGCN 1e-2, CML 3e-3, chosen on validation across logs)."
+            help="Adam learning rate (default per model: BPR 3e-3, LightGCN 1e-2, CML 4.5e-3, chosen on validation across logs)."
         ),
     ] = None,
     reg: Annotated[
