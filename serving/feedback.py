@@ -9,8 +9,13 @@ Core. One table, ``feedback_events``, keyed by the client's event id:
   returns: an acknowledged event is on disk. SQLite runs in WAL mode with ``synchronous=FULL``
   (every commit is fsynced, so it survives a power cut, not only a killed process).
 
+An event may name the slate (the one answer of the service) it belongs to, ``slate_id``: the
+impressions of one slate, ordered by ``position``, and its clicks are what a user was shown and
+took (``simulators.users.feedback_exposures``). A database written before that column existed
+gets it on open (:func:`add_missing_columns`); its events are kept, with no slate.
+
 ``export_log`` writes the stored interactions as a log that ``alignrec train --data`` reads
-(columns ``user_id, item_id, rating, timestamp, event``).
+(columns ``user_id, item_id, rating, timestamp, event``, and ``position, slate_id`` when asked).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from recsys.storage import atomic_path
 EVENT_TYPES = ("impression", "click", "add_to_cart", "purchase", "rating", "return")
 POSITIVE_EVENTS = ("click", "add_to_cart", "purchase", "rating")  # what ``export_log`` writes by default
 LOG_COLUMNS = ("user_id", "item_id", "rating", "timestamp", "event")
+SLATE_COLUMNS = ("position", "slate_id")  # what ``export_log(slates=True)`` adds
 
 metadata = sa.MetaData()
 events = sa.Table(
@@ -48,7 +54,9 @@ events = sa.Table(
     sa.Column("reason", sa.String(32)),
     sa.Column("note", sa.Text()),
     sa.Column("model_version", sa.String(64)),
+    sa.Column("slate_id", sa.String(256), index=True),  # added after the first version: nullable
 )
+ADDED_COLUMNS = ("slate_id",)  # columns an older database may lack; add_missing_columns adds them
 FIELDS = tuple(c.name for c in events.columns if c.name not in ("id", "received_at"))
 
 
@@ -81,8 +89,35 @@ def create_tables(engine: sa.Engine, attempts: int = 5) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
+def add_missing_columns(engine: sa.Engine) -> list[str]:
+    """Add the ``ADDED_COLUMNS`` (nullable, indexed) that an existing ``feedback_events`` table lacks,
+    with ``ALTER TABLE ... ADD COLUMN``: the rows already stored stay, with NULL there. Safe when
+    several workers open an old database at once (a worker that loses the race finds the column
+    added by another). Returns the columns this call added."""
+    added = []
+    for name in ADDED_COLUMNS:
+        if name in {c["name"] for c in sa.inspect(engine).get_columns(events.name)}:
+            continue
+        column = events.c[name]
+        kind = column.type.compile(engine.dialect)
+        try:
+            with engine.begin() as connection:
+                connection.execute(sa.text(f"ALTER TABLE {events.name} ADD COLUMN {name} {kind}"))
+            added.append(name)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+            if name not in {c["name"] for c in sa.inspect(engine).get_columns(events.name)}:
+                raise
+        if column.index:
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.text(f"CREATE INDEX IF NOT EXISTS ix_{events.name}_{name} ON {events.name} ({name})")
+                )
+    return added
+
+
 class FeedbackStore:
-    """Feedback events in the database at ``url`` (the table is created when missing)."""
+    """Feedback events in the database at ``url`` (the table is created when missing, and columns
+    added since an older version of it are added)."""
 
     def __init__(self, url: str):
         self.url = sa.make_url(url)
@@ -94,6 +129,7 @@ class FeedbackStore:
         if self.url.get_backend_name() == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         create_tables(self.engine)
+        add_missing_columns(self.engine)
         dialect = sqlite if self.url.get_backend_name() == "sqlite" else postgresql
         self._insert = (
             dialect.insert(events)
@@ -153,13 +189,16 @@ def export_log(
     since: float | None = None,
     types: Sequence[str] = POSITIVE_EVENTS,
     implicit_rating: float = 5.0,
+    slates: bool = False,
 ) -> int:
     """Write stored events as an interaction log (``user_id, item_id, rating, timestamp, event``)
     that ``alignrec train --data`` reads; returns the number of rows.
 
     A rating event keeps its rating; other events get ``implicit_rating`` (default 5, the top of a
-    1-5 scale, so that a ``--threshold`` meant for explicit ratings keeps them). The file is written
-    atomically.
+    1-5 scale, so that a ``--threshold`` meant for explicit ratings keeps them). With ``slates``,
+    two more columns, ``position, slate_id`` (empty where an event has none): what
+    ``simulators.users.feedback_exposures`` groups impressions and clicks by (``train`` ignores
+    them). Rows are in the order stored. The file is written atomically.
     """
     unknown = sorted(set(types) - set(EVENT_TYPES))
     if unknown or not types:
@@ -167,9 +206,12 @@ def export_log(
     count = 0
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(LOG_COLUMNS)
+        writer.writerow(LOG_COLUMNS + (SLATE_COLUMNS if slates else ()))
         for row in store.rows(since, types):
             rating = row.rating if row.type == "rating" else implicit_rating
-            writer.writerow([row.user_id, row.item_id, f"{rating:g}", int(row.event_time), row.type])
+            line = [row.user_id, row.item_id, f"{rating:g}", int(row.event_time), row.type]
+            if slates:
+                line += ["" if row.position is None else row.position, row.slate_id or ""]
+            writer.writerow(line)
             count += 1
     return count

@@ -168,6 +168,11 @@ class EventBase(Body):
     item_id: Id
     timestamp: EpochSeconds | None = Field(None, description="when it happened (default: when received)")
     model_version: str | None = Field(None, max_length=64, description="the model that showed the item")
+    slate_id: Id | None = Field(
+        None,
+        description="the slate (one answer, e.g. one recommendations request) the item was shown in: "
+        "impressions with one slate_id, ordered by position, are what the user saw together",
+    )
 
 
 class InteractionEvent(EventBase):

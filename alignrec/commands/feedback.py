@@ -23,6 +23,7 @@ def feedback() -> None:
 
 EVENT_TYPES = ("impression", "click", "add_to_cart", "purchase", "rating", "return")  # = serving.feedback
 POSITIVE_EVENTS = ("click", "add_to_cart", "purchase", "rating")  # = serving.feedback.POSITIVE_EVENTS
+SLATE_EVENTS = ("impression", "click")  # what served slates are built from
 
 
 def parse_since(value: str) -> float:
@@ -54,11 +55,23 @@ def export(
         ),
     ] = None,
     events: Annotated[
-        str, typer.Option(help=f"Event types to export, comma-separated (any of: {', '.join(EVENT_TYPES)}).")
-    ] = ",".join(POSITIVE_EVENTS),
+        str | None,
+        typer.Option(
+            help=f"Event types to export, comma-separated (any of: {', '.join(EVENT_TYPES)}); default "
+            f"{','.join(POSITIVE_EVENTS)}, or {','.join(SLATE_EVENTS)} with --slates."
+        ),
+    ] = None,
     implicit_rating: Annotated[
         float, typer.Option(help="Rating written for events without one (clicks, purchases, ...).")
     ] = 5.0,
+    slates: Annotated[
+        bool,
+        typer.Option(
+            "--slates",
+            help="Add the columns position and slate_id (and export impressions and clicks unless "
+            "--events says otherwise): what `alignrec simulator evaluate --feedback-csv` reads.",
+        ),
+    ] = False,
 ) -> None:
     """Write stored feedback as an interaction log; train on it with `alignrec train --data OUT`."""
     import os
@@ -72,11 +85,19 @@ def export(
         raise FileNotFoundError(
             f"{url}: no feedback database there (start `alignrec serve` first, or pass --db)"
         )
-    types = [t.strip() for t in events.split(",") if t.strip()]
+    if events is None:
+        types = list(SLATE_EVENTS if slates else POSITIVE_EVENTS)
+    else:
+        types = [t.strip() for t in events.split(",") if t.strip()]
     store = FeedbackStore(url)
     try:
-        rows = export_log(store, out, start, types, implicit_rating)
+        rows = export_log(store, out, start, types, implicit_rating, slates=slates)
     finally:
         store.close()
     console.print(f"Wrote {rows} events ({', '.join(types)}) to {out}")
-    console.print(f"  retrain with: alignrec train --data {out}")
+    if slates:
+        console.print(
+            f"  simulators on these slates: alignrec simulator evaluate --feedback-csv {out} --data BASE"
+        )
+    else:
+        console.print(f"  retrain with: alignrec train --data {out}")

@@ -184,7 +184,9 @@ class HTTPFeedback:
     users did, as it would for real users.
 
     Event ids are ``{experiment}:{round}:{user}:{position}:{type}``: a resumed run that replays a
-    round sends the same ids, and the store keeps each event once.
+    round sends the same ids, and the store keeps each event once. Both events carry the slate id
+    ``{experiment}:{round}:{user}`` (one slate per user and round), so the store can tell which items
+    were shown together (``simulators.users.feedback_exposures``).
 
     Args:
         server: base URL or ``httpx.Client``, as for :class:`HTTPPolicy`.
@@ -219,8 +221,13 @@ class HTTPFeedback:
         events = []
         for b, user in enumerate(users):
             for position in np.flatnonzero(slates[b] >= 0):
-                common = {"user_id": self.user_ids[user], "item_id": self.item_ids[slates[b, position]]}
-                key = f"{self.experiment}:{t}:{self.user_ids[user]}:{position}"
+                slate = f"{self.experiment}:{t}:{self.user_ids[user]}"
+                common = {
+                    "user_id": self.user_ids[user],
+                    "item_id": self.item_ids[slates[b, position]],
+                    "slate_id": slate,
+                }
+                key = f"{slate}:{position}"
                 shown = {
                     "client_event_id": f"{key}:impression",
                     "type": "impression",
