@@ -5,6 +5,7 @@ fitted to the LM simulator's choices, and the LM's training (``alignrec align tr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -73,6 +74,30 @@ def _data(data: Path, format: str, items: Path | None, users: Path | None, num_u
     return load_simulator_data(log, items, users, num_users=num_users, seed=seed)
 
 
+def _served(
+    data: Path,
+    format: str,  # noqa: A002
+    items: Path | None,
+    users: Path | None,
+    feedback_db: str | None,
+    feedback_csv: Path | None,
+    n: int | None,
+    protocol: int,
+):
+    """The served slates as exposures over the base log ``data`` (nobody held out: all of it is
+    history and trains the baselines), their report, and the loaded base log."""
+    from simulators.users.feedback_exposures import read_export_csv, read_store_events, served_exposures
+
+    if feedback_db is not None and feedback_csv is not None:
+        raise ValueError("--feedback-db and --feedback-csv: give one source of served slates")
+    if protocol != 1:
+        raise ValueError("--protocol: the served slates are the lists; drop --protocol with --feedback-*")
+    events = read_store_events(feedback_db) if feedback_db is not None else read_export_csv(feedback_csv)
+    loaded = _data(data, format, items, users, 0, 0)
+    exposures, report = served_exposures(events, loaded.log, n=n)
+    return exposures, report, loaded
+
+
 @app.command()
 def evaluate(
     data: DataOption,
@@ -83,7 +108,13 @@ def evaluate(
     items: ItemsOption = None,
     users: UsersOption = None,
     protocol: Annotated[int, typer.Option(help="1: negatives ∝ popularity; 2: hard negatives.")] = 1,
-    n: Annotated[int, typer.Option("-n", help="Options per list.")] = 5,
+    n: Annotated[
+        int | None,
+        typer.Option(
+            "-n",
+            help="Options per list (default 5; with --feedback-*: the served slates' most common length).",
+        ),
+    ] = None,
     match: Annotated[
         bool, typer.Option(help="Protocol 2: match the random list to the target's popularity and year.")
     ] = True,
@@ -111,9 +142,22 @@ def evaluate(
     ] = None,
     threads: ThreadsOption = 1,
     out: Annotated[Path | None, typer.Option(help="Write the metrics as JSON here.")] = None,
+    feedback_db: Annotated[
+        str | None,
+        typer.Option(
+            help="Evaluate on the slates a served model showed: the feedback store at this URL "
+            "(sqlite:///... or postgresql+psycopg://...); --data is the base log (history, baselines)."
+        ),
+    ] = None,
+    feedback_csv: Annotated[
+        Path | None,
+        typer.Option(help="As --feedback-db, from a file written by `alignrec feedback export --slates`."),
+    ] = None,
 ) -> None:
     """Accuracy of choosing the item each held-out user really took next, sampled accuracy, position
-    bias and decisions/s, for each simulator on the same lists."""
+    bias and decisions/s, for each simulator on the same lists. With --feedback-db or --feedback-csv
+    the lists are the served slates (each slate's shown items, the clicked one the target) and the
+    baselines train on the whole --data log."""
     import torch
 
     from alignrec.settings import home_dir
@@ -130,9 +174,22 @@ def evaluate(
     torch.set_num_threads(threads)
     if Simulator.distilled in simulator and distilled is None:
         raise ValueError("-s distilled needs --distilled FOLDER (from `alignrec simulator distil`)")
-    loaded = _data(data, format, items, users, num_users, seed)
-    recommenders = fit_recommenders(loaded.held.train, epochs=epochs, seed=seed)
-    exposures = exposures_of(loaded, protocol, n, seed=seed, collaborative=recommenders["bpr"], match=match)
+    served = feedback_db is not None or feedback_csv is not None
+    if served:
+        exposures, report, loaded = _served(
+            data, format, items, users, feedback_db, feedback_csv, n, protocol
+        )
+        console.print(report.summary())
+        recommenders = fit_recommenders(loaded.held.train, epochs=epochs, seed=seed)
+        n, title = report.n, f"served slates, n = {report.n}, {report.kept} lists"
+    else:
+        n = 5 if n is None else n
+        loaded = _data(data, format, items, users, num_users, seed)
+        recommenders = fit_recommenders(loaded.held.train, epochs=epochs, seed=seed)
+        exposures = exposures_of(
+            loaded, protocol, n, seed=seed, collaborative=recommenders["bpr"], match=match
+        )
+        title = f"protocol {protocol}, n = {n}, {num_users} held-out users"
     results = {}
     for name in simulator:
         lists = exposures
@@ -156,9 +213,9 @@ def evaluate(
             )
             lists = exposures[:lm_lists] if lm_lists else exposures
         else:
-            sim = load_distilled_folder(distilled, split_signature(loaded))
+            sim = load_distilled_folder(distilled, None if served else split_signature(loaded))
         results[name.value] = evaluate_simulator(sim, lists)
-    table = Table(title=f"protocol {protocol}, n = {n}, {num_users} held-out users")
+    table = Table(title=title)
     for column in ("simulator", "lists", "accuracy", "sampled", "max position gap", "decisions/s"):
         table.add_column(column, justify="left" if column == "simulator" else "right")
     for name, m in results.items():
@@ -172,7 +229,10 @@ def evaluate(
         )
     console.print(table)
     if out is not None:
-        write_text_atomic(out, json.dumps({"protocol": protocol, "n": n, "results": results}, indent=1))
+        record = {"protocol": "served" if served else protocol, "n": n, "results": results}
+        if served:
+            record["slates"] = dataclasses.asdict(report)
+        write_text_atomic(out, json.dumps(record, indent=1))
         console.print(f"metrics written to {out}")
 
 
