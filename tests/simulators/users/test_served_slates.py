@@ -19,7 +19,7 @@ from recsys.train import fit
 from simulators.abtest.environment import ClickModel, run_abtest
 from simulators.abtest.policies import HTTPFeedback, HTTPPolicy
 from simulators.users import RandomUser, RecommenderUser, evaluate_simulator
-from simulators.users.feedback_exposures import read_store_events, served_exposures
+from simulators.users.feedback_exposures import read_export_csv, read_store_events, served_exposures
 
 pytest.importorskip("fastapi")
 runner = CliRunner()
@@ -98,3 +98,17 @@ def test_the_evaluate_command_on_the_store(served_store, tmp_path):
     assert "no served slate can be evaluated" in str(result.exception) and "length" in str(result.exception)
     result = runner.invoke(alignrec, [*args, "--feedback-csv", str(base)])
     assert result.exit_code != 0 and "give one source" in str(result.exception)
+
+
+def test_the_export_gives_the_stores_exposures(served_store, tmp_path):
+    url, base, log, *_ = served_store
+    exported = tmp_path / "slates.csv"
+    result = runner.invoke(alignrec, ["feedback", "export", "--db", url, "--out", str(exported), "--slates"])
+    assert result.exit_code == 0, result.output
+    from_store, report = served_exposures(read_store_events(url), log)
+    from_file, _ = served_exposures(read_export_csv(exported), log)
+    assert from_file == from_store and len(from_store) == report.kept
+    args = ["simulator", "evaluate", "--data", str(base), "--feedback-csv", str(exported), "-s", "random"]
+    result = runner.invoke(alignrec, [*args, "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert f"{report.slates} read, {report.kept} kept" in result.output
