@@ -203,13 +203,28 @@ def served_exposures(
         click_rating = float(base.ratings.max()) if base.ratings is not None and len(base) else 1.0
     catalog = {str(i) for i in base.item_ids}
     known_users = {str(u) for u in base.user_ids}
-    events = events.sort_values(["time", "order"], kind="stable").reset_index(drop=True)
-    events["key"] = np.arange(len(events))  # time order, ties in the order stored
-    impressions = events[events["type"] == "impression"]
-    clicks = events[events["type"] == "click"]
-    unslated = int((impressions["slate"] == "").sum())
-    shown_by_slate = dict(tuple(impressions[impressions["slate"] != ""].groupby("slate", sort=False)))
-    clicks_by_slate = dict(tuple(clicks[clicks["slate"] != ""].groupby("slate", sort=False)))
+    events = events.sort_values(["time", "order"], kind="stable")
+    # One pass over plain lists, in time order (ties in the order stored); key = rank in that order.
+    # slate -> impressions (position, item, user, key); slate -> clicks (item, user); user -> clicks
+    # (key, item, slate) on catalog items, all in time order
+    shown_by_slate: dict[str, list[tuple[float, str, str, int]]] = defaultdict(list)
+    clicks_by_slate: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    store_clicks: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    unslated = left_out = 0
+    columns = (events[c].tolist() for c in ("type", "user", "item", "position", "slate"))
+    for key, (kind, user, item, position, slate) in enumerate(zip(*columns, strict=True)):
+        if kind == "impression":
+            if slate:
+                shown_by_slate[slate].append((position, item, user, key))
+            else:
+                unslated += 1
+            continue
+        if slate:
+            clicks_by_slate[slate].append((item, user))
+        if item in catalog:
+            store_clicks[user].append((key, item, slate))
+        else:
+            left_out += 1
     slate_ids = list(dict.fromkeys([*shown_by_slate, *clicks_by_slate]))
 
     dropped = Counter({reason: 0 for reason in DROP_REASONS})
@@ -219,35 +234,30 @@ def served_exposures(
         if shown is None:
             dropped["no_impressions"] += 1
             continue
-        shown = shown.sort_values("position", kind="stable")
-        options = tuple(shown["item"])
-        positions = shown["position"]
-        if positions.isna().any() or positions.duplicated().any() or len(set(options)) < len(options):
+        positions = [p for p, *_ in shown]
+        users = {u for *_, u, _ in shown}
+        if any(p != p for p in positions) or len(set(positions)) < len(positions):  # NaN: no position
             dropped["malformed"] += 1
             continue
-        taken = clicks_by_slate.get(slate)
-        if shown["user"].nunique() > 1 or (taken is not None and set(taken["user"]) - set(shown["user"])):
+        shown = sorted(shown, key=lambda event: event[0])
+        options = tuple(item for _, item, _, _ in shown)
+        taken = clicks_by_slate.get(slate, [])
+        if len(set(options)) < len(options) or len(users) > 1 or {u for _, u in taken} - users:
             dropped["malformed"] += 1
             continue
-        if taken is None:
+        if not taken:
             dropped["no_click"] += 1
             continue
-        on_shown = [item for item in taken["item"] if item in options]  # in time order
+        on_shown = [item for item, _ in taken if item in options]  # in time order
         if not on_shown:
             dropped["click_not_shown"] += 1
             continue
         if any(item not in catalog for item in options):
             dropped["unknown_item"] += 1
             continue
+        start_key = min(k for *_, k in shown)
         candidates.append(
-            (
-                int(shown["key"].min()),
-                slate,
-                shown["user"].iloc[0],
-                options,
-                options.index(on_shown[0]),
-                len(set(on_shown)) > 1,
-            )
+            (start_key, slate, users.pop(), options, options.index(on_shown[0]), len(set(on_shown)) > 1)
         )
     lengths = Counter(len(c[3]) for c in candidates)
     if n is None:
@@ -256,21 +266,17 @@ def served_exposures(
     kept = sorted(c for c in candidates if len(c[3]) == n)
 
     base_history = _base_histories(base)
-    store_clicks: dict[str, list[tuple[int, str, str]]] = defaultdict(list)  # user -> (key, item, slate)
-    left_out = 0
-    for key, user, item, slate in zip(
-        clicks["key"], clicks["user"], clicks["item"], clicks["slate"], strict=True
-    ):
-        if item in catalog:
-            store_clicks[user].append((int(key), item, slate))
-        else:
-            left_out += 1
     exposures = []
     for start, slate, user, options, target, _ in kept:
-        earlier = store_clicks.get(user, [])
-        earlier = earlier[: bisect.bisect_left(earlier, (start,))]
-        events_before = [(item, click_rating) for _, item, s in earlier if s != slate]
-        past = (base_history.get(user, []) + events_before)[-history:] if history else []
+        clicked = store_clicks.get(user, [])
+        recent: list[tuple[str, float]] = []  # the latest store clicks before the slate, newest first
+        for j in range(bisect.bisect_left(clicked, (start,)) - 1, -1, -1):
+            if len(recent) == history:
+                break
+            if clicked[j][2] != slate:
+                recent.append((clicked[j][1], click_rating))
+        rest = history - len(recent)
+        past = (base_history.get(user, [])[-rest:] if rest else []) + recent[::-1]
         exposures.append(Exposure(user=user, history=tuple(past), options=options, target=target))
     report = SlateReport(
         n=n,
