@@ -9,7 +9,9 @@ Per data set and learned model this trains:
             choose a per-model default learning rate across data sets (never on test); other fields
             are swept the same way by ``benchmarks.defaults_sweep`` (tables at the end). A change is
             kept when its mean validation ratio to the defaults is > 1 and no data set loses > 1%
-            (``best_lr_by_worst_case`` below is the stricter worst-case view);
+            (``best_lr_by_worst_case`` below is the stricter worst-case view); where the data sets
+            disagree (CML: ML-100K wants margin 1.0, Amazon Scientific >= 1.5), the point with the
+            best worst-case validation ratio to the tuned model's validation score is taken;
   tuned     ``recsys.tuning.tune`` (what ``alignrec tune`` runs in process: trial 0 the defaults
             themselves, then TPE; median pruning on validation NDCG@10, never before ``min_epochs``),
             then the best configuration retrained and evaluated once on test.
