@@ -56,7 +56,7 @@ LM_VARIANTS = {
     "compact no list": {"list_in_prompt": False, "history": 5, "title_chars": 30},
     "short list": {"list_in_prompt": True, "history": 5, "title_chars": None},  # `align build --history 5`
 }
-CACHE = Path(".alignrec/bench/usersim")
+CACHE = Path(".alignrec/bench/usersim")  # ALIGNREC_USERSIM_CACHE=DIR: another folder (e.g. a cold run)
 # int8 dynamic quantisation (``simulators.users.lm.quantize_int8``): every linear layer, or all but
 # the MLPs' down projections (where most of the full int8 model's disagreement with float comes from).
 INT8 = {"int8": (), "int8 down_proj float": ("down_proj",)}
@@ -100,14 +100,15 @@ def cached_scores(key: str, user, exposures, dataset: str) -> tuple[np.ndarray, 
     """The LM's (B, n) raw scores on ``exposures``, their wall and CPU seconds; cached by ``key``
     (and the data set, except ML-100K's, whose keys predate the others)."""
     key = key if dataset == "ml-100k" else f"{dataset} {key}"
-    path = CACHE / (re.sub(r"[^a-z0-9.]+", "-", key.lower()) + ".npz")
+    folder = Path(os.environ.get("ALIGNREC_USERSIM_CACHE", CACHE))
+    path = folder / (re.sub(r"[^a-z0-9.]+", "-", key.lower()) + ".npz")
     if path.exists():
         saved = np.load(path)
         return saved["scores"], float(saved["seconds"]), float(saved["cpu_seconds"])
     start, cpu = time.perf_counter(), time.process_time()
     scores = user.scores(exposures)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    CACHE.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     np.savez(path, scores=scores, seconds=seconds, cpu_seconds=cpu_seconds)
     return scores, seconds, cpu_seconds
 
@@ -492,7 +493,7 @@ def main() -> None:
     args = parser.parse_args()
     protocols = [int(p) for p in args.protocols.split(",")]
     torch.set_num_threads(1)
-    load_at_start = os.getloadavg()[0]
+    load_at_start, started = os.getloadavg()[0], time.perf_counter()
 
     if args.dataset != "ml-100k" and 2 in protocols:
         parser.error("protocol 2 needs event years (timestamps): ML-100K only")
@@ -557,7 +558,9 @@ def main() -> None:
         "`decisions_per_cpu_s` the steadier CPU-time figure on a shared machine; speed rows: cold = new "
         "users, warm = the same users again (their prompt cache reused). The issue's anchors on its own "
         "draw of users: random 0.20, popularity 0.157, ItemKNN 0.373, BPR-MF 0.421 at n = 5; BPR-MF 0.284 "
-        f"at n = 10. Rerun: `python -m benchmarks.usersim`. Load average at start {load_at_start:.2f}."
+        f"at n = 10. Rerun: `python -m benchmarks.usersim`. Last run: load average at start "
+        f"{load_at_start:.2f}, {(time.perf_counter() - started) / 60:.1f} min "
+        f"with the LM score cache {os.environ.get('ALIGNREC_USERSIM_CACHE', CACHE)} (cold: an empty one)."
     )
     write_results(f"{args.area}_part", records, title="part", notes="")
     # Folded into what earlier runs measured (a rerun of one protocol keeps the other's rows).

@@ -3,9 +3,11 @@
 Trains a small BPR and ItemKNN, fits a two-stage ranker over them (``alignrec rerank``'s
 ``recsys.rerank_training.train_two_stage``), starts the service (``serving.main.create_app`` under
 uvicorn) on a free loopback port in a subprocess, calls each endpoint, prints what it answered, and
-stops it. The size-fit and matching endpoints serve the models of the ``sizefit`` and ``matching``
-demo steps when those ran first (``alignrec demo`` runs them before this one); otherwise they answer
-that they are not enabled.
+stops it; before that, simulated users are shown its slates for a few rounds, their feedback is
+posted with slate ids, and user simulators are measured on the slates the service showed
+(``alignrec.demos.served_slates_demo``). The size-fit and matching endpoints serve the models of the
+``sizefit`` and ``matching`` demo steps when those ran first (``alignrec demo`` runs them before this
+one); otherwise they answer that they are not enabled.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import httpx
 import torch
 from rich.console import Console
 
+from alignrec.demos.served_slates_demo import served_slates
 from recsys.experiment import RECOMMENDER_DIR, TrainConfig, run_experiment
 from recsys.recommender import Recommender
 from recsys.rerank_training import train_two_stage
@@ -67,7 +70,7 @@ def run(out: Path, console: Console) -> None:
 
 
 def _run(out: Path, console: Console) -> None:
-    data, _ = make_interactions(num_users=500, num_items=300, events_per_user=20, seed=2026)
+    data, truth = make_interactions(num_users=500, num_items=300, events_per_user=20, seed=2026)
     split = random_split(data, (0.8, 0.1, 0.1), seed=2026)
     config = TrainConfig(model="bpr", dim=32, epochs=20, lr=5e-3, batch_size=1024, patience=5)
     result = run_experiment(split, config, out / "bpr", progress=False)
@@ -106,6 +109,8 @@ def _run(out: Path, console: Console) -> None:
             _wait_ready(http, server)
             console.print(f"[dim]ready after {time.perf_counter() - start:.1f} s[/dim]")
             _calls(http, console, key, str(data.user_ids[0]), str(data.item_ids[0]))
+            served = Recommender.load(model_dir)
+            served_slates(http, split.train, truth, served, env["ALIGNREC_FEEDBACK_URL"], console)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -166,6 +167,10 @@ def test_the_demo_calls_every_endpoint(tmp_path):
                  "/similar?k=5 -> 200", "POST /v1/feedback -> 200", "POST /v1/admin/reload -> 200",
                  "GET /metrics -> 200", '"stored": 0, "duplicates": 3'):  # fmt: skip
         assert line in text
+    # The served slates came back from the feedback store as user-simulator exposures.
+    read, kept = map(int, re.search(r"store: (\d+) read, (\d+) with a click kept", text).groups())
+    assert read == 1500 and 0 < kept <= read  # 500 users x 3 rounds
+    assert "bpr (the served retriever): accuracy" in text
 
 
 def test_serve_hands_the_ranker_and_its_retrievers_to_the_app(no_alignrec_env, served, ranker_dir):
