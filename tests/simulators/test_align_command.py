@@ -234,3 +234,15 @@ def test_bad_runs_fail_with_a_message(workspace, tmp_path, args, message):
         app, ["train", *args, "--base-model", str(workspace / "model"), "--out", str(tmp_path)]
     )
     assert result.exit_code != 0 and message in str(result.exception)
+
+
+def test_eval_examples_caps_or_skips_the_evaluation_after_training(workspace, tmp_path):
+    def train(out, count):
+        args = ["train", "--objective", "kto", "--data", str(workspace / "binary"), "--out", str(out)]
+        args += ["--base-model", str(workspace / "model"), "--no-track", "--eval-examples", str(count)]
+        result = runner.invoke(app, [*args, *FAST])
+        assert result.exit_code == 0, result.output
+        return json.loads((out / "metrics.json").read_text())
+
+    assert "eval_loss" not in train(tmp_path / "none", 0)
+    assert "eval_loss" in train(tmp_path / "one", 1)
