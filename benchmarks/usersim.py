@@ -544,6 +544,10 @@ def main() -> None:
                 )
             )
             print(f"protocol {protocol} n={n} {simulator.name}: {metrics['accuracy']:.3f}", flush=True)
+            if protocol == "1" and n == 5 and args.lm_lists < len(exposures):  # the LM rows' lists
+                first = evaluate_simulator(simulator, exposures[: args.lm_lists])
+                text = describe(protocol, args.users, n, corpus.target) + f"; first {args.lm_lists} lists"
+                records.append(record(simulator.name, corpus.name, text, first, threads=1))
     if args.lm != "none" and (1 in protocols or args.lm_protocol2):
         records += lm_rows(args, *lm, corpus, held, bpr, knn, settings)
     notes = (
