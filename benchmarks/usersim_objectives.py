@@ -13,7 +13,7 @@ Steps (each skipped when its output exists, so an interrupted run continues):
    protocol-1 lists with the short-list prompt (plus position offsets fitted on
    ``--calibration-lists`` training lists).
 
-    python -m benchmarks.usersim_objectives                       # ~1.5 h on one thread
+    python -m benchmarks.usersim_objectives    # ~1.5 h on one thread (sum of the parts measured)
     python -m benchmarks.usersim_objectives --objectives sft,dpo --sft-steps 1 --steps 1 --lists 5 \\
         --calibration-lists 5 --area usersim_smoke --out /tmp/objectives   # a quick check
 
