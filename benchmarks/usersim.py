@@ -365,7 +365,7 @@ def distilled_user(model, tokenizer, base: str, variant: str, corpus: Corpus, he
 def fit_baselines(log, users: int, epochs: int, lr: float):
     """The log split with ``users`` held-out users (seed 2026) and the two recommenders every simulator
     baseline and the distilled simulator use: BPR-MF (dim 64, early stop on a 10% random part of
-    the training log) and ItemKNN (k 100). Returns (log, held, bpr, knn, fit result, BPR seconds)."""
+    the training log) and ItemKNN (k 100). Returns (held, bpr, knn, fit result, BPR seconds)."""
     import torch
 
     from recsys.models.bpr import BPR

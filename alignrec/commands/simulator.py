@@ -129,7 +129,7 @@ def evaluate(
     int8: Annotated[
         bool,
         typer.Option(
-            help="LM: int8 dynamic quantisation, MLP down projections kept float (~2.3x faster for "
+            help="LM: int8 dynamic quantisation, MLP down projections kept float (~2.4x faster for "
             "new users, same accuracy on ML-100K)."
         ),
     ] = False,

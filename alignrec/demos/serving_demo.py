@@ -109,7 +109,7 @@ def _run(out: Path, console: Console) -> None:
             _wait_ready(http, server)
             console.print(f"[dim]ready after {time.perf_counter() - start:.1f} s[/dim]")
             _calls(http, console, key, str(data.user_ids[0]), str(data.item_ids[0]))
-            served = Recommender.load(model_dir)
+            served = retrievers["bpr"]  # the model the service loaded (ALIGNREC_MODEL_DIR)
             served_slates(http, split.train, truth, served, env["ALIGNREC_FEEDBACK_URL"], console)
     finally:
         server.terminate()

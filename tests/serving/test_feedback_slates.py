@@ -35,6 +35,16 @@ def old_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
+def write_old_store(url: str, rows: list[dict]) -> None:
+    """A database with the old table holding ``rows``, as the first version of the store left it."""
+    engine = sa.create_engine(url)
+    table = old_table(sa.MetaData())
+    table.metadata.create_all(engine)
+    with engine.begin() as connection:
+        connection.execute(table.insert(), rows)
+    engine.dispose()
+
+
 def test_slate_ids_round_trip_through_the_api_and_the_export(client, tmp_path):
     events = [
         {"client_event_id": "s1-0", "type": "impression", "user_id": "u1", "item_id": "i1", "position": 0},
@@ -77,20 +87,15 @@ def test_slate_ids_round_trip_through_the_api_and_the_export(client, tmp_path):
 
 
 def upgrade_keeps_events(url: str) -> None:
-    engine = sa.create_engine(url)
-    table = old_table(sa.MetaData())
-    table.metadata.create_all(engine)
-    with engine.begin() as connection:
-        connection.execute(
-            table.insert(),
-            [
-                {"client_event_id": "old-1", "type": "click", "user_id": "u1", "item_id": "i1",
-                 "event_time": 10.0, "received_at": 11.0, "position": None},
-                {"client_event_id": "old-2", "type": "impression", "user_id": "u1", "item_id": "i2",
-                 "event_time": 12.0, "received_at": 13.0, "position": 3},
-            ],
-        )  # fmt: skip
-    engine.dispose()
+    write_old_store(
+        url,
+        [
+            {"client_event_id": "old-1", "type": "click", "user_id": "u1", "item_id": "i1",
+             "event_time": 10.0, "received_at": 11.0, "position": None},
+            {"client_event_id": "old-2", "type": "impression", "user_id": "u1", "item_id": "i2",
+             "event_time": 12.0, "received_at": 13.0, "position": 3},
+        ],
+    )  # fmt: skip
 
     store = FeedbackStore(url)  # adds the column
     try:
@@ -124,16 +129,8 @@ def test_an_old_postgres_store_is_upgraded_and_keeps_its_events(postgres_feedbac
 
 def test_export_of_an_upgraded_store_writes_empty_slates(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = sa.create_engine(url)
-    table = old_table(sa.MetaData())
-    table.metadata.create_all(engine)
-    with engine.begin() as connection:
-        connection.execute(
-            table.insert(),
-            [{"client_event_id": "a", "type": "click", "user_id": "u", "item_id": "i",
-              "event_time": 5.0, "received_at": 5.0}],
-        )  # fmt: skip
-    engine.dispose()
+    row = {"client_event_id": "a", "type": "click", "user_id": "u", "item_id": "i", "event_time": 5.0}
+    write_old_store(url, [row | {"received_at": 5.0}])
     store = FeedbackStore(url)
     try:
         assert export_log(store, tmp_path / "out.csv", slates=True) == 1
