@@ -171,7 +171,22 @@ def train_default(split, model: str, lr: float | None = None, seed: int | None =
     }
 
 
-def run_tune(split, model: str, trials: int) -> dict[str, object]:
+STUDIES = Path(".alignrec/bench/defaults")  # one Optuna study file per search: a killed run resumes
+
+
+def study_file(dataset: str, model: str, base) -> Path:
+    """The study file of one search; its name carries a hash of the base config, so a changed default
+    starts a new search instead of resuming an old one."""
+    import hashlib
+    from dataclasses import asdict
+
+    digest = hashlib.sha256(json.dumps(asdict(base), sort_keys=True, default=str).encode()).hexdigest()
+    return STUDIES / f"{dataset}-{model}-{digest[:10]}.db"
+
+
+def run_tune(split, dataset: str, model: str, trials: int) -> dict[str, object]:
+    """Tune on validation, stored trial by trial (rerunning after a kill resumes the search: its
+    seconds then count only this process's part), then retrain the best and score it on test."""
     import optuna
 
     from recsys.experiment import run_experiment
@@ -179,7 +194,10 @@ def run_tune(split, model: str, trials: int) -> dict[str, object]:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     clock = Clock()
-    result = tune(split, cli_tune_base(model), trials=trials, seed=2026, progress=False)
+    base = cli_tune_base(model)
+    db = study_file(dataset, model, base)
+    resumed = db.exists()
+    result = tune(split, base, trials=trials, seed=2026, progress=False, study_db=db)
     search_wall, search_cpu = clock.read()
     final = run_experiment(split, result.best_config, progress=False)
     wall, cpu = clock.read()
@@ -196,6 +214,7 @@ def run_tune(split, model: str, trials: int) -> dict[str, object]:
         "tune_cpu_seconds": cpu,
         "search_seconds": search_wall,
         "search_cpu_seconds": search_cpu,
+        "study_resumed": resumed,
         "trial_table": [{k: _round(v) for k, v in t.items()} for t in result.trials],
     }
 
@@ -264,7 +283,7 @@ def run_one(
         record["default_over_tuned"] = ratio(default["test_ndcg@10"], record["tuned_test_ndcg@10"])
         save(record)
     if trials:
-        record.update(run_tune(split, model, trials))
+        record.update(run_tune(split, dataset, model, trials))
         record["default_over_tuned"] = ratio(default["test_ndcg@10"], record["tuned_test_ndcg@10"])
         record.update(machine())
         save(record)

@@ -16,6 +16,8 @@ same space. ``optuna`` and ``ray`` are imported inside the functions that use th
 
 from __future__ import annotations
 
+import json
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
@@ -136,19 +138,25 @@ def tune(
     trials: int = 30,
     seed: int = 2026,
     progress: bool = True,
+    study_db: str | Path | None = None,
 ) -> TuneResult:
     """Search ``SPACES[base.model]`` in this process: trial 0 the base itself, then TPE; median
-    pruning after ``warmup_epochs(base)`` epochs."""
+    pruning after ``warmup_epochs(base)`` epochs.
+
+    With ``study_db`` (a SQLite file) every finished trial is stored as it ends, and a later call with
+    the same file, split and base configuration resumes the search: it runs only the trials still
+    missing from ``trials`` (complete or pruned ones count). A trial left running by a killed process
+    is marked failed once its heartbeat is stale and run again with the same parameters. The sampler's
+    random state is not stored, so a resumed search may propose other points than an unbroken one."""
     import optuna
 
     _check(split, base.model, trials)
     space = SPACES[base.model]
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup_epochs(base)),
-    )
-    study.enqueue_trial(base_params(base))
+    study = _open_study(split, base, seed, study_db)
+    counted = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = len(study.get_trials(deepcopy=False, states=counted))
+    if not study.trials:
+        study.enqueue_trial(base_params(base))
 
     def objective(trial) -> float:
         config = replace(base, **space(trial))
@@ -160,7 +168,14 @@ def tune(
 
         return validation_score(split, config, report)
 
-    study.optimize(objective, n_trials=trials, show_progress_bar=progress)
+    running = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)))
+    if done < trials:  # a stale running trial may be retried: room for it, stopped at `trials` counted
+        study.optimize(
+            objective,
+            n_trials=trials - done + running,
+            callbacks=[optuna.study.MaxTrialsCallback(trials, states=counted)],
+            show_progress_bar=progress,
+        )
     table = [
         {
             "number": t.number,
@@ -173,6 +188,48 @@ def tune(
     ]
     best = study.best_trial
     return TuneResult(base.model, dict(best.params), float(best.value), replace(base, **best.params), table)
+
+
+STUDY_HEARTBEAT_S = 30  # a stored trial with no heartbeat for twice this is taken as dead
+
+
+def _open_study(split: Split, base: TrainConfig, seed: int, study_db: str | Path | None):
+    """A new in-memory study, or the study of ``study_db`` for this split and base config (created
+    when absent). Raises ``ValueError`` when the file's study was made for another base config."""
+    import optuna
+
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup_epochs(base))
+    if study_db is None:
+        return optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    path = Path(study_db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # heartbeats and retries are marked experimental in Optuna 4
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = optuna.storages.RDBStorage(
+            f"sqlite:///{path.resolve()}",
+            heartbeat_interval=STUDY_HEARTBEAT_S,
+            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1),
+        )
+    name = f"{base.model}-{split.checksum[:12]}"
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        direction="maximize",
+        sampler=sampler,
+        pruner=pruner,
+        load_if_exists=True,
+    )
+    config = json.dumps(asdict(base), sort_keys=True, default=str)
+    stored = study.user_attrs.get("base_config")
+    if stored is None:
+        study.set_user_attr("base_config", config)
+    elif stored != config:
+        raise ValueError(
+            f"{path}: its study {name!r} was run with another base configuration ({stored}); "
+            f"this search's is {config}. Use another --study-db file, or delete this one."
+        )
+    return study
 
 
 def _define(model: str, trial) -> None:

@@ -541,6 +541,13 @@ def tune(
     threads: Annotated[
         int | None, typer.Option(help="torch threads in this process (default: torch's choice).")
     ] = None,
+    study_db: Annotated[
+        Path | None,
+        typer.Option(
+            help="SQLite file that stores every finished trial; rerunning with the same file, data and "
+            "options resumes the search (in-process only)."
+        ),
+    ] = None,
     out: Annotated[
         Path, typer.Option(help="Run folder: split, tuning results, the retrained best model.")
     ] = Path(".alignrec/runs/tuned"),
@@ -562,6 +569,8 @@ def tune(
     from recsys.tuning import tune as tune_in_process
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # a line per trial otherwise; the table follows
+    if study_db is not None and (workers > 1 or ray_address):
+        raise typer.BadParameter("--study-db resumes in-process searches; Ray Tune keeps its own records")
     if threads:
         torch.set_num_threads(threads)
     parts, _ = prepare_split(
@@ -595,7 +604,7 @@ def tune(
             parts, base, trials, seed, workers=max(workers, 1), address=ray_address, storage=out / "ray"
         )
     else:
-        result = tune_in_process(parts, base, trials, seed, progress=sys.stderr.isatty())
+        result = tune_in_process(parts, base, trials, seed, progress=sys.stderr.isatty(), study_db=study_db)
     summary = describe(result)
     write_text_atomic(out / "tuning.json", json.dumps(summary, indent=2, default=str))
     table = Table(title=f"{model.value}: {len(result.trials)} trials, validation NDCG@10 (best first)")

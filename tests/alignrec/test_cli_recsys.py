@@ -168,6 +168,22 @@ def test_tune_searches_on_validation_and_retrains(tmp_path):
     assert len(summary["trials"]) == 3 and summary["best_config"]["knn_k"] == summary["best_params"]["knn_k"]
 
 
+def test_tune_resumes_from_its_study_file_and_refuses_it_with_ray(tmp_path):
+    db = tmp_path / "knn.db"
+    common = ["tune", "-m", "itemknn", "--no-track", "--study-db", str(db)]
+    first = runner.invoke(app, [*common, "--trials", "2", "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, [*common, "--trials", "3", "--out", str(tmp_path / "b")])
+    assert second.exit_code == 0, second.output
+    import json
+
+    one = json.loads((tmp_path / "a" / "tuning.json").read_text())["trials"]
+    two = json.loads((tmp_path / "b" / "tuning.json").read_text())["trials"]
+    assert len(two) == 3 and two[:2] == one  # the stored two, then one more
+    ray = runner.invoke(app, [*common, "--workers", "2", "--out", str(tmp_path / "c")])
+    assert ray.exit_code != 0 and "--study-db" in ray.output
+
+
 def test_a_model_below_popularity_is_flagged(tmp_path):
     result = runner.invoke(
         app,

@@ -90,3 +90,51 @@ def test_ray_tune_searches_the_same_space(planted_split, tmp_path):
     key = lambda t: (t["lr"], t["dim"])  # noqa: E731
     assert sorted(map(key, local.trials)) == sorted(map(key, remote.trials))
     assert remote.best_valid == pytest.approx(local.best_valid, abs=1e-6)
+
+
+def test_a_study_file_resumes_the_search_where_it_stopped(planted_split, tmp_path, monkeypatch):
+    import recsys.tuning as tuning
+
+    base = TrainConfig(model="itemknn", knn_k=17)
+    db = tmp_path / "studies" / "knn.db"
+    first = tune(planted_split, base, trials=3, seed=0, progress=False, study_db=db)
+    calls = []
+    real = tuning.validation_score
+    monkeypatch.setattr(tuning, "validation_score", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = tune(planted_split, base, trials=3, seed=0, progress=False, study_db=db)
+    assert calls == [] and again.trials == first.trials  # nothing left to run: the stored trials
+    more = tune(planted_split, base, trials=5, seed=0, progress=False, study_db=db)
+    assert len(calls) == 2 and len(more.trials) == 5
+    assert more.trials[:3] == first.trials and more.trials[0]["knn_k"] == 17  # trial 0 not queued twice
+    assert more.best_valid == max(t["value"] for t in more.trials)
+
+
+def test_a_study_file_refuses_another_base_config(planted_split, tmp_path):
+    db = tmp_path / "knn.db"
+    tune(planted_split, TrainConfig(model="itemknn", knn_k=17), trials=1, seed=0, progress=False, study_db=db)
+    with pytest.raises(ValueError, match=r"knn\.db.*another base configuration"):
+        tune(planted_split, TrainConfig(model="itemknn", knn_k=30), trials=2, progress=False, study_db=db)
+
+
+def test_a_trial_left_running_by_a_killed_process_is_run_again(planted_split, tmp_path, monkeypatch):
+    import time
+
+    import optuna
+
+    import recsys.tuning as tuning
+
+    monkeypatch.setattr(tuning, "STUDY_HEARTBEAT_S", 1)
+    base = TrainConfig(model="itemknn", knn_k=17)
+    db = tmp_path / "knn.db"
+    tune(planted_split, base, trials=2, seed=0, progress=False, study_db=db)
+    study = tuning._open_study(planted_split, base, 0, db)
+    dead = study.ask()  # what a process killed during a trial leaves: running, heartbeat stopped
+    dead.suggest_int("knn_k", 10, 400, log=True)
+    study._storage.record_heartbeat(dead._trial_id)
+    time.sleep(3.5)  # past the grace period (twice the heartbeat; SQLite stores whole seconds)
+    result = tune(planted_split, base, trials=4, seed=0, progress=False, study_db=db)
+    states = [t["state"] for t in result.trials]
+    assert states[dead.number] == "fail" and states.count("complete") == 4
+    retried = [t for t in result.trials[dead.number + 1 :] if t["knn_k"] == dead.params["knn_k"]]
+    assert retried and retried[0]["state"] == "complete"
+    assert optuna.trial.TrialState.RUNNING.name.lower() not in states
