@@ -72,6 +72,10 @@ class RecommendationResponse(Body):
     )
     model_version: str
     ignored_items: list[str] = Field(description="given item ids that are not in the catalog")
+    slate_id: str = Field(
+        description="this answer's id, new for every request: send it back as slate_id on the "
+        "feedback events of these items (their impressions and clicks), so the slate can be rebuilt"
+    )
 
 
 class SimilarItemsResponse(Body):

@@ -83,16 +83,26 @@ def _served(
     feedback_csv: Path | None,
     n: int | None,
     protocol: int,
+    since: str | None = None,
 ):
     """The served slates as exposures over the base log ``data`` (nobody held out: all of it is
     history and trains the baselines), their report, and the loaded base log."""
-    from simulators.users.feedback_exposures import read_export_csv, read_store_events, served_exposures
+    from simulators.users.feedback_exposures import (
+        parse_since,
+        read_export_csv,
+        read_store_events,
+        served_exposures,
+    )
 
     if feedback_db is not None and feedback_csv is not None:
         raise ValueError("--feedback-db and --feedback-csv: give one source of served slates")
     if protocol != 1:
         raise ValueError("--protocol: the served slates are the lists; drop --protocol with --feedback-*")
-    events = read_store_events(feedback_db) if feedback_db is not None else read_export_csv(feedback_csv)
+    start = None if since is None else parse_since(since)
+    if feedback_db is not None:
+        events = read_store_events(feedback_db, since=start)
+    else:
+        events = read_export_csv(feedback_csv, since=start)
     loaded = _data(data, format, items, users, 0, 0)
     exposures, report = served_exposures(events, loaded.log, n=n)
     return exposures, report, loaded
@@ -153,6 +163,13 @@ def evaluate(
         Path | None,
         typer.Option(help="As --feedback-db, from a file written by `alignrec feedback export --slates`."),
     ] = None,
+    feedback_since: Annotated[
+        str | None,
+        typer.Option(
+            help="With --feedback-*: only events at or after this time (Unix seconds, or a date such "
+            "as 2026-11-30 or 2026-11-30T12:00, UTC unless it says)."
+        ),
+    ] = None,
 ) -> None:
     """Accuracy of choosing the item each held-out user really took next, sampled accuracy, position
     bias and decisions/s, for each simulator on the same lists. With --feedback-db or --feedback-csv
@@ -175,9 +192,11 @@ def evaluate(
     if Simulator.distilled in simulator and distilled is None:
         raise ValueError("-s distilled needs --distilled FOLDER (from `alignrec simulator distil`)")
     served = feedback_db is not None or feedback_csv is not None
+    if feedback_since is not None and not served:
+        raise ValueError("--feedback-since filters served slates: give --feedback-db or --feedback-csv")
     if served:
         exposures, report, loaded = _served(
-            data, format, items, users, feedback_db, feedback_csv, n, protocol
+            data, format, items, users, feedback_db, feedback_csv, n, protocol, feedback_since
         )
         console.print(report.summary())
         recommenders = fit_recommenders(loaded.held.train, epochs=epochs, seed=seed)

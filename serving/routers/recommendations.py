@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Response
 
 from serving.deps import State, check_limit
@@ -27,6 +29,7 @@ async def recommendations(body: RecommendationRequest, state: State) -> Response
         source=answer.source,
         model_version=model.version,
         ignored_items=answer.ignored_items,
+        slate_id=uuid.uuid4().hex,
     )
     # Serialised here, once, by pydantic: FastAPI would validate the model again and encode it with
     # the json module (about a tenth of a request's time in the app).

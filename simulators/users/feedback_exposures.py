@@ -112,8 +112,22 @@ def _frame(
     return frame[frame["type"].isin(("impression", "click"))].reset_index(drop=True)
 
 
-def read_store_events(url: str) -> pd.DataFrame:
-    """Impressions and clicks of the feedback store at ``url`` (SQLite or PostgreSQL), read only."""
+def parse_since(text: str) -> float:
+    """Unix seconds from ``text``: a number of seconds, or a date/time (ISO 8601; UTC unless it says)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError as error:
+        raise ValueError(f"since: {text!r} is neither Unix seconds nor a date such as 2026-11-30") from error
+    return float((stamp if stamp.tzinfo else stamp.tz_localize("UTC")).timestamp())
+
+
+def read_store_events(url: str, since: float | None = None) -> pd.DataFrame:
+    """Impressions and clicks of the feedback store at ``url`` (SQLite or PostgreSQL), read only;
+    with ``since`` (Unix seconds), only events that happened then or later."""
     import sqlalchemy as sa
 
     from serving.feedback import events
@@ -138,6 +152,8 @@ def read_store_events(url: str) -> pd.DataFrame:
             .where(c.type.in_(("impression", "click")))
             .order_by(c.id)
         )
+        if since is not None:
+            query = query.where(c.event_time >= since)
         with engine.connect() as connection:
             rows = connection.execute(query).all()
     finally:
@@ -146,9 +162,9 @@ def read_store_events(url: str) -> pd.DataFrame:
     return _frame(*columns)
 
 
-def read_export_csv(path: Path) -> pd.DataFrame:
+def read_export_csv(path: Path, since: float | None = None) -> pd.DataFrame:
     """Impressions and clicks of a CSV written by ``alignrec feedback export --slates`` (rows in the
-    order stored)."""
+    order stored); with ``since`` (Unix seconds), only events that happened then or later."""
     path = Path(path)
     frame = pd.read_csv(path, dtype={"user_id": str, "item_id": str, "slate_id": str, "event": str})
     missing = [c for c in CSV_COLUMNS if c not in frame.columns]
@@ -156,6 +172,8 @@ def read_export_csv(path: Path) -> pd.DataFrame:
         raise ValueError(
             f"{path}: no column(s) {missing}; write the file with `alignrec feedback export --slates`"
         )
+    if since is not None:
+        frame = frame[pd.to_numeric(frame["timestamp"], errors="raise") >= since]
     return _frame(
         np.arange(len(frame)),
         frame["event"],

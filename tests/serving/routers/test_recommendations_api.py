@@ -14,6 +14,8 @@ def test_known_user_gets_the_models_top_k(client, served):
     assert body["scores"] == pytest.approx(expected.scores)
     assert (body["stage"], body["source"]) == ("retrieval", "exact")
     assert len(body["model_version"]) == 12
+    again = client.post("/v1/recommendations", json={"user_id": user, "k": 5}).json()
+    assert len(body["slate_id"]) == 32 and again["slate_id"] != body["slate_id"]  # one id per answer
 
 
 def test_unknown_user_gets_the_cold_start_path_not_an_error(client):

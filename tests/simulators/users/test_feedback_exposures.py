@@ -5,7 +5,12 @@ import pytest
 
 from recsys.data import from_frame
 from serving.feedback import FeedbackStore, export_log
-from simulators.users.feedback_exposures import read_export_csv, read_store_events, served_exposures
+from simulators.users.feedback_exposures import (
+    parse_since,
+    read_export_csv,
+    read_store_events,
+    served_exposures,
+)
 
 
 def base_log():
@@ -157,6 +162,17 @@ def test_the_store_and_its_export_give_the_same_exposures(tmp_path):
     assert from_db == from_csv
     assert [(e.options, e.target) for e in from_db] == [(("a", "b", "c"), 1), (("d", "e", "f"), 2)]
     assert from_db[1].history[-1] == ("b", 5.0) and report.dropped["no_click"] == 1
+    late_db, _ = served_exposures(read_store_events(url, since=1.0), base_log())
+    late_csv, _ = served_exposures(read_export_csv(tmp_path / "slates.csv", since=1.0), base_log())
+    assert late_db == late_csv and [e.options for e in late_db] == [("d", "e", "f")]  # slate 0 was at t=0
+
+
+def test_since_reads_seconds_and_dates():
+    assert parse_since("86400") == 86400.0
+    assert parse_since("1970-01-02") == 86400.0  # UTC when the text names no zone
+    assert parse_since("1970-01-02T00:00+01:00") == 82800.0
+    with pytest.raises(ValueError, match="neither Unix seconds nor a date"):
+        parse_since("last tuesday")
 
 
 def test_unreadable_sources_are_named(tmp_path):

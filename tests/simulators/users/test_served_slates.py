@@ -98,6 +98,11 @@ def test_the_evaluate_command_on_the_store(served_store, tmp_path):
     assert "no served slate can be evaluated" in str(result.exception) and "length" in str(result.exception)
     result = runner.invoke(alignrec, [*args, "--feedback-csv", str(base)])
     assert result.exit_code != 0 and "give one source" in str(result.exception)
+    result = runner.invoke(alignrec, [*args, "--feedback-since", "2100-01-01"])  # nothing that late
+    assert result.exit_code != 0 and "no served slate can be evaluated" in str(result.exception)
+    plain = ["simulator", "evaluate", "--data", str(base), "-s", "random", "--feedback-since", "0"]
+    result = runner.invoke(alignrec, plain)
+    assert result.exit_code != 0 and "--feedback-since filters served slates" in str(result.exception)
 
 
 def test_the_export_gives_the_stores_exposures(served_store, tmp_path):
