@@ -2,12 +2,16 @@
 simulator's (the LM's) option scores, for long A/B runs.
 
 Features of each option (:class:`OptionFeatures`): every given recommender's score for the user
-(BPR, ItemKNN, ...), fixed per-item columns (log popularity, release year, the LM's score of the
-title under an empty history, the title's token count, ...), the cosine between the option's
-genres and the history's mean genre vector, the user's mean history rating, and the display
-position; each per-option value also relative to its list's mean (what a softmax over the list
-sees). The target is the teacher's score minus its list's mean; the distilled probabilities are the
-softmax of the predicted scores over each list, with the teacher's temperature.
+(BPR, ItemKNN, ...; only the shown options are scored), fixed per-item columns (log popularity,
+release year, the LM's score of the title under an empty history, the title's token count, ...),
+the cosine between the option's genres and the history's mean genre vector, and two history x
+title features for what the LM's prompt does to a title's score: the cosine between the option's
+text vector (e.g. MiniLM) and the mean vector of the ``recent`` history titles, and the share of the
+option's title tokens that occur in those titles; the user's mean history rating, and optionally
+the display position (off by default: no position bias by construction). Each per-option value also
+enters relative to its list's mean (what a softmax over the list sees). The target is the teacher's
+score minus its list's mean; the distilled probabilities are the softmax of the predicted scores
+over each list, with the teacher's temperature.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ class OptionFeatures:
         item_columns: name -> (I,) per-item values.
         recommenders: name -> a trained ``Recommender`` whose catalog holds every item.
         genres: (I, G) multi-hot genres, or None.
+        item_vectors: (I, D) unit text vectors of the titles (e.g. MiniLM), or None.
+        item_tokens: each item's title token ids (the LM tokenizer's), or None.
+        recent: how many of the latest history items the two history x title features read (the
+            LM prompt's history lines).
+        position: whether the display position is a feature (off: the fitted model cannot prefer a
+            position, whatever the teacher did).
     """
 
     def __init__(
@@ -42,6 +52,10 @@ class OptionFeatures:
         item_columns: Mapping[str, np.ndarray],
         recommenders: Mapping[str, Recommender],
         genres: np.ndarray | None = None,
+        item_vectors: np.ndarray | None = None,
+        item_tokens: Sequence[Sequence[int]] | None = None,
+        recent: int = 5,
+        position: bool = False,
     ) -> None:
         self.index = {str(i): k for k, i in enumerate(item_ids)}
         for name, column in item_columns.items():
@@ -53,13 +67,23 @@ class OptionFeatures:
         self.rec_items = {
             name: np.array([rec.item_index(i) for i in item_ids]) for name, rec in self.recommenders.items()
         }  # item -> each recommender's internal index
+        self.pair_scorers = {name: pair_scorer(rec.model) for name, rec in self.recommenders.items()}
         unit = None
         if genres is not None:
             g = np.asarray(genres, dtype=np.float64)
             unit = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
         self.unit_genres = unit
+        for name, values in (("item_vectors", item_vectors), ("item_tokens", item_tokens)):
+            if values is not None and len(values) != len(item_ids):
+                raise ValueError(f"{name} has {len(values)} rows for {len(item_ids)} items")
+        self.item_vectors = None if item_vectors is None else np.asarray(item_vectors, dtype=np.float64)
+        self.item_tokens = None if item_tokens is None else [frozenset(t) for t in item_tokens]
+        self.recent, self.position = recent, position
         per_option = [*item_columns, *self.recommenders] + (["genre_affinity"] if unit is not None else [])
-        self.columns = [*per_option, *(f"{c}_rel" for c in per_option), "mean_rating", "position"]
+        per_option += ["text_affinity"] if item_vectors is not None else []
+        per_option += ["token_overlap"] if item_tokens is not None else []
+        self.columns = [*per_option, *(f"{c}_rel" for c in per_option), "mean_rating"]
+        self.columns += ["position"] if position else []
 
     def _items(self, items: Sequence[str]) -> list[int]:
         try:
@@ -68,18 +92,45 @@ class OptionFeatures:
             raise ValueError(f"item {err.args[0]!r} is not in the distilled simulator's catalog") from None
 
     def _recommender_scores(self, name: str, exposures: Sequence[Exposure], options: np.ndarray):
-        """(B, n) one recommender's scores: one batched pass for the users it knows."""
+        """(B, n) one recommender's scores: the options' scores alone for the users it knows (the
+        full catalogue's for a model without a pair scorer), ``score_items`` for the others."""
         rec = self.recommenders[name]
         users = [rec.user_index(e.user) for e in exposures]
         out = np.empty(options.shape)
         known = np.array([u is not None for u in users])
         if known.any():
-            scores = rec.model_scores(np.array([u for u in users if u is not None])).numpy()  # (K, I_rec)
+            ids = np.array([u for u in users if u is not None])
             cols = self.rec_items[name][options[known]]  # (K, n)
-            out[known] = np.take_along_axis(scores, cols, axis=1)
+            scorer = self.pair_scorers[name]
+            if scorer is None:
+                out[known] = np.take_along_axis(rec.model_scores(ids).numpy(), cols, axis=1)
+            else:
+                out[known] = scorer(ids, cols)
         for b in np.flatnonzero(~known):
             e = exposures[b]
             out[b] = rec.score_items(e.user, e.options, [i for i, _ in e.history])[0]
+        return out
+
+    def _history(self, exposures: Sequence[Exposure], recent: int | None = None) -> list[list[int]]:
+        """Per list, the catalog indices of its history items (the ``recent`` latest only when given;
+        uncatalogued items left out)."""
+        if recent is not None:
+            exposures = [e.history[max(len(e.history) - recent, 0) :] for e in exposures]
+        else:
+            exposures = [e.history for e in exposures]
+        return [[k for k in (self.index.get(str(i)) for i, _ in h) if k is not None] for h in exposures]
+
+    def _text_affinity(self, recent: list[list[int]], options: np.ndarray) -> np.ndarray:
+        """(B, n) cosine between each option's text vector and its list's recent history's mean one."""
+        return np.einsum("bnd,bd->bn", self.item_vectors[options], unit_means(self.item_vectors, recent))
+
+    def _token_overlap(self, recent: list[list[int]], options: np.ndarray) -> np.ndarray:
+        """(B, n) share of each option's distinct title tokens that occur in its recent history's titles."""
+        tokens = self.item_tokens
+        out = np.zeros(options.shape)
+        for b, h in enumerate(recent):
+            seen = frozenset().union(*(tokens[k] for k in h))
+            out[b] = [len(tokens[k] & seen) / max(len(tokens[k]), 1) for k in options[b]]
         return out
 
     def __call__(self, exposures: Sequence[Exposure]) -> np.ndarray:
@@ -88,19 +139,84 @@ class OptionFeatures:
         parts = [self.item_table[options]]  # (B, n, C)
         parts += [self._recommender_scores(name, exposures, options)[..., None] for name in self.recommenders]
         if self.unit_genres is not None:
-            taste = np.zeros((len(exposures), self.unit_genres.shape[1]))
-            for b, e in enumerate(exposures):
-                history = [self.index[str(i)] for i, _ in e.history if str(i) in self.index]
-                if history:
-                    taste[b] = self.unit_genres[history].mean(0)
-            taste /= np.maximum(np.linalg.norm(taste, axis=1, keepdims=True), 1e-12)
+            taste = unit_means(self.unit_genres, self._history(exposures))  # (B, G)
             parts.append(np.einsum("bng,bg->bn", self.unit_genres[options], taste)[..., None])
+        if self.item_vectors is not None or self.item_tokens is not None:
+            recent = self._history(exposures, self.recent)
+            if self.item_vectors is not None:
+                parts.append(self._text_affinity(recent, options)[..., None])
+            if self.item_tokens is not None:
+                parts.append(self._token_overlap(recent, options)[..., None])
         values = np.concatenate(parts, axis=2)  # (B, n, P)
         relative = values - values.mean(axis=1, keepdims=True)
-        ratings = np.array([np.mean([r for _, r in e.history]) if e.history else 0.0 for e in exposures])
+        ratings = np.array([sum(r for _, r in e.history) / max(len(e.history), 1) for e in exposures])
         user = np.broadcast_to(ratings[:, None, None], (len(exposures), n, 1))
-        position = np.broadcast_to(np.arange(n, dtype=np.float64)[None, :, None], (len(exposures), n, 1))
-        return np.concatenate([values, relative, user, position], axis=2)  # (B, n, F)
+        blocks = [values, relative, user]
+        if self.position:
+            blocks.append(
+                np.broadcast_to(np.arange(n, dtype=np.float64)[None, :, None], (len(exposures), n, 1))
+            )
+        return np.concatenate(blocks, axis=2)  # (B, n, F)
+
+
+def unit_means(table: np.ndarray, rows: list[list[int]]) -> np.ndarray:
+    """(B, D) unit vector of the mean of ``table``'s rows listed for each of B lists (zeros for none)."""
+    lists = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
+    flat = np.fromiter((k for r in rows for k in r), dtype=np.int64, count=len(lists))
+    mean = np.zeros((len(rows), table.shape[1]))
+    np.add.at(mean, lists, table[flat])
+    mean /= np.maximum(np.bincount(lists, minlength=len(rows)), 1)[:, None]
+    return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+
+
+def pair_scorer(model):
+    """A function (users (K,), items (K, n)) -> (K, n) float32 scores of just those pairs, equal (to
+    float32 rounding) to gathering them from ``model.scores``; None for a model it does not know.
+
+    Inner-product models score with their user and item vectors; ItemKNN sums, for each option, the
+    similarities of its stored neighbours that are among the user's training items."""
+    from recsys.models.itemknn import ItemKNN
+
+    if isinstance(model, ItemKNN):
+        return KNNPairs(model.user_items, model.similarity)
+    if getattr(model, "metric", None) != "ip":
+        return None
+    try:
+        users, items = model.user_vectors(), model.item_vectors()
+    except NotImplementedError:
+        return None
+    users, items = users.float().cpu().numpy(), items.float().cpu().numpy()
+    return lambda u, i: np.einsum("kd,knd->kn", users[u], items[i])  # (K, n)
+
+
+class KNNPairs:
+    """ItemKNN's score of (user, item) pairs, sum_h user_items[u, h] * similarity[h, i], from the
+    similarity's columns padded to a (I, k) neighbour table and a sorted search in the users' rows."""
+
+    def __init__(self, user_items, similarity) -> None:
+        self.user_items = user_items.sorted_indices() if not user_items.has_sorted_indices else user_items
+        columns = similarity.tocsc()
+        columns.sort_indices()
+        width = max(int(np.diff(columns.indptr).max()), 1)
+        counts = np.diff(columns.indptr)
+        self.neighbours = np.zeros((similarity.shape[1], width), dtype=np.int64)  # (I, k)
+        self.weights = np.zeros((similarity.shape[1], width), dtype=np.float32)  # (I, k), 0 = padding
+        slot = np.arange(columns.nnz) - np.repeat(columns.indptr[:-1], counts)
+        column = np.repeat(np.arange(similarity.shape[1]), counts)
+        self.neighbours[column, slot] = columns.indices
+        self.weights[column, slot] = columns.data
+
+    def __call__(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        ui, num_items = self.user_items, self.user_items.shape[1]
+        starts, lengths = ui.indptr[users], ui.indptr[users + 1] - ui.indptr[users]
+        rows = np.repeat(np.arange(len(users)), lengths)
+        where = np.arange(lengths.sum()) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        keys = rows * num_items + ui.indices[where]  # sorted: rows ascending, indices sorted in a row
+        wanted = np.arange(len(users))[:, None, None] * num_items + self.neighbours[items]  # (K, n, k)
+        found = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
+        hit = keys[found] == wanted if len(keys) else np.zeros(wanted.shape, dtype=bool)
+        values = ui.data[where][found] if len(keys) else np.zeros(wanted.shape, dtype=np.float32)
+        return (np.where(hit, values, 0) * self.weights[items]).sum(axis=2)  # (K, n)
 
 
 class DistilledUser:
@@ -151,7 +267,8 @@ def distil(
     exposures: Sequence[Exposure],
     teacher_scores: np.ndarray,
     temperature: float = 1.0,
-    rounds: int = 400,
+    rounds: int = 200,
+    learning_rate: float = 0.1,
     seed: int = 2026,
     name: str = "distilled",
 ) -> DistilledUser:
@@ -168,7 +285,7 @@ def distil(
     y = teacher_scores - teacher_scores.mean(axis=1, keepdims=True)  # (B, n)
     params = {
         "objective": "regression",
-        "learning_rate": 0.05,
+        "learning_rate": learning_rate,
         "num_leaves": 31,
         "min_data_in_leaf": 20,
         "feature_fraction": 0.9,
