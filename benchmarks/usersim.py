@@ -25,9 +25,10 @@ popularity of the same training log.
 - Position calibration (``simulators.users.calibration``): per-position offsets fitted on the
   training users' lists of a listed variant, applied to the held-out lists.
 - Distilled (``simulators.users.distilled``): LightGBM on BPR and ItemKNN scores, log popularity,
-  release year, the LM's score of each title under an empty history, its token count, genre affinity
-  to the history, mean history rating and position, fitted to the no-list LM's scores on the training
-  lists; reported with its argmax agreement with the LM on the held-out lists.
+  the LM's score of each title under an empty history, its token count, genre affinity to the
+  history, the MiniLM cosine of the title to the mean of the prompt's history titles and the share of
+  its tokens among theirs, and mean history rating (no display position), fitted to the no-list LM's
+  scores on the training lists; reported with its argmax agreement with the LM on the held-out lists.
 
 Protocol 2 (``simulators.users.hard_exposures``): 4 negatives interleaved from a random list, BPR's
 top 50 for the user and the items whose genres are closest to the history's; none of the user's
@@ -268,8 +269,8 @@ def lm_rows(args, model, tokenizer, corpus: Corpus, held, bpr, knn, settings) ->
                     )
                 )
                 print(f"{name} n={n}: accuracy {metrics['accuracy']:.3f}, agreement {same:.3f}", flush=True)
-    if args.lm_protocol2:  # the LM on the hard-negative lists (no-list variant: no position pull)
-        variant = "compact no list"
+    if args.lm_protocol2:  # the LM on the hard-negative lists (default no-list variant: no position pull)
+        variant = args.p2_variant
         for protocol, n, exposures in settings:
             if not protocol.startswith("2"):
                 continue
@@ -289,7 +290,9 @@ def lm_rows(args, model, tokenizer, corpus: Corpus, held, bpr, knn, settings) ->
             if (args.distil_from, n) not in held_scores:
                 continue
             lists = exposures[: len(held_scores[(args.distil_from, n)])]
+            cpu = time.process_time()
             probabilities, seconds = timed_probabilities(fast, lists)
+            cpu_seconds = time.process_time() - cpu
             metrics = choice_metrics(probabilities, np.array([e.target for e in lists]), seconds)
             if args.rotation_lists:
                 metrics.update(position_bias(fast, lists[: args.rotation_lists]))
@@ -302,6 +305,7 @@ def lm_rows(args, model, tokenizer, corpus: Corpus, held, bpr, knn, settings) ->
                     agreement_with_lm=round(agreement(probabilities, teacher), 4),
                     labelled_lists=len(train_lists),
                     label_seconds=round(label_seconds, 1),
+                    decisions_per_cpu_s=round(len(lists) / max(cpu_seconds, 1e-9), 1),
                     threads=1,
                 )
             )
@@ -333,6 +337,7 @@ def lm_rows(args, model, tokenizer, corpus: Corpus, held, bpr, knn, settings) ->
 def distilled_user(model, tokenizer, base: str, variant: str, corpus: Corpus, held, bpr, knn, train_lists):
     """The distilled fast simulator of the LM ``variant`` (labels and the per-item prior read from
     the cache, or scored and cached), and the seconds the labels took."""
+    from product.text_encoder import encode_texts
     from simulators.users.distilled import OptionFeatures, distil
     from simulators.users.lm import LMUser
 
@@ -353,6 +358,9 @@ def distilled_user(model, tokenizer, base: str, variant: str, corpus: Corpus, he
         },
         {"bpr": bpr, "itemknn": knn},
         genres=movie_meta(corpus, held)[0].genres,
+        item_vectors=encode_texts([texts[i] for i in items], precision="fp32"),  # MiniLM, (I, 384)
+        item_tokens=[user._ids(i)[:-1] for i in items],  # the title's tokens without the end token
+        recent=LM_VARIANTS[variant]["history"],  # the history lines the prompt shows
     )
     name = (
         f"distilled ({variant})"
@@ -483,6 +491,9 @@ def main() -> None:
     parser.add_argument("--rating-lm-users", type=int, default=300, help="held-out users the LM rates")
     parser.add_argument("--ratings-only", action="store_true", help="only the rating MAE rows")
     parser.add_argument("--lm-protocol2", action="store_true", help="also the LM on protocol 2's lists")
+    parser.add_argument(
+        "--p2-variant", default="compact no list", choices=list(LM_VARIANTS), help="the LM's prompt there"
+    )
     parser.add_argument("--int8", action="store_true", help="also the int8 models on the held-out lists")
     parser.add_argument("--dataset", default="ml-100k", choices=DATASETS)
     parser.add_argument("--device", default=None, help="torch device of the LM (e.g. cuda); default CPU")
