@@ -76,7 +76,7 @@ class OptionFeatures:
         for name, values in (("item_vectors", item_vectors), ("item_tokens", item_tokens)):
             if values is not None and len(values) != len(item_ids):
                 raise ValueError(f"{name} has {len(values)} rows for {len(item_ids)} items")
-        self.item_vectors = None if item_vectors is None else np.asarray(item_vectors, dtype=np.float64)
+        self.item_vectors = None if item_vectors is None else np.asarray(item_vectors, dtype=np.float32)
         self.item_tokens = None if item_tokens is None else [frozenset(t) for t in item_tokens]
         self.recent, self.position = recent, position
         per_option = [*item_columns, *self.recommenders] + (["genre_affinity"] if unit is not None else [])
@@ -161,11 +161,11 @@ class OptionFeatures:
 
 def unit_means(table: np.ndarray, rows: list[list[int]]) -> np.ndarray:
     """(B, D) unit vector of the mean of ``table``'s rows listed for each of B lists (zeros for none)."""
-    lists = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
-    flat = np.fromiter((k for r in rows for k in r), dtype=np.int64, count=len(lists))
-    mean = np.zeros((len(rows), table.shape[1]))
-    np.add.at(mean, lists, table[flat])
-    mean /= np.maximum(np.bincount(lists, minlength=len(rows)), 1)[:, None]
+    lengths = np.array([len(r) for r in rows])
+    present = np.arange(max(lengths.max(initial=0), 1)) < lengths[:, None]  # (B, L)
+    index = np.zeros(present.shape, dtype=np.int64)
+    index[present] = np.fromiter((k for r in rows for k in r), dtype=np.int64, count=int(lengths.sum()))
+    mean = (table[index] * present[..., None]).sum(axis=1) / np.maximum(lengths, 1)[:, None]  # (B, D)
     return mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
 
 
@@ -190,33 +190,31 @@ def pair_scorer(model):
 
 
 class KNNPairs:
-    """ItemKNN's score of (user, item) pairs, sum_h user_items[u, h] * similarity[h, i], from the
-    similarity's columns padded to a (I, k) neighbour table and a sorted search in the users' rows."""
+    """ItemKNN's score of (user, item) pairs, sum_h user_items[u, h] * similarity[h, i]: the
+    similarity's columns padded to a (I, k) neighbour table, read from the users' dense rows
+    (``block`` values at a time)."""
 
-    def __init__(self, user_items, similarity) -> None:
-        self.user_items = user_items.sorted_indices() if not user_items.has_sorted_indices else user_items
+    def __init__(self, user_items, similarity, block: int = 1 << 22) -> None:
+        self.user_items, self.block = user_items, block
         columns = similarity.tocsc()
-        columns.sort_indices()
-        width = max(int(np.diff(columns.indptr).max()), 1)
         counts = np.diff(columns.indptr)
-        self.neighbours = np.zeros((similarity.shape[1], width), dtype=np.int64)  # (I, k)
-        self.weights = np.zeros((similarity.shape[1], width), dtype=np.float32)  # (I, k), 0 = padding
+        self.neighbours = np.zeros((similarity.shape[1], max(int(counts.max()), 1)), dtype=np.int64)  # (I, k)
+        self.weights = np.zeros(self.neighbours.shape, dtype=np.float32)  # (I, k), 0 = padding
         slot = np.arange(columns.nnz) - np.repeat(columns.indptr[:-1], counts)
         column = np.repeat(np.arange(similarity.shape[1]), counts)
         self.neighbours[column, slot] = columns.indices
         self.weights[column, slot] = columns.data
 
     def __call__(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        ui, num_items = self.user_items, self.user_items.shape[1]
-        starts, lengths = ui.indptr[users], ui.indptr[users + 1] - ui.indptr[users]
-        rows = np.repeat(np.arange(len(users)), lengths)
-        where = np.arange(lengths.sum()) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        keys = rows * num_items + ui.indices[where]  # sorted: rows ascending, indices sorted in a row
-        wanted = np.arange(len(users))[:, None, None] * num_items + self.neighbours[items]  # (K, n, k)
-        found = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-        hit = keys[found] == wanted if len(keys) else np.zeros(wanted.shape, dtype=bool)
-        values = ui.data[where][found] if len(keys) else np.zeros(wanted.shape, dtype=np.float32)
-        return (np.where(hit, values, 0) * self.weights[items]).sum(axis=2)  # (K, n)
+        out = np.empty(items.shape, dtype=np.float32)  # (K, n)
+        step = max(1, self.block // self.user_items.shape[1])
+        for start in range(0, len(users), step):
+            part = slice(start, start + step)
+            rows = self.user_items[users[part]].toarray()  # (k, I)
+            near = self.neighbours[items[part]]  # (k, n, width)
+            had = rows[np.arange(len(rows))[:, None, None], near]  # (k, n, width)
+            out[part] = (had * self.weights[items[part]]).sum(axis=2)
+        return out
 
 
 class DistilledUser:

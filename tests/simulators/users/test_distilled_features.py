@@ -14,7 +14,7 @@ from recsys.recommender import Recommender
 from recsys.synthetic import make_interactions
 from recsys.train import fit
 from simulators.users import heldout_split, popularity_exposures
-from simulators.users.distilled import OptionFeatures, distil, pair_scorer
+from simulators.users.distilled import KNNPairs, OptionFeatures, distil, pair_scorer
 from simulators.users.evaluate import position_bias, rotations
 from simulators.users.exposures import Exposure
 
@@ -84,6 +84,9 @@ def test_pair_scorers_equal_the_full_catalogue_scores(world, name):
     items = rng.integers(0, 80, size=(40, 7))
     full = np.take_along_axis(recommender.model_scores(users).numpy(), items, axis=1)
     assert np.allclose(pair_scorer(recommender.model)(users, items), full, rtol=1e-6, atol=1e-6)
+    if name == "itemknn":  # the users' dense rows read a few at a time
+        blocks = KNNPairs(recommender.model.user_items, recommender.model.similarity, block=3 * 80)
+        assert np.allclose(blocks(users, items), full, rtol=1e-6, atol=1e-6)
 
 
 def test_without_position_every_order_of_a_list_gets_the_same_choice(world):
