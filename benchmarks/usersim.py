@@ -26,9 +26,9 @@ popularity of the same training log.
   training users' lists of a listed variant, applied to the held-out lists.
 - Distilled (``simulators.users.distilled``): LightGBM on BPR and ItemKNN scores, log popularity,
   the LM's score of each title under an empty history, its token count, genre affinity to the
-  history, the MiniLM cosine of the title to the mean of the prompt's history titles and the share of
-  its tokens among theirs, and mean history rating (no display position), fitted to the no-list LM's
-  scores on the training lists; reported with its argmax agreement with the LM on the held-out lists.
+  history, the MiniLM cosine of the title to the mean of the prompt's history titles, and mean
+  history rating (no display position), fitted to the no-list LM's scores on the training lists;
+  reported with its argmax agreement with the LM on the held-out lists.
 
 Protocol 2 (``simulators.users.hard_exposures``): 4 negatives interleaved from a random list, BPR's
 top 50 for the user and the items whose genres are closest to the history's; none of the user's
@@ -359,7 +359,6 @@ def distilled_user(model, tokenizer, base: str, variant: str, corpus: Corpus, he
         {"bpr": bpr, "itemknn": knn},
         genres=movie_meta(corpus, held)[0].genres,
         item_vectors=encode_texts([texts[i] for i in items], precision="fp32"),  # MiniLM, (I, 384)
-        item_tokens=[user._ids(i)[:-1] for i in items],  # the title's tokens without the end token
         recent=LM_VARIANTS[variant]["history"],  # the history lines the prompt shows
     )
     name = (

@@ -4,14 +4,13 @@ simulator's (the LM's) option scores, for long A/B runs.
 Features of each option (:class:`OptionFeatures`): every given recommender's score for the user
 (BPR, ItemKNN, ...; only the shown options are scored), fixed per-item columns (log popularity,
 release year, the LM's score of the title under an empty history, the title's token count, ...),
-the cosine between the option's genres and the history's mean genre vector, and two history x
-title features for what the LM's prompt does to a title's score: the cosine between the option's
-text vector (e.g. MiniLM) and the mean vector of the ``recent`` history titles, and the share of the
-option's title tokens that occur in those titles; the user's mean history rating, and optionally
-the display position (off by default: no position bias by construction). Each per-option value also
-enters relative to its list's mean (what a softmax over the list sees). The target is the teacher's
-score minus its list's mean; the distilled probabilities are the softmax of the predicted scores
-over each list, with the teacher's temperature.
+the cosine between the option's genres and the history's mean genre vector, a history x title
+feature for what the LM's prompt does to a title's score (the cosine between the option's text
+vector, e.g. MiniLM, and the mean vector of the ``recent`` history titles), the user's mean history
+rating, and optionally the display position (off by default: no position bias by construction).
+Each per-option value also enters relative to its list's mean (what a softmax over the list sees).
+The target is the teacher's score minus its list's mean; the distilled probabilities are the
+softmax of the predicted scores over each list, with the teacher's temperature.
 """
 
 from __future__ import annotations
@@ -39,9 +38,8 @@ class OptionFeatures:
         recommenders: name -> a trained ``Recommender`` whose catalog holds every item.
         genres: (I, G) multi-hot genres, or None.
         item_vectors: (I, D) unit text vectors of the titles (e.g. MiniLM), or None.
-        item_tokens: each item's title token ids (the LM tokenizer's), or None.
-        recent: how many of the latest history items the two history x title features read (the
-            LM prompt's history lines).
+        recent: how many of the latest history items the text feature reads (the LM prompt's
+            history lines).
         position: whether the display position is a feature (off: the fitted model cannot prefer a
             position, whatever the teacher did).
     """
@@ -53,7 +51,6 @@ class OptionFeatures:
         recommenders: Mapping[str, Recommender],
         genres: np.ndarray | None = None,
         item_vectors: np.ndarray | None = None,
-        item_tokens: Sequence[Sequence[int]] | None = None,
         recent: int = 5,
         position: bool = False,
     ) -> None:
@@ -73,15 +70,12 @@ class OptionFeatures:
             g = np.asarray(genres, dtype=np.float64)
             unit = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
         self.unit_genres = unit
-        for name, values in (("item_vectors", item_vectors), ("item_tokens", item_tokens)):
-            if values is not None and len(values) != len(item_ids):
-                raise ValueError(f"{name} has {len(values)} rows for {len(item_ids)} items")
+        if item_vectors is not None and len(item_vectors) != len(item_ids):
+            raise ValueError(f"item_vectors has {len(item_vectors)} rows for {len(item_ids)} items")
         self.item_vectors = None if item_vectors is None else np.asarray(item_vectors, dtype=np.float32)
-        self.item_tokens = None if item_tokens is None else [frozenset(t) for t in item_tokens]
         self.recent, self.position = recent, position
         per_option = [*item_columns, *self.recommenders] + (["genre_affinity"] if unit is not None else [])
         per_option += ["text_affinity"] if item_vectors is not None else []
-        per_option += ["token_overlap"] if item_tokens is not None else []
         self.columns = [*per_option, *(f"{c}_rel" for c in per_option), "mean_rating"]
         self.columns += ["position"] if position else []
 
@@ -114,24 +108,14 @@ class OptionFeatures:
     def _history(self, exposures: Sequence[Exposure], recent: int | None = None) -> list[list[int]]:
         """Per list, the catalog indices of its history items (the ``recent`` latest only when given;
         uncatalogued items left out)."""
-        if recent is not None:
-            exposures = [e.history[max(len(e.history) - recent, 0) :] for e in exposures]
-        else:
-            exposures = [e.history for e in exposures]
-        return [[k for k in (self.index.get(str(i)) for i, _ in h) if k is not None] for h in exposures]
+        windows = [
+            e.history if recent is None else e.history[max(len(e.history) - recent, 0) :] for e in exposures
+        ]
+        return [[k for k in (self.index.get(str(i)) for i, _ in h) if k is not None] for h in windows]
 
     def _text_affinity(self, recent: list[list[int]], options: np.ndarray) -> np.ndarray:
         """(B, n) cosine between each option's text vector and its list's recent history's mean one."""
         return np.einsum("bnd,bd->bn", self.item_vectors[options], unit_means(self.item_vectors, recent))
-
-    def _token_overlap(self, recent: list[list[int]], options: np.ndarray) -> np.ndarray:
-        """(B, n) share of each option's distinct title tokens that occur in its recent history's titles."""
-        tokens = self.item_tokens
-        out = np.zeros(options.shape)
-        for b, h in enumerate(recent):
-            seen = frozenset().union(*(tokens[k] for k in h))
-            out[b] = [len(tokens[k] & seen) / max(len(tokens[k]), 1) for k in options[b]]
-        return out
 
     def __call__(self, exposures: Sequence[Exposure]) -> np.ndarray:
         n = len(exposures[0].options)
@@ -141,12 +125,8 @@ class OptionFeatures:
         if self.unit_genres is not None:
             taste = unit_means(self.unit_genres, self._history(exposures))  # (B, G)
             parts.append(np.einsum("bng,bg->bn", self.unit_genres[options], taste)[..., None])
-        if self.item_vectors is not None or self.item_tokens is not None:
-            recent = self._history(exposures, self.recent)
-            if self.item_vectors is not None:
-                parts.append(self._text_affinity(recent, options)[..., None])
-            if self.item_tokens is not None:
-                parts.append(self._token_overlap(recent, options)[..., None])
+        if self.item_vectors is not None:
+            parts.append(self._text_affinity(self._history(exposures, self.recent), options)[..., None])
         values = np.concatenate(parts, axis=2)  # (B, n, P)
         relative = values - values.mean(axis=1, keepdims=True)
         ratings = np.array([sum(r for _, r in e.history) / max(len(e.history), 1) for e in exposures])

@@ -1,5 +1,5 @@
 """The distilled simulator's features: the fast pair scorers and vectorised history aggregates give
-the same values as the plain per-list computation, the history x title features are what they say,
+the same values as the plain per-list computation, the history x title feature is what it says,
 and without the position feature the simulator has no position bias."""
 
 from __future__ import annotations
@@ -35,13 +35,12 @@ def world():
     genres = (rng.random((len(items), 5)) < 0.4).astype(np.float32)
     vectors = rng.normal(size=(len(items), 6))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    tokens = [rng.choice(30, size=rng.integers(1, 5), replace=False).tolist() for _ in items]
     lists = popularity_exposures(log, held, n=5, seed=2)
     stranger = Exposure("nobody", lists[0].history, lists[0].options, 0)  # not in the recommenders
-    return items, columns, {"bpr": bpr, "itemknn": knn}, genres, vectors, tokens, [*lists, stranger]
+    return items, columns, {"bpr": bpr, "itemknn": knn}, genres, vectors, [*lists, stranger]
 
 
-def reference(items, columns, recommenders, genres, vectors, tokens, exposures, recent=5):
+def reference(items, columns, recommenders, genres, vectors, exposures, recent=5):
     """The features computed list by list from the public API (full-catalogue scores per user)."""
     index = {i: k for k, i in enumerate(items)}
     unit = genres / np.maximum(np.linalg.norm(genres, axis=1, keepdims=True), 1e-12)
@@ -58,8 +57,6 @@ def reference(items, columns, recommenders, genres, vectors, tokens, exposures, 
         per.append(unit[options] @ (taste / max(np.linalg.norm(taste), 1e-12)))
         mean = vectors[last].mean(0)
         per.append(vectors[options] @ (mean / np.linalg.norm(mean)))
-        seen = set().union(*(tokens[k] for k in last))
-        per.append(np.array([len(set(tokens[k]) & seen) / len(set(tokens[k])) for k in options]))
         values = np.stack(per, 1)  # (n, P)
         rating = np.full((len(options), 1), np.mean([r for _, r in e.history]))
         rows.append(np.concatenate([values, values - values.mean(0), rating], 1))
@@ -67,13 +64,13 @@ def reference(items, columns, recommenders, genres, vectors, tokens, exposures, 
 
 
 def test_features_equal_the_plain_computation(world):
-    items, columns, recommenders, genres, vectors, tokens, lists = world
-    features = OptionFeatures(items, columns, recommenders, genres, item_vectors=vectors, item_tokens=tokens)
+    items, columns, recommenders, genres, vectors, lists = world
+    features = OptionFeatures(items, columns, recommenders, genres, item_vectors=vectors)
     fast = features(lists)
-    expected = reference(items, columns, recommenders, genres, vectors, tokens, lists)
+    expected = reference(items, columns, recommenders, genres, vectors, lists)
     assert fast.shape == expected.shape == (len(lists), 5, len(features.columns))
     assert np.allclose(fast, expected, rtol=1e-6, atol=1e-5)
-    assert features.columns[-1] == "mean_rating" and "token_overlap_rel" in features.columns
+    assert features.columns[-1] == "mean_rating" and "text_affinity_rel" in features.columns
 
 
 @pytest.mark.parametrize("name", ["bpr", "itemknn"])
@@ -90,7 +87,7 @@ def test_pair_scorers_equal_the_full_catalogue_scores(world, name):
 
 
 def test_without_position_every_order_of_a_list_gets_the_same_choice(world):
-    items, columns, recommenders, genres, vectors, tokens, lists = world
+    items, columns, recommenders, genres, vectors, lists = world
     features = OptionFeatures(items, columns, recommenders, genres)
     assert "position" not in features.columns
     held = lists[:-1]
@@ -110,9 +107,7 @@ def test_without_position_every_order_of_a_list_gets_the_same_choice(world):
     assert np.array_equal(with_position(held)[0, :, -1], np.arange(5))
 
 
-def test_text_inputs_must_cover_the_catalog(world):
+def test_text_vectors_must_cover_the_catalog(world):
     items, columns, recommenders, *_ = world
     with pytest.raises(ValueError, match="item_vectors"):
         OptionFeatures(items, columns, recommenders, item_vectors=np.zeros((3, 4)))
-    with pytest.raises(ValueError, match="item_tokens"):
-        OptionFeatures(items, columns, recommenders, item_tokens=[[1]])
