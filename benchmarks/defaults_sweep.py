@@ -38,14 +38,22 @@ def grid_points(grid: dict[str, list]) -> list[dict[str, object]]:
     return [dict(zip(names, values, strict=True)) for values in itertools.product(*(grid[n] for n in names))]
 
 
-def canonical(model: str, overrides: dict[str, object]) -> dict[str, object]:
-    """The overrides that change ``model``'s CLI defaults (``num_negatives`` compared as trained)."""
+def trained_negatives(config) -> int | None:
+    """Negatives per event as trained; None where CML takes them from the training log."""
     from recsys.experiment import negatives_per_event
 
+    if config.model == "cml" and config.num_negatives is None:
+        return None
+    return negatives_per_event(config)
+
+
+def canonical(model: str, overrides: dict[str, object]) -> dict[str, object]:
+    """The overrides that change ``model``'s CLI defaults (``num_negatives`` compared as trained; CML's
+    log-dependent fields, None in its defaults, count as changed whenever given)."""
     config = cli_train_config(model)
     changed = replace(config, **overrides)
     kept = {k: v for k, v in overrides.items() if k != "num_negatives" and getattr(config, k) != v}
-    if negatives_per_event(changed) != negatives_per_event(config):
+    if trained_negatives(changed) != trained_negatives(config):
         kept["num_negatives"] = changed.num_negatives
     return dict(sorted(kept.items()))
 
@@ -72,6 +80,7 @@ def run_point(split, dataset: str, model: str, overrides: dict[str, object]) -> 
         "protocol": PROTOCOLS[dataset] + "; score: best validation NDCG@10 (test only recorded)",
         "defaults": default_key(model),
         "overrides": json.dumps(overrides),
+        "as_trained": json.dumps({k: result.config[k] for k in ("lr", "dim", "margin", "num_negatives")}),
         "valid_ndcg@10": best_valid(result),
         "test_ndcg@10": round(result.metrics["ndcg@10"], 4),
         "epochs": result.epochs_run,

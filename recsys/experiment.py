@@ -11,16 +11,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
+from recsys.data import Interactions
 from recsys.evaluate import evaluate_scores
 from recsys.models.bpr import BPR
 from recsys.models.cml import CML
+from recsys.models.cml_defaults import describe, log_defaults
 from recsys.models.itemknn import ItemKNN
 from recsys.models.lightgcn import LightGCN
 from recsys.models.popularity import MostPopular
@@ -51,14 +53,14 @@ class TrainConfig:
     """Hyperparameters of one run (composed at entry points, passed below as explicit arguments)."""
 
     model: str = "bpr"
-    dim: int = 64
+    dim: int | None = 64  # None (CML's default): from the training log, see resolve_config
     epochs: int = 100
     batch_size: int = 2048
     lr: float = 1e-3
     reg: float = 1e-4
-    num_negatives: int | None = None  # None: 1 for BPR/LightGCN, 10 for CML
+    num_negatives: int | None = None  # None: 1 for BPR/LightGCN; CML: from the training log
     num_layers: int = 3
-    margin: float = 1.0
+    margin: float | None = 1.0  # None (CML's default): from the training log
     cov_weight: float = 1.0
     knn_k: int = 100
     patience: int = 10
@@ -73,12 +75,16 @@ class TrainConfig:
 MODEL_DEFAULTS: dict[str, dict[str, object]] = {
     "bpr": {"lr": 3e-3, "reg": 1e-2, "num_negatives": 4},
     "lightgcn": {"lr": 1e-2, "dim": 128, "reg": 1e-3, "num_negatives": 4},
-    # CML: margin 1.4 and lr 4.5e-3 have the best worst-case validation NDCG@10 relative to `alignrec tune`'s
-    # (ML-100K 0.966, Amazon Scientific 0.971, Fashion 0.991 of the earlier tune; 0.986, 0.977, 0.991 of the
-    # re-tune); margin 1.0 was 0.864 on Scientific, margins >= 1.5 and dim 128 cost ML-100K more.
-    # 200 epochs: on Amazon Scientific it still improves at epoch 100.
-    "cml": {"lr": 4.5e-3, "margin": 1.4, "epochs": 200},
+    # CML: lr 4.5e-3 and margin 1.4 had the best worst-case validation NDCG@10 relative to `alignrec tune`'s
+    # (ML-100K 0.966, Amazon Scientific 0.971, Fashion 0.991; 0.986, 0.977, 0.991 of the re-tune); margin
+    # 1.0 was 0.864 on Scientific, margins >= 1.5 and dim 128 cost ML-100K more. 200 epochs: on Scientific
+    # it still improves at epoch 100. dim, margin and negatives None: from the training log (`resolve_config`,
+    # `recsys.models.cml_defaults`): dim 64, margin 1.4, 10 negatives on logs with >= 20 training events
+    # per user; dim 128, margin 1.6, 5 negatives below (Scientific 1.05x on validation over 3 seeds, a
+    # setting that costs ML-100K 9%).
+    "cml": {"lr": 4.5e-3, "epochs": 200, "dim": None, "margin": None, "num_negatives": None},
 }
+LOG_FIELDS = ("dim", "margin", "num_negatives")  # what CML may take from the training log
 DEFAULT_LR = {model: float(values["lr"]) for model, values in MODEL_DEFAULTS.items()}
 
 
@@ -88,6 +94,28 @@ def default_config(model: str, **given: object) -> TrainConfig:
     return TrainConfig(
         model=model, **{**MODEL_DEFAULTS.get(model, {}), **{k: v for k, v in given.items() if v is not None}}
     )
+
+
+def resolve_config(config: TrainConfig, train: Interactions) -> TrainConfig:
+    """``config`` with CML's fields left None (``LOG_FIELDS``) taken from the training log
+    (``recsys.models.cml_defaults.log_defaults``); any other config unchanged."""
+    if config.model != "cml" or all(getattr(config, k) is not None for k in LOG_FIELDS):
+        return config
+    chosen = log_defaults(len(train), _active_users(train))
+    return replace(config, **{k: chosen[k] for k in LOG_FIELDS if getattr(config, k) is None})
+
+
+def log_defaults_note(config: TrainConfig, train: Interactions) -> str | None:
+    """What ``resolve_config`` takes from ``train`` for ``config``, in words; None when nothing."""
+    unset = [k for k in LOG_FIELDS if getattr(config, k) is None]
+    if config.model != "cml" or not unset:
+        return None
+    note = describe(len(train), _active_users(train))
+    return note + ("" if len(unset) == len(LOG_FIELDS) else f" (taken: {', '.join(unset)})")
+
+
+def _active_users(train: Interactions) -> int:
+    return int(np.unique(train.users).size)
 
 
 @dataclass
@@ -103,11 +131,13 @@ class ExperimentResult:
     eval_seconds: float = 0.0
     artifact: str | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+    config: dict[str, object] = field(default_factory=dict)  # as trained (CML's log defaults resolved)
 
 
 def build_model(config: TrainConfig, split: Split) -> object:
-    """The model named by ``config.model``, sized for the split."""
+    """The model named by ``config.model``, sized for the split (CML's unset fields from its train log)."""
     train = split.train
+    config = resolve_config(config, train)
     if config.model == "pop":
         return MostPopular(train)
     if config.model == "itemknn":
@@ -127,8 +157,11 @@ def build_model(config: TrainConfig, split: Split) -> object:
 
 
 def negatives_per_event(config: TrainConfig) -> int:
-    """Sampled negatives per training event: ``config.num_negatives``, or 10 for CML and 1 otherwise."""
-    return config.num_negatives or (10 if config.model == "cml" else 1)
+    """Sampled negatives per training event: ``config.num_negatives``, or 1 for BPR and LightGCN.
+    Raises ``ValueError`` for a CML config whose negatives come from the log and are not resolved."""
+    if config.num_negatives is None and config.model == "cml":
+        raise ValueError("CML's num_negatives comes from the training log: call resolve_config first")
+    return config.num_negatives or 1
 
 
 def fit_config(
@@ -142,7 +175,8 @@ def fit_config(
     progress: bool = True,
 ) -> FitResult:
     """``recsys.train.fit`` with the config's hyperparameters, early-stopped on ``split.valid``
-    (when it has events); 1 negative per event by default, 10 for CML."""
+    (when it has events); 1 negative per event by default, CML's from its train log (``resolve_config``)."""
+    config = resolve_config(config, split.train)
     return fit(
         model,
         split.train,
@@ -177,6 +211,7 @@ def run_experiment(
     per-epoch logs, and ``on_fit_end`` with the test metrics, the protocol as tags and ``out_dir``;
     if anything raises (or Ctrl-C stops it) they get ``on_fit_error`` and the error propagates.
     """
+    config = resolve_config(config, split.train)  # CML's unset fields from the train log, recorded resolved
     model = build_model(config, split)
     try:
         return _run(model, split, config, out_dir, ks, callbacks, resume, progress)
@@ -197,7 +232,7 @@ def _run(
     progress: bool,
 ) -> ExperimentResult:
     start = time.perf_counter()
-    result = ExperimentResult(model=config.model, metrics={}, protocol={})
+    result = ExperimentResult(model=config.model, metrics={}, protocol={}, config=asdict(config))
     if config.model in TORCH_MODELS:
         fitted = fit_config(
             model,

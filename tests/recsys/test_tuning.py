@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recsys.experiment import TrainConfig, default_config, negatives_per_event
+from recsys.experiment import TrainConfig, default_config, negatives_per_event, resolve_config
 from recsys.tuning import SPACES, base_params, tune, tune_on_ray, validation_score
 
 pytest.importorskip("optuna")
@@ -53,14 +53,15 @@ def test_trial_zero_is_the_base_config_so_the_search_never_ends_below_it(planted
     assert knn.trials[0]["knn_k"] == 17
 
 
-def test_every_tunable_models_defaults_lie_in_its_search_space():
+def test_every_tunable_models_defaults_lie_in_its_search_space(planted_split):
     for model in SPACES:
-        config = default_config(model, min_epochs=20)
+        config = resolve_config(default_config(model, min_epochs=20), planted_split.train)
         for name, value in base_params(config).items():  # raises if a default is outside the space
             assert value == (
                 negatives_per_event(config) if name == "num_negatives" else getattr(config, name)
             )
-    assert base_params(TrainConfig(model="cml"))["num_negatives"] == 10  # None: what training uses
+    with pytest.raises(ValueError, match="training log"):
+        base_params(default_config("cml"))  # CML's negatives unresolved: refused, not guessed
     with pytest.raises(ValueError):
         base_params(TrainConfig(model="bpr", dim=48))  # outside the space's dims: refused, not guessed
 
