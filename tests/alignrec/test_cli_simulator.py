@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -66,6 +68,9 @@ def test_distil_then_evaluate_the_lm_and_the_distilled_simulator(workspace):
     )  # fmt: skip
     assert distilled.exit_code == 0, distilled.output
     assert "24 lists labelled" in distilled.output and (folder / "items.npz").exists()
+    saved = np.load(folder / "items.npz")
+    assert saved["vectors"].shape == (40, 384) and int(saved["recent"]) == 5  # MiniLM, --prompt-history
+    assert "text_affinity" in json.loads((folder / "model" / "distilled.json").read_text())["columns"]
     out = workspace / "lm.json"
     both = ["-s", "lm", "-s", "distilled", "--distilled", str(folder), "--lm-lists", "6"]
     result = simulator("evaluate", *data, *both, *COMMON, "--out", str(out))
@@ -74,6 +79,25 @@ def test_distil_then_evaluate_the_lm_and_the_distilled_simulator(workspace):
     assert saved["lm"]["lists"] == 6 and saved["distilled"]["lists"] == 15
     other_split = simulator("evaluate", *data, *both, *COMMON, "--seed", "1")
     assert other_split.exit_code != 0 and "another split" in str(other_split.exception)
+    older = workspace / "older"  # as `alignrec simulator distil` wrote it before the title vectors
+    shutil.copytree(folder, older)
+    np.savez(
+        older / "items.npz", **{k: v for k, v in saved.items() if k not in ("vectors", "recent", "version")}
+    )
+    refused = simulator("evaluate", *data, "-s", "distilled", "--distilled", str(older), *COMMON)
+    assert refused.exit_code != 0 and "re-run `alignrec simulator distil`" in str(refused.exception)
+
+
+def test_distil_without_the_text_feature(workspace):
+    data = ["--data", str(workspace / "log.csv"), "--base-model", str(workspace / "model")]
+    folder = workspace / "no-text"
+    small = ["--train-users", "12", "--lists-per-user", "2", "--rounds", "5"]
+    distilled = simulator("distil", *data, *COMMON, "--out", str(folder), *small, "--no-text")
+    assert distilled.exit_code == 0, distilled.output
+    assert "no history x title feature" in distilled.output
+    assert np.load(folder / "items.npz")["vectors"].size == 0
+    result = simulator("evaluate", *data, "-s", "distilled", "--distilled", str(folder), *COMMON)
+    assert result.exit_code == 0, result.output
 
 
 def test_bad_requests_are_refused_with_the_reason(workspace):
