@@ -8,9 +8,14 @@ the defaults' on every data set; the table ranks points by their worst ratio to 
 no point does, the ``valid/tuned`` columns (a point's validation NDCG@10 over the best one
 ``alignrec tune`` found, from ``defaults.json``) give the validation side of issue 14's 0.97 x tuned
 target, and the point with the best worst case there is the compromise (how CML's margin 1.4 and lr
-4.5e-3 were chosen: ML-100K wants margin 1.0, Amazon Scientific >= 1.5).
+4.5e-3 were chosen: ML-100K wants margin 1.0, Amazon Scientific >= 1.5). Where sparse and dense logs
+want different points, a rule on the training log can pick per log (CML's ``recsys.models.cml_defaults``,
+from the grid below at three training seeds; ``seed`` is a grid field like any other, and each
+record's ``as_trained`` holds the values trained after the log's defaults were resolved).
 
     python -m benchmarks.defaults_sweep --models lightgcn --grid '{"dim": [64, 128], "num_layers": [1, 2, 3]}'
+    python -m benchmarks.defaults_sweep --models cml --datasets amazon-scientific,amazon-fashion,ml-100k \
+        --grid '{"dim": [64, 128], "margin": [1.4, 1.6], "num_negatives": [5, 10], "seed": [2026, 1, 2]}'
     python -m benchmarks.defaults_sweep --summary
 
 Results: benchmarks/results/defaults_sweep.{json,md}; a point already stored (same model, data set,
