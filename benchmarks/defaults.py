@@ -249,6 +249,8 @@ def run_one(
 ) -> dict[str, object]:
     """One (model, dataset) record, saved after each stage so a timeout keeps what finished. With
     ``trials`` 0 the tuned figures of ``previous`` (an earlier record of the same pair) are kept."""
+    from recsys.experiment import resolve_config
+
     default = train_default(split, model, seed=seed)
     pop = pop_ndcg(split)
     record: dict[str, object] = {
@@ -256,8 +258,12 @@ def run_one(
         "dataset": dataset,
         "protocol": PROTOCOLS[dataset],
         "split_checksum": split.checksum[:12],
-        "default_config": json.dumps(
-            {k: v for k, v in vars(cli_train_config(model)).items() if k not in ("model", "knn_k")}
+        "default_config": json.dumps(  # as trained: CML's fields left to the log resolved on this split
+            {
+                k: v
+                for k, v in vars(resolve_config(cli_train_config(model), split.train)).items()
+                if k not in ("model", "knn_k")
+            }
         ),
         "default_test_ndcg@10": default["test_ndcg@10"],
         "default_valid_ndcg@10": default["valid_ndcg@10"],

@@ -27,7 +27,14 @@ import numpy as np
 import torch
 
 from recsys.evaluate import evaluate_scores
-from recsys.experiment import TORCH_MODELS, TrainConfig, build_model, fit_config, negatives_per_event
+from recsys.experiment import (
+    TORCH_MODELS,
+    TrainConfig,
+    build_model,
+    fit_config,
+    negatives_per_event,
+    resolve_config,
+)
 from recsys.splits import Split
 
 METRIC = "ndcg@10"
@@ -151,6 +158,7 @@ def tune(
     import optuna
 
     _check(split, base.model, trials)
+    base = resolve_config(base, split.train)  # CML's fields left to the log: trial 0 as trained
     space = SPACES[base.model]
     study = _open_study(split, base, seed, study_db)
     counted = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -257,6 +265,7 @@ def tune_on_ray(
     from recsys.ray_session import ray_session
 
     _check(split, base.model, trials)
+    base = resolve_config(base, split.train)  # CML's fields left to the log: trial 0 as trained
     with ray_session(address, workers):
 
         def trainable(params: dict, data: Split) -> None:

@@ -139,3 +139,17 @@ def test_a_trial_left_running_by_a_killed_process_is_run_again(planted_split, tm
     retried = [t for t in result.trials[dead.number + 1 :] if t["knn_k"] == dead.params["knn_k"]]
     assert retried and retried[0]["state"] == "complete"
     assert optuna.trial.TrialState.RUNNING.name.lower() not in states
+
+
+def test_a_base_with_fields_left_to_the_log_is_resolved_before_the_search(planted_split):
+    from recsys.experiment import resolve_config
+
+    base = default_config("cml", epochs=2, batch_size=256, patience=0)
+    assert base.dim is None  # CML's dim, margin and negatives come from the training log
+    result = tune(planted_split, base, trials=1, seed=0, progress=False)
+    resolved = resolve_config(base, planted_split.train)
+    assert {k: result.trials[0][k] for k in ("dim", "margin", "num_negatives")} == {
+        "dim": resolved.dim,
+        "margin": resolved.margin,
+        "num_negatives": resolved.num_negatives,
+    }
