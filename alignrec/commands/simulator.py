@@ -264,7 +264,7 @@ def distil(
     users: UsersOption = None,
     num_users: NumUsersOption = 300,
     seed: SeedOption = 2026,
-    train_users: Annotated[int, typer.Option(help="Users (not held out) whose lists the LM labels.")] = 200,
+    train_users: Annotated[int, typer.Option(help="Users (not held out) whose lists the LM labels.")] = 150,
     lists_per_user: Annotated[int, typer.Option(help="Lists per training user (n = 5).")] = 4,
     epochs: EpochsOption = 100,
     base_model: BaseOption = "smollm2",
@@ -272,7 +272,7 @@ def distil(
     list_in_prompt: ListOption = False,
     prompt_history: HistoryOption = 5,
     title_chars: TitleOption = 30,
-    rounds: Annotated[int, typer.Option(help="LightGBM boosting rounds.")] = 400,
+    rounds: Annotated[int, typer.Option(help="LightGBM boosting rounds.")] = 200,
     text: Annotated[
         bool,
         typer.Option(
@@ -283,10 +283,11 @@ def distil(
     threads: ThreadsOption = 1,
 ) -> None:
     """Label training users' lists with the LM simulator and fit LightGBM on cheap per-option features
-    (BPR and ItemKNN scores, popularity, year, the LM's title prior and token count, genre affinity,
-    the MiniLM history x title cosine; no display position) to its choices; evaluate it with
-    `alignrec simulator evaluate -s distilled --distilled OUT` on the same --data, --num-users and
-    --seed."""
+    (BPR and ItemKNN scores, popularity, the LM's title prior and token count, genre affinity, the
+    MiniLM history x title cosine; no display position) to its choices; evaluate it with `alignrec
+    simulator evaluate -s distilled --distilled OUT` on the same --data, --num-users and --seed. The
+    defaults are `python -m benchmarks.usersim`'s distilled simulator (150 users x 4 lists, 200
+    rounds)."""
     import time
 
     import torch

@@ -146,15 +146,15 @@ def option_features(
     item_vectors: np.ndarray | None = None,
     recent: int = 5,
 ):
-    """The distilled simulator's features; with an LM simulator, its per-title prior and token counts;
+    """The distilled simulator's features, those ``benchmarks.usersim`` measures: log popularity, the
+    recommenders' scores, genre affinity; with an LM simulator, its per-title prior and token counts;
     with (I, D) ``item_vectors`` (:func:`title_vectors`), the cosine between each option's title and
-    the ``recent`` latest history titles (set it to the LM prompt's history lines)."""
+    the ``recent`` latest history titles (set it to the LM prompt's history lines). No release year:
+    on ML-100K it lowered n = 10 agreement with the LM from 0.62 to 0.58 (n = 5: 0.69 -> 0.72)."""
     from simulators.users.distilled import OptionFeatures
 
     items = data.item_ids
     columns = {"log_popularity": np.log1p(data.held.train.item_popularity())}
-    if data.years is not None:
-        columns["year"] = data.years.astype(np.float64)
     if lm_user is not None:
         columns["lm_prior"] = item_prior(lm_user, items)
         columns["title_tokens"] = np.array([len(lm_user._ids(i)) for i in items], dtype=np.float64)
