@@ -97,20 +97,42 @@ def lm_texts(corpus: Corpus):
     return texts, dict(zip(map(str, log.user_ids), corpus.personas, strict=True))
 
 
-def cached_scores(key: str, user, exposures, dataset: str) -> tuple[np.ndarray, float, float]:
+def adapter_source(adapter: str | None) -> str:
+    """A fingerprint of a LoRA folder's files (sha256 of their names and bytes; '' without one): the
+    cache's guard against scores of another adapter saved under the same folder name."""
+    if not adapter:
+        return ""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(adapter).iterdir() if p.is_file()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_scores(
+    key: str, user, exposures, dataset: str, source: str = ""
+) -> tuple[np.ndarray, float, float]:
     """The LM's (B, n) raw scores on ``exposures``, their wall and CPU seconds; cached by ``key``
-    (and the data set, except ML-100K's, whose keys predate the others)."""
+    (and the data set, except ML-100K's, whose keys predate the others). A cached file made from
+    another ``source`` (``adapter_source``) is scored again; files from before sources were stored
+    are taken as they are."""
     key = key if dataset == "ml-100k" else f"{dataset} {key}"
     folder = Path(os.environ.get("ALIGNREC_USERSIM_CACHE", CACHE))
     path = folder / (re.sub(r"[^a-z0-9.]+", "-", key.lower()) + ".npz")
     if path.exists():
         saved = np.load(path)
-        return saved["scores"], float(saved["seconds"]), float(saved["cpu_seconds"])
+        stored = str(saved["source"]) if "source" in saved.files else None
+        if stored is None or stored == source:
+            return saved["scores"], float(saved["seconds"]), float(saved["cpu_seconds"])
+        print(f"{path}: scored by another adapter ({stored} != {source}); scoring again", flush=True)
     start, cpu = time.perf_counter(), time.process_time()
     scores = user.scores(exposures)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez(path, scores=scores, seconds=seconds, cpu_seconds=cpu_seconds)
+    partial = path.with_suffix(".partial.npz")
+    np.savez(partial, scores=scores, seconds=seconds, cpu_seconds=cpu_seconds, source=source)
+    os.replace(partial, path)
     return scores, seconds, cpu_seconds
 
 
@@ -191,8 +213,10 @@ def lm_rows(args, model, tokenizer, corpus: Corpus, held, bpr, knn, settings) ->
     def rec(name: str, protocol: str, metrics: dict, **extra) -> dict:
         return record(name, dataset, protocol, metrics, **extra)
 
+    source = adapter_source(args.adapter)
+
     def cache(key: str, user, lists):
-        return cached_scores(key, user, lists, dataset)
+        return cached_scores(key, user, lists, dataset, source)
 
     def proto(protocol: str, n: int) -> str:
         return describe(protocol, args.users, n, corpus.target)
@@ -284,7 +308,7 @@ def lm_rows(args, model, tokenizer, corpus: Corpus, held, bpr, knn, settings) ->
             print(f"{base} {variant} protocol {protocol}: accuracy {metrics['accuracy']:.3f}", flush=True)
     if args.distil_from:
         fast, label_seconds = distilled_user(
-            model, tokenizer, base, args.distil_from, corpus, held, bpr, knn, train_lists
+            model, tokenizer, base, args.distil_from, corpus, held, bpr, knn, train_lists, source
         )
         for n, exposures in protocol1.items():
             if (args.distil_from, n) not in held_scores:
@@ -334,7 +358,9 @@ def lm_rows(args, model, tokenizer, corpus: Corpus, held, bpr, knn, settings) ->
     return rows
 
 
-def distilled_user(model, tokenizer, base: str, variant: str, corpus: Corpus, held, bpr, knn, train_lists):
+def distilled_user(
+    model, tokenizer, base: str, variant: str, corpus: Corpus, held, bpr, knn, train_lists, source: str = ""
+):
     """The distilled fast simulator of the LM ``variant`` (labels and the per-item prior read from
     the cache, or scored and cached), and the seconds the labels took."""
     from product.text_encoder import encode_texts
@@ -344,11 +370,11 @@ def distilled_user(model, tokenizer, base: str, variant: str, corpus: Corpus, he
     texts, personas = lm_texts(corpus)
     user = LMUser(model, tokenizer, texts, personas, **LM_VARIANTS[variant])
     labels, label_seconds, _ = cached_scores(
-        f"{base} {variant} train n5 {len(train_lists)}", user, train_lists, corpus.name
+        f"{base} {variant} train n5 {len(train_lists)}", user, train_lists, corpus.name, source
     )
     train = held.train
     items = [str(i) for i in train.item_ids]
-    prior, _, _ = cached_scores(f"{base} item prior", _Prior(user, items), [None], corpus.name)
+    prior, _, _ = cached_scores(f"{base} item prior", _Prior(user, items), [None], corpus.name, source)
     features = OptionFeatures(
         items,
         {
