@@ -79,7 +79,7 @@ MODEL_DEFAULTS: dict[str, dict[str, object]] = {
     # (ML-100K 0.966, Amazon Scientific 0.971, Fashion 0.991; 0.986, 0.977, 0.991 of the re-tune); margin
     # 1.0 was 0.864 on Scientific, margins >= 1.5 and dim 128 cost ML-100K more. 200 epochs: on Scientific
     # it still improves at epoch 100. dim, margin and negatives None: from the training log (`resolve_config`,
-    # `recsys.models.cml_defaults`): dim 64, margin 1.4, 10 negatives on logs with >= 20 training events
+    # `recsys.models.cml_defaults`): dim 64, margin 1.4, 10 negatives on logs with >= 12 training events
     # per user; dim 128, margin 1.6, 5 negatives below (Scientific 1.05x on validation over 3 seeds, a
     # setting that costs ML-100K 9%).
     "cml": {"lr": 4.5e-3, "epochs": 200, "dim": None, "margin": None, "num_negatives": None},

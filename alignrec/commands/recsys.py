@@ -262,7 +262,7 @@ def train(
     dim: Annotated[
         int | None,
         typer.Option(
-            help="Embedding size (default 64; LightGCN 128; CML from the training log: 128 below 20 events "
+            help="Embedding size (default 64; LightGCN 128; CML from the training log: 128 below 12 events "
             "per user, else 64, with margin 1.6 / 1.4; the run summary says which)."
         ),
     ] = None,
@@ -280,7 +280,7 @@ def train(
     negatives: Annotated[
         int | None,
         typer.Option(
-            help="Negatives per event (BPR and LightGCN 4; CML from the training log: 5 below 20 events "
+            help="Negatives per event (BPR and LightGCN 4; CML from the training log: 5 below 12 events "
             "per user, else 10)."
         ),
     ] = None,

@@ -28,7 +28,7 @@ def test_the_rule_switches_at_the_threshold_of_events_per_user():
     assert log_defaults(int(SPARSE_EVENTS_PER_USER) * 10, 10) == DENSE  # the threshold itself is dense
     assert log_defaults(int(SPARSE_EVENTS_PER_USER) * 10 - 1, 10) == SPARSE
     assert SPARSE != DENSE and set(SPARSE) == set(DENSE) == {"dim", "margin", "num_negatives"}
-    assert describe(47, 10) == "4.7 training events per user (< 20: sparse): dim 128, margin 1.6, 5 negatives"
+    assert describe(47, 10) == "4.7 training events per user (< 12: sparse): dim 128, margin 1.6, 5 negatives"
     with pytest.raises(ValueError, match="no users"):
         log_defaults(0, 0)
 
