@@ -24,7 +24,9 @@ common among the slates that pass the other checks); slates of other lengths are
 dropped as ``malformed``. Exposures come in the order the slates were shown.
 
 Events come from the store (:func:`read_store_events`, a SQLAlchemy URL) or from an export written
-with ``alignrec feedback export --slates`` (:func:`read_export_csv`).
+with ``alignrec feedback export --slates`` (:func:`read_export_csv`). :func:`served_slates` gives the
+same exposures with each slate's id and every shown item clicked (preference data needs the items
+passed over, not only the target).
 """
 
 from __future__ import annotations
@@ -196,6 +198,16 @@ def _base_histories(base: Interactions) -> dict[str, list[tuple[str, float]]]:
     return out
 
 
+@dataclass(frozen=True)
+class ServedSlate:
+    """A kept slate: its id, its exposure, and the indices in ``exposure.options`` of every shown item
+    clicked, earliest click first (``clicked[0] == exposure.target``)."""
+
+    slate: str
+    exposure: Exposure
+    clicked: tuple[int, ...]
+
+
 def served_exposures(
     events: pd.DataFrame,
     base: Interactions,
@@ -203,7 +215,20 @@ def served_exposures(
     history: int = 10,
     click_rating: float | None = None,
 ) -> tuple[list[Exposure], SlateReport]:
-    """One exposure per usable served slate (rules in the module docstring), in the order shown.
+    """One exposure per usable served slate (rules in the module docstring), in the order shown;
+    arguments and errors as :func:`served_slates`."""
+    slates, report = served_slates(events, base, n=n, history=history, click_rating=click_rating)
+    return [s.exposure for s in slates], report
+
+
+def served_slates(
+    events: pd.DataFrame,
+    base: Interactions,
+    n: int | None = None,
+    history: int = 10,
+    click_rating: float | None = None,
+) -> tuple[list[ServedSlate], SlateReport]:
+    """One :class:`ServedSlate` per usable served slate (rules in the module docstring), in the order shown.
 
     Args:
         events: impressions and clicks, as :func:`read_store_events` or :func:`read_export_csv` give.
@@ -246,7 +271,7 @@ def served_exposures(
     slate_ids = list(dict.fromkeys([*shown_by_slate, *clicks_by_slate]))
 
     dropped = Counter({reason: 0 for reason in DROP_REASONS})
-    candidates = []  # (start key, slate id, user, options, target, several clicks)
+    candidates = []  # (start key, slate id, user, options, clicked option indices, earliest first)
     for slate in slate_ids:
         shown = shown_by_slate.get(slate)
         if shown is None:
@@ -274,9 +299,8 @@ def served_exposures(
             dropped["unknown_item"] += 1
             continue
         start_key = min(k for *_, k in shown)
-        candidates.append(
-            (start_key, slate, users.pop(), options, options.index(on_shown[0]), len(set(on_shown)) > 1)
-        )
+        picked = tuple(dict.fromkeys(options.index(item) for item in on_shown))
+        candidates.append((start_key, slate, users.pop(), options, picked))
     lengths = Counter(len(c[3]) for c in candidates)
     if n is None:
         n = max(lengths, key=lambda length: (lengths[length], length)) if lengths else 0
@@ -284,8 +308,8 @@ def served_exposures(
     kept = sorted(c for c in candidates if len(c[3]) == n)
 
     base_history = _base_histories(base)
-    exposures = []
-    for start, slate, user, options, target, _ in kept:
+    served = []
+    for start, slate, user, options, picked in kept:
         clicked = store_clicks.get(user, [])
         recent: list[tuple[str, float]] = []  # the latest store clicks before the slate, newest first
         for j in range(bisect.bisect_left(clicked, (start,)) - 1, -1, -1):
@@ -295,21 +319,22 @@ def served_exposures(
                 recent.append((clicked[j][1], click_rating))
         rest = history - len(recent)
         past = (base_history.get(user, [])[-rest:] if rest else []) + recent[::-1]
-        exposures.append(Exposure(user=user, history=tuple(past), options=options, target=target))
+        exposure = Exposure(user=user, history=tuple(past), options=options, target=picked[0])
+        served.append(ServedSlate(slate=slate, exposure=exposure, clicked=picked))
     report = SlateReport(
         n=n,
         slates=len(slate_ids),
-        kept=len(exposures),
+        kept=len(served),
         dropped=dict(dropped),
         lengths=dict(lengths),
-        several_clicks=sum(c[5] for c in kept),
+        several_clicks=sum(len(c[4]) > 1 for c in kept),
         new_users=sum(c[2] not in known_users for c in kept),
         history_left_out=left_out,
         unslated=unslated,
     )
-    if not exposures:
+    if not served:
         raise ValueError(
             f"no served slate can be evaluated (a slate needs a click on an item it showed)\n"
             f"{report.summary()}"
         )
-    return exposures, report
+    return served, report
