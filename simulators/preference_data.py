@@ -353,7 +353,8 @@ def build_preferences(
         report["users"] += bool(user_rows)
         rows.extend(user_rows)
     report["examples"] = len(rows)
-    return _split_by_user(kind, rows, [str(u) for u in user_ids], eval_fraction, seed, report)
+    eval_users = held_out_users([str(u) for u in user_ids], eval_fraction, seed)
+    return split_by_user(kind, rows, eval_users, report)
 
 
 @dataclass(frozen=True)
@@ -527,19 +528,20 @@ def _reviews_by_user_time(log: Interactions, reviews: Sequence[str | None]) -> d
     return grouped
 
 
-def _split_by_user(
-    kind: Kind,
-    rows: list[dict],
-    all_users: list[str],
-    eval_fraction: float,
-    seed: int,
-    report: dict[str, int],
-) -> PreferenceData:
-    """Hold out a seeded share of *all* the log's users, so that every layout built from one log with
-    one seed holds out the same users (a model trained on binary data never saw a pairwise eval user)."""
+def held_out_users(all_users: Sequence[str], eval_fraction: float, seed: int) -> set[str]:
+    """A seeded share of *all* the log's users, held out for evaluation: every layout built from one log
+    with one seed holds out the same users (a model trained on binary data never saw a pairwise eval
+    user)."""
     rng = np.random.default_rng(seed)
     n_eval = int(round(eval_fraction * len(all_users)))
-    eval_users = {all_users[i] for i in rng.permutation(len(all_users))[:n_eval]}
+    return {all_users[i] for i in rng.permutation(len(all_users))[:n_eval]}
+
+
+def split_by_user(
+    kind: Kind, rows: list[dict], eval_users: set[str], report: dict[str, int]
+) -> PreferenceData:
+    """Rows of ``eval_users`` (by their ``user`` column) to ``eval``, the rest to ``train``; ``report``
+    gains the users and examples of each part."""
     train = [row for row in rows if row["user"] not in eval_users]
     held = [row for row in rows if row["user"] in eval_users]
     report = {
