@@ -79,10 +79,17 @@ def load_preferences(path: str | Path) -> PreferenceData:
     meta = json.loads((path / REPORT_FILE).read_text())
     return PreferenceData(
         kind=meta["kind"],
-        train=Dataset.load_from_disk(str(path / "train")),
-        eval=Dataset.load_from_disk(str(path / "eval")),
+        train=_load_part(path / "train"),
+        eval=_load_part(path / "eval"),
         report=meta["report"],
     )
+
+
+def _load_part(folder: Path) -> Dataset:
+    # datasets writes no .arrow file for a part without rows (eval_fraction 0) and cannot load that back.
+    if not any(folder.glob("*.arrow")):
+        return Dataset.from_dict({})
+    return Dataset.load_from_disk(str(folder))
 
 
 def default_item_texts(log: Interactions) -> list[str]:

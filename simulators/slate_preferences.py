@@ -144,7 +144,13 @@ def build_slate_preferences(
         )
     eval_users = held_out_users(log_users, eval_fraction, seed)
     eval_users |= held_out_users(new_users, eval_fraction, seed)
-    return split_by_user(kind, rows, eval_users, report)
+    built = split_by_user(kind, rows, eval_users, report)
+    if not len(built.train):
+        raise ValueError(
+            f"all {report['users']} users with usable slates are held out for evaluation "
+            f"(eval_fraction={eval_fraction}, seed={seed}): no training examples"
+        )
+    return built
 
 
 def _considered(

@@ -192,9 +192,28 @@ def filter_uncertain(model, tokenizer, prefs, fraction: float, max_length: int |
     return kept, report
 
 
+def _served_events(feedback_db: str | None, feedback_csv: Path | None, since: str | None):
+    """Impressions and clicks from the feedback store or its ``--slates`` export (as ``alignrec
+    simulator evaluate --feedback-*`` reads them)."""
+    from simulators.users.feedback_exposures import parse_since, read_export_csv, read_store_events
+
+    if feedback_db is not None and feedback_csv is not None:
+        raise ValueError("--feedback-db and --feedback-csv: give one source of served slates")
+    start = None if since is None else parse_since(since)
+    if feedback_db is not None:
+        return read_store_events(feedback_db, since=start)
+    return read_export_csv(feedback_csv, since=start)
+
+
 @app.command()
 def build(
-    data: Annotated[Path, typer.Option(help="Interaction log (any format the recsys readers load).")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="Interaction log (any format the recsys readers load); with --feedback-*: the base log "
+            "the served model was trained on (histories, item texts, users)."
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Folder for train/, eval/ and report.json.")],
     kind: Annotated[
         Kind,
@@ -216,19 +235,55 @@ def build(
         Path | None, typer.Option(help="ML-100K u.user for personas (age, gender, occupation).")
     ] = None,
     history: Annotated[int, typer.Option(help="Earlier events shown in a prompt.")] = 10,
-    list_size: Annotated[int, typer.Option(help="Items in each exposure / list.")] = 4,
+    list_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Items in each exposure / list (default 4; with --feedback-*: the served slates' most "
+            "common length, or only slates of this length)."
+        ),
+    ] = None,
     rejected_from: Annotated[
-        str, typer.Option(help="Pairwise rejected item: 'unseen' (by popularity) or 'disliked'.")
-    ] = "unseen",
+        str | None,
+        typer.Option(
+            help="Pairwise rejected item of a log: 'unseen' (by popularity, default) or 'disliked'."
+        ),
+    ] = None,
     like: Annotated[float, typer.Option(help="Ratings >= this are desirable.")] = 4.0,
     dislike: Annotated[float, typer.Option(help="Ratings <= this are undesirable.")] = 2.0,
     max_per_user: Annotated[
-        int | None, typer.Option(help="At most this many examples anchored per user.")
+        int | None,
+        typer.Option(help="At most this many examples anchored (slates, with --feedback-*) per user."),
     ] = None,
     eval_fraction: Annotated[float, typer.Option(help="Share of users held out for evaluation.")] = 0.1,
     seed: Annotated[int, typer.Option(help="Seed of the user split and all sampling.")] = 2026,
+    feedback_db: Annotated[
+        str | None,
+        typer.Option(
+            help="Build from the slates a served model showed: the feedback store at this URL (sqlite:///... "
+            "or postgresql+psycopg://...); chosen = clicked, rejected = shown and passed over."
+        ),
+    ] = None,
+    feedback_csv: Annotated[
+        Path | None,
+        typer.Option(help="As --feedback-db, from a file written by `alignrec feedback export --slates`."),
+    ] = None,
+    feedback_since: Annotated[
+        str | None,
+        typer.Option(
+            help="With --feedback-*: only events at or after this time (Unix seconds, or a date such as "
+            "2026-11-30, UTC unless it says)."
+        ),
+    ] = None,
+    passed_over: Annotated[
+        str | None,
+        typer.Option(
+            help="With --feedback-*: shown items counted as passed over: 'all' not clicked (default), or "
+            "'above' the last click only (what a top-down scan saw)."
+        ),
+    ] = None,
 ) -> None:
-    """Build preference data from an interaction log, per user in time order, split by user."""
+    """Build preference data from an interaction log, per user in time order, split by user; or, with
+    --feedback-db / --feedback-csv, from the slates a served model showed and what users clicked."""
     from recsys.movie_catalog import read_ml100k_items
     from recsys.readers import READERS, read_interactions
     from simulators.preference_data import (
@@ -237,34 +292,64 @@ def build(
         read_amazon_review_texts,
         read_ml100k_personas,
     )
+    from simulators.slate_preferences import build_slate_preferences
 
     if format != "auto" and format not in READERS:
         raise ValueError(f"--format {format!r}: use auto or one of {sorted(READERS)}")
+    served = feedback_db is not None or feedback_csv is not None
+    if not served and (feedback_since is not None or passed_over is not None):
+        raise ValueError(
+            "--feedback-since and --passed-over are about served slates: give --feedback-db or --feedback-csv"
+        )
+    if served and kind == Kind.judgments:
+        raise ValueError(
+            "judgments (CUT) need review texts; served slates hold clicks only: build judgments from a "
+            "log with reviews (--format amazon) or serve slates into pairwise, binary or listwise"
+        )
+    if served and rejected_from is not None:
+        raise ValueError("--rejected-from picks rejected items of a log; with --feedback-* use --passed-over")
     log = read_interactions(data) if format == "auto" else READERS[format](data)
     item_texts = None
     if items is not None:
         item_texts = movielens_item_texts(log, read_ml100k_items(items, items.with_name("u.genre")))
     personas = None if users is None else read_ml100k_personas(users, log)
-    reviews = None
-    if kind == Kind.judgments:
-        if format != "amazon":
-            raise ValueError("judgments need review texts: use --format amazon (reviewText of each record)")
-        reviews = read_amazon_review_texts(data)
-    built = build_preferences(
-        log,
-        kind.value,
-        item_texts,
-        personas,
-        reviews,
-        history=history,
-        list_size=list_size,
-        rejected_from=rejected_from,
-        like=like,
-        dislike=dislike,
-        max_per_user=max_per_user,
-        eval_fraction=eval_fraction,
-        seed=seed,
-    )
+    if served:
+        built = build_slate_preferences(
+            _served_events(feedback_db, feedback_csv, feedback_since),
+            log,
+            kind.value,
+            item_texts,
+            personas,
+            n=list_size,
+            history=history,
+            passed_over=passed_over or "all",
+            max_per_user=max_per_user,
+            eval_fraction=eval_fraction,
+            seed=seed,
+        )
+    else:
+        reviews = None
+        if kind == Kind.judgments:
+            if format != "amazon":
+                raise ValueError(
+                    "judgments need review texts: use --format amazon (reviewText of each record)"
+                )
+            reviews = read_amazon_review_texts(data)
+        built = build_preferences(
+            log,
+            kind.value,
+            item_texts,
+            personas,
+            reviews,
+            history=history,
+            list_size=4 if list_size is None else list_size,
+            rejected_from=rejected_from or "unseen",
+            like=like,
+            dislike=dislike,
+            max_per_user=max_per_user,
+            eval_fraction=eval_fraction,
+            seed=seed,
+        )
     built.save(out)
     console.print(built.describe())
     console.print(f"saved to {out}")

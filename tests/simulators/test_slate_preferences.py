@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from recsys.data import from_frame
-from simulators.preference_data import held_out_users
+from simulators.preference_data import held_out_users, load_preferences
 from simulators.slate_preferences import build_slate_preferences
 from simulators.users.feedback_exposures import served_slates
 
@@ -161,3 +161,14 @@ def test_errors_name_what_is_missing():
     with pytest.raises(ValueError, match="no served slate can be evaluated"):
         no_click = events()
         build_slate_preferences(no_click[no_click["type"] == "impression"], base_log(), "pairwise")
+
+
+def test_a_folder_without_eval_examples_loads_back(tmp_path):
+    prefs = build("binary")
+    loaded = load_preferences(prefs.save(tmp_path / "binary"))
+    assert loaded.train.to_list() == prefs.train.to_list() and len(loaded.eval) == 0
+
+
+def test_holding_out_every_user_with_slates_is_refused():
+    with pytest.raises(ValueError, match="all 3 users with usable slates are held out"):
+        build_slate_preferences(events(), base_log(), "pairwise", eval_fraction=0.99)
