@@ -61,6 +61,7 @@ def abtest(
     patience: Annotated[int | None, typer.Option(help=help_of("patience"))] = None,
     base_rate: Annotated[float | None, typer.Option(help=help_of("base_rate"))] = None,
     world_k: Annotated[int | None, typer.Option(help=help_of("world_k"))] = None,
+    user_simulator: Annotated[Path | None, typer.Option(help=help_of("user_simulator"))] = None,
     seed: Annotated[int | None, typer.Option(help=help_of("seed"))] = None,
     salt: Annotated[str | None, typer.Option(help=help_of("salt"))] = None,
     alpha: Annotated[float | None, typer.Option(help=help_of("alpha"))] = None,
@@ -93,6 +94,7 @@ def abtest(
         "patience": patience,
         "base_rate": base_rate,
         "world_k": world_k,
+        "user_simulator": user_simulator,
         "seed": seed,
         "salt": salt,
         "alpha": alpha,
@@ -189,9 +191,15 @@ def run_arms(config, started: set[str] = frozenset()) -> None:
             policies.append(retraining_policy(recommenders[a], config.retrain_epochs, config.seed))
         else:
             policies.append(RecommenderPolicy(recommenders[a]))
-    clicks = itemknn_world(split, k=config.world_k, base_rate=config.base_rate)
+    if config.user_simulator is not None:
+        clicks = simulator_world(config.user_simulator, split.train, config.base_rate)
+    else:
+        clicks = itemknn_world(split, k=config.world_k, base_rate=config.base_rate)
     settings = config.settings()
-    if config.ratings and split.train.ratings is None:
+    if config.ratings and config.user_simulator is not None:
+        console.print("[dim]a user simulator chooses items, it gives no star ratings: none simulated[/dim]")
+        settings["ratings"] = False
+    elif config.ratings and split.train.ratings is None:
         console.print("[yellow]the split has no ratings: mean rating of clicks not simulated[/yellow]")
         settings["ratings"] = False
     elif config.ratings:
@@ -219,9 +227,14 @@ def run_arms(config, started: set[str] = frozenset()) -> None:
     if state_path is not None:
         options["state_path"] = state_path
     served = f"; over HTTP: {', '.join(config.policy_urls)}" if config.policy_urls else ""
+    world = (
+        f"ItemKNN on all {num_events} events of the split"
+        if config.user_simulator is None
+        else f"the user simulator of {config.user_simulator} (histories: the split's training events)"
+    )
     console.print(
-        f"{num_users} users, {len(arms)} arms ({', '.join(names)}), {config.rounds} rounds; world: ItemKNN "
-        f"on all {num_events} events of the split, base click rate {config.base_rate}{served}"
+        f"{num_users} users, {len(arms)} arms ({', '.join(names)}), {config.rounds} rounds; world: {world}, "
+        f"base click rate {config.base_rate}{served}"
     )
     try:
         if config.sharded:
@@ -251,6 +264,22 @@ def run_arms(config, started: set[str] = frozenset()) -> None:
             del settings["policy_urls"]
     numbers = experiment_report(result, settings, alpha=config.alpha)
     publish(numbers, config.report_dir or config.run / f"abtest-{config.salt}", config, names)
+
+
+def simulator_world(folder: Path, train, engagement: float):
+    """A ``SimulatorClickModel`` around the distilled simulator of ``folder``, its users' histories
+    the training events of the run's split; refuses a folder whose catalog lacks the run's items."""
+    from simulators.abtest.simulated_users import SimulatorClickModel, log_histories
+    from simulators.users.experiment import load_distilled_folder
+
+    simulator = load_distilled_folder(folder)
+    missing = [str(i) for i in train.item_ids if str(i) not in simulator.features.index]
+    if missing:
+        raise ValueError(
+            f"{folder}: the simulator's catalog lacks {len(missing)} of the run's {train.num_items} items "
+            f"(e.g. {missing[:3]}); distil it on the log the run was trained on"
+        )
+    return SimulatorClickModel(simulator, train.user_ids, train.item_ids, log_histories(train), engagement)
 
 
 def publish(numbers: dict, folder: Path, config, names: list[str]) -> None:

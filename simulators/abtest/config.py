@@ -53,6 +53,12 @@ class ABTestConfig:
     patience: int = _field(5, "A user leaves after this many rounds in a row without a click.")
     base_rate: float = _field(0.05, "Click probability of a median-scored item in the world model.")
     world_k: int = _field(100, "Neighbours of the ItemKNN world model (fitted on all of the split).")
+    user_simulator: Path | None = _field(
+        None,
+        "A distilled user-simulator folder (`alignrec simulator distil`) as the world instead of ItemKNN: "
+        "its choice probabilities over each slate set the clicks (a slot's click probability "
+        "min(1, base_rate * k * p)), and the simulated users remember their clicks; no star ratings.",
+    )
     seed: int = _field(2026, "Seed of the click draws.")
     salt: str = _field("ab", "Salt of the user -> arm hash (a new salt is a new randomisation).")
     alpha: float = _field(0.05, "Significance level of the tests (intervals are 1 - alpha).")
@@ -128,6 +134,9 @@ class ABTestConfig:
         unknown = sorted(set(self.policy_urls) - set(self.arms))
         if unknown:
             fail("policy_urls", f"model names among the arms {self.arms} (not {unknown})")
+        for name in ("state", "resume"):  # a state file holds no simulated user's memory
+            if self.user_simulator is not None and getattr(self, name):
+                fail(name, "no value with user_simulator (a saved state holds no simulated user's memory)")
         for name, url in self.policy_urls.items():
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"{source}: policy_urls.{name}: expected an http(s):// URL, got {url!r}")
@@ -150,14 +159,20 @@ class ABTestConfig:
         return not self.sharded and self.retrain_every is None
 
     def state_path(self) -> Path | None:
-        """Where the loop state goes: ``state``, or RUN/abtest-<salt>.state.npz; None on Ray."""
-        if self.sharded:
+        """Where the loop state goes: ``state``, or RUN/abtest-<salt>.state.npz; None on Ray and with a
+        user simulator as the world."""
+        if self.sharded or self.user_simulator is not None:
             return None
         return self.state or self.run / f"abtest-{self.salt}.state.npz"
 
     def settings(self) -> dict[str, object]:
         """The values that define the experiment (what a report and an MLflow run record)."""
-        out = {"run": str(self.run), "arms": list(self.arms), "world": f"itemknn(k={self.world_k})"}
+        world = (
+            f"itemknn(k={self.world_k})"
+            if self.user_simulator is None
+            else f"simulator({self.user_simulator})"
+        )
+        out = {"run": str(self.run), "arms": list(self.arms), "world": world}
         for name in SETTINGS:
             out[name] = getattr(self, name)
         if self.retrain_every is not None:
