@@ -22,6 +22,7 @@ STEPS = {
     "abtest": "alignrec.demos.abtest_demo",
     "creators": "alignrec.demos.creators_demo",
     "serving": "alignrec.demos.serving_demo",
+    "loop": "alignrec.demos.loop_demo",  # needs the serving step's feedback store
 }
 
 
