@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alignrec.commands.feedback_options import FeedbackCsvOption, FeedbackSinceOption
+
 app = typer.Typer(
     help="Preference alignment of small language models from interaction logs (SFT, DPO, KTO, BCO, LiPO, CUT).",
     no_args_is_help=True,
@@ -263,17 +265,8 @@ def build(
             "or postgresql+psycopg://...); chosen = clicked, rejected = shown and passed over."
         ),
     ] = None,
-    feedback_csv: Annotated[
-        Path | None,
-        typer.Option(help="As --feedback-db, from a file written by `alignrec feedback export --slates`."),
-    ] = None,
-    feedback_since: Annotated[
-        str | None,
-        typer.Option(
-            help="With --feedback-*: only events at or after this time (Unix seconds, or a date such as "
-            "2026-11-30, UTC unless it says)."
-        ),
-    ] = None,
+    feedback_csv: FeedbackCsvOption = None,
+    feedback_since: FeedbackSinceOption = None,
     passed_over: Annotated[
         str | None,
         typer.Option(

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alignrec.commands import align
+from alignrec.commands.feedback_options import FeedbackCsvOption, FeedbackSinceOption
 
 app = typer.Typer(
     help="User simulators: evaluate them on real next choices, distil a fast one, train the LM.",
@@ -159,17 +160,8 @@ def evaluate(
             "(sqlite:///... or postgresql+psycopg://...); --data is the base log (history, baselines)."
         ),
     ] = None,
-    feedback_csv: Annotated[
-        Path | None,
-        typer.Option(help="As --feedback-db, from a file written by `alignrec feedback export --slates`."),
-    ] = None,
-    feedback_since: Annotated[
-        str | None,
-        typer.Option(
-            help="With --feedback-*: only events at or after this time (Unix seconds, or a date such "
-            "as 2026-11-30 or 2026-11-30T12:00, UTC unless it says)."
-        ),
-    ] = None,
+    feedback_csv: FeedbackCsvOption = None,
+    feedback_since: FeedbackSinceOption = None,
 ) -> None:
     """Accuracy of choosing the item each held-out user really took next, sampled accuracy, position
     bias and decisions/s, for each simulator on the same lists. With --feedback-db or --feedback-csv
