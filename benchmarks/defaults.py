@@ -207,7 +207,8 @@ def run_tune(split, dataset: str, model: str, trials: int) -> dict[str, object]:
         "tuned_valid_ndcg@10": round(result.best_valid, 4),
         "tuned_epochs": final.epochs_run,
         "best_params": json.dumps({k: _round(v) for k, v in result.best_params.items()}),
-        "trials": len(states),
+        "trials": states.count("complete") + states.count("pruned"),  # what the search counts
+        "trials_failed": states.count("fail"),  # left running by a killed process, then retried
         "trials_complete": states.count("complete"),
         "trials_pruned": states.count("pruned"),
         "tune_seconds": wall,
