@@ -6,10 +6,12 @@ an item shown above it and passed over: ``simulators.slate_preferences``, ``alig
 --feedback-db``), SmolLM2-135M-Instruct is tuned on them for a few LoRA steps (``alignrec align
 train``), and the untuned and tuned LM simulators, with the served BPR as a baseline, are measured on
 the first served slates of users held out of the preference data (accuracy: the clicked item is
-the simulator's choice among the slate's items; the LMs int8 on the CPU). The demo's items are
-synthetic ("item 17", no titles) and the budget is two CPU steps, so the figures show the loop
-running, not a good simulator; the CLI takes the same steps on a real log (docs/alignment.md,
-docs/simulation.md).
+the simulator's choice among the slate's items; the LMs int8 on the CPU). The tuned LM is then
+distilled into the fast simulator (``alignrec simulator distil``), and popularity and the served BPR
+meet in an A/B test whose clicks that simulator draws (``alignrec simulate abtest
+--user-simulator``). The demo's items are synthetic ("item 17", no titles) and the budget is two CPU
+steps, so the figures show the loop running, not a good simulator; the CLI takes the same steps on a
+real log (docs/alignment.md, docs/simulation.md).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ SLATES = 60  # held-out served slates each simulator decides (int8 LM: ~1-2 s ea
 HISTORY = 5  # history events in a prompt (short prompts: fast steps)
 BASE_MODEL = "smollm2"  # the LM tuned and evaluated (a local folder works too)
 INT8 = True  # evaluate the LMs int8-quantised (2.4x faster on a CPU at equal accuracy)
+DISTIL_USERS = 40  # users whose lists the tuned LM labels for the distilled simulator (one list each)
+AB_ROUNDS = 5  # rounds of the A/B test in the distilled simulator's world
 
 
 def run(out: Path, console: Console) -> None:
@@ -68,10 +72,51 @@ def _run(out: Path, store: Path, console: Console) -> None:
             f"  {name}: accuracy {metrics['accuracy']:.3f}, sampled accuracy "
             f"{metrics['sampled_accuracy']:.3f} ({metrics['lists']} slates)"
         )
-    console.print(
-        "Next in the loop: `alignrec simulator distil --base-model smollm2 --adapter ...` for a fast "
-        "simulator, then `alignrec simulate abtest --user-simulator DIR` runs the A/B test in its world."
+    distilled = out / "distilled"
+    distil = ["simulator", "distil", "--data", str(base), "--base-model", BASE_MODEL,
+              "--adapter", str(tuned / "final"), "--prompt-history", str(HISTORY), "--num-users", "20",
+              "--train-users", str(DISTIL_USERS), "--lists-per-user", "1", "--epochs", "10", "--no-text",
+              "--out", str(distilled)]  # fmt: skip
+    console.print(f"$ alignrec {shlex.join(distil)}")
+    app(distil, standalone_mode=False)
+    ab_in_simulated_world(log, distilled, out.parent / "serving", console)
+
+
+def ab_in_simulated_world(log, distilled: Path, serving: Path, console: Console) -> None:
+    """Popularity vs the served BPR, the clicks drawn from the distilled tuned simulator (what
+    ``alignrec simulate abtest --user-simulator DIR`` does with a run's models)."""
+    import numpy as np
+
+    from recsys.experiment import RECOMMENDER_DIR
+    from recsys.models.popularity import MostPopular
+    from recsys.recommender import Recommender
+    from simulators.abtest.analysis import experiment_report
+    from simulators.abtest.environment import run_abtest
+    from simulators.abtest.policies import RecommenderPolicy
+    from simulators.abtest.report import verdicts
+    from simulators.abtest.simulated_users import SimulatorClickModel, log_histories
+    from simulators.users.experiment import load_distilled_folder
+
+    bpr = Recommender.load(serving / "bpr" / RECOMMENDER_DIR)
+    pop = Recommender(MostPopular(log), log.to_csr(), log.user_ids, log.item_ids)
+    world = SimulatorClickModel(
+        load_distilled_folder(distilled), log.user_ids, log.item_ids, log_histories(log)
     )
+    settings = {"rounds": AB_ROUNDS, "k": 5, "patience": AB_ROUNDS, "seed": 2026}
+    users, ids = np.arange(log.num_users), [str(u) for u in log.user_ids]
+    policies = [RecommenderPolicy(pop), RecommenderPolicy(bpr)]
+    result = run_abtest(policies, ["pop", "bpr"], world, users, ids, log.num_items, salt="loop", **settings)
+    numbers = experiment_report(
+        result, {**settings, "arms": ["pop", "bpr"], "salt": "loop", "world": "simulator"}
+    )
+    console.print(
+        f"A/B in the distilled tuned simulator's world ({log.num_users} users, {AB_ROUNDS} rounds of 5; "
+        f"{world.decisions} simulated decisions at {world.decisions_per_second:,.0f}/s):"
+    )
+    for name, values in numbers["arms"].items():
+        console.print(f"  {name}: CTR {values['ctr']:.4f} ± {values['ctr_se']:.4f}")
+    for sentence in verdicts(numbers):
+        console.print(f"  {sentence}")
 
 
 def held_out_accuracy(log, url: str, prefs: Path, adapter: Path) -> dict:

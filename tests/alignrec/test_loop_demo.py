@@ -1,5 +1,5 @@
 """The main job's "loop" step: the serving step's feedback store -> DPO pairs -> a tuned LM simulator
-measured on held-out served slates (a tiny llama instead of SmolLM2, one step)."""
+measured on held-out served slates -> distilled -> an A/B test in its world (a tiny llama, one step)."""
 
 import importlib.util
 from pathlib import Path
@@ -29,6 +29,8 @@ def test_the_loop_tunes_a_simulator_on_the_served_slates(tmp_path, monkeypatch):
     monkeypatch.setattr(loop_demo, "INT8", False)
     monkeypatch.setattr(loop_demo, "STEPS", 1)
     monkeypatch.setattr(loop_demo, "SLATES", 8)
+    monkeypatch.setattr(loop_demo, "DISTIL_USERS", 12)
+    monkeypatch.setattr(loop_demo, "AB_ROUNDS", 2)
     console = Console(record=True, width=200)
     serving_demo.run(tmp_path / "serving", console)
     loop_demo.run(tmp_path / "loop", console)
@@ -37,3 +39,6 @@ def test_the_loop_tunes_a_simulator_on_the_served_slates(tmp_path, monkeypatch):
     assert (tmp_path / "loop" / "dpo" / "final" / "adapter_config.json").is_file()
     for name in ("bpr (the served model)", "lm untuned", "lm + dpo on the served slates"):
         assert f"{name}: accuracy" in text and "(8 slates)" in text
+    assert (tmp_path / "loop" / "distilled" / "items.npz").is_file()  # the distil command wrote it
+    assert "A/B in the distilled tuned simulator's world (500 users, 2 rounds of 5" in text
+    assert "  pop: CTR" in text and "  bpr: CTR" in text and "between bpr and pop on CTR" in text
