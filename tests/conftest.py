@@ -28,3 +28,20 @@ def shared_data() -> Path:
     if root is None:
         pytest.skip("real data not available (set ALIGNREC_DATA_DIR)")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory) -> Path:
+    """A model folder with the tiny random llama and character tokenizer of
+    ``tests/simulators/tiny_models.py`` (saved once per session; copy it before changing it)."""
+    import importlib.util
+
+    source = Path(__file__).parent / "simulators" / "tiny_models.py"
+    spec = importlib.util.spec_from_file_location("tiny_models", source)
+    tiny = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tiny)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = tiny.char_tokenizer()
+    tiny.tiny_llama(tokenizer).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -3,9 +3,8 @@ store holds, then one DPO step of a tiny llama on it (``alignrec align train``).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
+import shutil
 
 import pandas as pd
 import pytest
@@ -18,14 +17,6 @@ from simulators.preference_data import load_preferences
 runner = CliRunner()
 USERS = [f"u{k}" for k in range(6)]
 ITEMS = [f"i{k}" for k in range(10)]
-TINY = Path(__file__).resolve().parents[1] / "simulators" / "tiny_models.py"
-
-
-def tiny_models():
-    spec = importlib.util.spec_from_file_location("tiny_models", TINY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +55,7 @@ def build(root, *args):
     return runner.invoke(app, ["build", "--data", str(root / "base.csv"), *args], catch_exceptions=True)
 
 
-def test_the_store_builds_pairs_that_one_dpo_step_trains_on(served, tmp_path):
+def test_the_store_builds_pairs_that_one_dpo_step_trains_on(served, tmp_path, tiny_llama_dir):
     root, url = served
     result = build(root, "--feedback-db", url, "--out", str(tmp_path / "pairs"), "--eval-fraction", "0.34")
     assert result.exit_code == 0, result.output
@@ -81,10 +72,7 @@ def test_the_store_builds_pairs_that_one_dpo_step_trains_on(served, tmp_path):
     )
     assert "You are shown: item i3; item i4; item i5; item i6.\n" in first["prompt"]
 
-    tiny = tiny_models()
-    tokenizer = tiny.char_tokenizer()
-    tiny.tiny_llama(tokenizer).save_pretrained(tmp_path / "model")
-    tokenizer.save_pretrained(tmp_path / "model")
+    shutil.copytree(tiny_llama_dir, tmp_path / "model")
     trained = runner.invoke(
         app,
         [

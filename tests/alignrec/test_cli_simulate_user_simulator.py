@@ -3,7 +3,6 @@ run was trained on) is the A/B test's world instead of ItemKNN."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,23 +13,15 @@ from alignrec.cli import app
 from recsys.synthetic import make_interactions
 
 runner = CliRunner()
-TINY = Path(__file__).resolve().parents[1] / "simulators" / "tiny_models.py"
 
 
 def invoke(*args: str):
     return runner.invoke(app, list(args), env={"COLUMNS": "200"})
 
 
-def distil(root: Path, log_name: str, out: Path):
-    spec = importlib.util.spec_from_file_location("tiny_models", TINY)
-    tiny = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tiny)
-    if not (root / "model").exists():
-        tokenizer = tiny.char_tokenizer()
-        tiny.tiny_llama(tokenizer).save_pretrained(root / "model")
-        tokenizer.save_pretrained(root / "model")
+def distil(root: Path, log_name: str, out: Path, model: Path):
     result = invoke(
-        "simulator", "distil", "--data", str(root / log_name), "--base-model", str(root / "model"),
+        "simulator", "distil", "--data", str(root / log_name), "--base-model", str(model),
         "--num-users", "10", "--epochs", "2", "--threads", "1", "--train-users", "10",
         "--lists-per-user", "2", "--rounds", "10", "--no-text", "--out", str(out),
     )  # fmt: skip
@@ -39,7 +30,7 @@ def distil(root: Path, log_name: str, out: Path):
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def workspace(tmp_path_factory, tiny_llama_dir):
     root = tmp_path_factory.mktemp("simulated-world")
     make_interactions(num_users=50, num_items=30, events_per_user=14, seed=5)[0].to_frame().to_csv(
         root / "log.csv", index=False
@@ -47,11 +38,11 @@ def workspace(tmp_path_factory):
     trained = invoke("train", "-m", "pop", "-m", "itemknn", "--data", str(root / "log.csv"), "--no-track",
                      "--out", str(root / "run"))  # fmt: skip
     assert trained.exit_code == 0, trained.output
-    return root, distil(root, "log.csv", root / "distilled")
+    return root, distil(root, "log.csv", root / "distilled", tiny_llama_dir), tiny_llama_dir
 
 
 def test_the_distilled_simulator_is_the_world(workspace):
-    root, folder = workspace
+    root, folder, _ = workspace
     arms = ["-a", "pop", "-a", "itemknn", "--rounds", "3", "-k", "5", "--in-process", "--no-track"]
     result = invoke("simulate", "abtest", "--run", str(root / "run"), *arms, "--user-simulator", str(folder))
     assert result.exit_code == 0, result.output
@@ -68,11 +59,11 @@ def test_the_distilled_simulator_is_the_world(workspace):
 
 
 def test_a_simulator_of_another_catalog_and_resume_are_refused(workspace):
-    root, folder = workspace
+    root, folder, model = workspace
     make_interactions(num_users=50, num_items=20, events_per_user=14, seed=6)[0].to_frame().to_csv(
         root / "small.csv", index=False
     )
-    small = distil(root, "small.csv", root / "small-distilled")  # 20 items: the run has 30
+    small = distil(root, "small.csv", root / "small-distilled", model)  # 20 items: the run has 30
     arms = ["-a", "pop", "-a", "itemknn", "--rounds", "2", "--in-process", "--no-track", "--salt", "x"]
     refused = invoke("simulate", "abtest", "--run", str(root / "run"), *arms, "--user-simulator", str(small))
     assert refused.exit_code != 0 and "catalog lacks 10 of the run's 30 items" in str(refused.exception)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,25 +15,14 @@ from alignrec.cli import app
 from recsys.synthetic import make_interactions
 
 runner = CliRunner()
-TINY = Path(__file__).resolve().parents[1] / "simulators" / "tiny_models.py"
-
-
-def tiny_models():
-    spec = importlib.util.spec_from_file_location("tiny_models", TINY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def workspace(tmp_path_factory, tiny_llama_dir):
     root = tmp_path_factory.mktemp("simulator")
     log = make_interactions(num_users=60, num_items=40, events_per_user=14, seed=3)[0]
     log.to_frame().to_csv(root / "log.csv", index=False)
-    tiny = tiny_models()
-    tokenizer = tiny.char_tokenizer()
-    tiny.tiny_llama(tokenizer).save_pretrained(root / "model")
-    tokenizer.save_pretrained(root / "model")
+    shutil.copytree(tiny_llama_dir, root / "model")
     return root
 
 

@@ -1,14 +1,9 @@
 """The main job's "loop" step: the serving step's feedback store -> DPO pairs -> a tuned LM simulator
 measured on held-out served slates -> distilled -> an A/B test in its world (a tiny llama, one step)."""
 
-import importlib.util
-from pathlib import Path
-
 from rich.console import Console
 
 from alignrec.demos import loop_demo, serving_demo
-
-TINY = Path(__file__).resolve().parents[1] / "simulators" / "tiny_models.py"
 
 
 def test_without_the_serving_steps_store_it_says_what_to_run(tmp_path):
@@ -18,14 +13,8 @@ def test_without_the_serving_steps_store_it_says_what_to_run(tmp_path):
     assert not (tmp_path / "loop").exists()
 
 
-def test_the_loop_tunes_a_simulator_on_the_served_slates(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("tiny_models", TINY)
-    tiny = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tiny)
-    tokenizer = tiny.char_tokenizer()
-    tiny.tiny_llama(tokenizer).save_pretrained(tmp_path / "tiny")
-    tokenizer.save_pretrained(tmp_path / "tiny")
-    monkeypatch.setattr(loop_demo, "BASE_MODEL", str(tmp_path / "tiny"))
+def test_the_loop_tunes_a_simulator_on_the_served_slates(tmp_path, monkeypatch, tiny_llama_dir):
+    monkeypatch.setattr(loop_demo, "BASE_MODEL", str(tiny_llama_dir))
     monkeypatch.setattr(loop_demo, "INT8", False)
     monkeypatch.setattr(loop_demo, "STEPS", 1)
     monkeypatch.setattr(loop_demo, "SLATES", 8)
