@@ -465,8 +465,9 @@ def simulated_users(args) -> list[dict]:
     from recsys.train import fit
     from simulators.abtest.environment import run_abtest, run_abtest_on_ray
     from simulators.abtest.policies import RecommenderPolicy
-    from simulators.abtest.simulated_users import SimulatorClickModel, log_histories
+    from simulators.abtest.simulated_users import SimulatorClickModel
     from simulators.users.experiment import SimulatorData, training_lists
+    from simulators.users.exposures import log_histories
     from simulators.users.lm import LMUser, load_lm
 
     log, held, bpr, knn, _, _ = fit_baselines(300, 100, 5e-3)

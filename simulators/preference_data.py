@@ -98,6 +98,20 @@ def default_item_texts(log: Interactions) -> list[str]:
     return [f"item {i}" for i in ids]
 
 
+def checked_texts(
+    log: Interactions, item_texts: Sequence[str] | None, personas: Sequence[str] | None
+) -> Sequence[str]:
+    """``item_texts`` (``default_item_texts`` when None), after checking that it has one text per item
+    of ``log`` and ``personas`` (when given) one per user; raises ``ValueError`` otherwise."""
+    if item_texts is None:
+        item_texts = default_item_texts(log)
+    if len(item_texts) != log.num_items:
+        raise ValueError(f"item_texts has {len(item_texts)} entries, expected num_items={log.num_items}")
+    if personas is not None and len(personas) != log.num_users:
+        raise ValueError(f"personas has {len(personas)} entries, expected num_users={log.num_users}")
+    return item_texts
+
+
 def movielens_item_texts(log: Interactions, catalog: MovieCatalog) -> list[str]:
     """``"Title (year)"`` per internal item id of a MovieLens log (item ids are MovieIDs)."""
     index = {int(m): k for k, m in enumerate(catalog.movie_ids)}
@@ -311,12 +325,7 @@ def build_preferences(
         eval_fraction: share of users whose examples go to ``eval``.
         seed: seeds the user split, anchor sampling, fillers and shuffles.
     """
-    if item_texts is None:
-        item_texts = default_item_texts(log)
-    if len(item_texts) != log.num_items:
-        raise ValueError(f"item_texts has {len(item_texts)} entries, expected num_items={log.num_items}")
-    if personas is not None and len(personas) != log.num_users:
-        raise ValueError(f"personas has {len(personas)} entries, expected num_users={log.num_users}")
+    item_texts = checked_texts(log, item_texts, personas)
     needs_ratings = kind in ("listwise", "judgments") or (kind == "pairwise" and rejected_from == "disliked")
     if needs_ratings and log.ratings is None:
         raise ValueError(f"{kind} examples (rejected_from={rejected_from!r}) need a log with ratings")

@@ -43,8 +43,8 @@ from recsys.data import Interactions
 from simulators.preference_data import (
     Kind,
     PreferenceData,
+    checked_texts,
     choice_prompt,
-    default_item_texts,
     held_out_users,
     history_lines,
     split_by_user,
@@ -94,12 +94,7 @@ def build_slate_preferences(
         raise ValueError(f"passed_over must be 'all' or 'above', got {passed_over!r}")
     if not 0 <= eval_fraction < 1:
         raise ValueError(f"eval_fraction must lie in [0, 1), got {eval_fraction}")
-    if item_texts is None:
-        item_texts = default_item_texts(base)
-    if len(item_texts) != base.num_items:
-        raise ValueError(f"item_texts has {len(item_texts)} entries, expected num_items={base.num_items}")
-    if personas is not None and len(personas) != base.num_users:
-        raise ValueError(f"personas has {len(personas)} entries, expected num_users={base.num_users}")
+    item_texts = checked_texts(base, item_texts, personas)
     texts = dict(zip(map(str, base.item_ids), item_texts, strict=True))
     people = {} if personas is None else dict(zip(map(str, base.user_ids), personas, strict=True))
     slates, served = served_slates(events, base, n=n, history=history)

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alignrec.commands.feedback_options import FeedbackCsvOption, FeedbackSinceOption
+from alignrec.commands.feedback_options import FeedbackCsvOption, FeedbackSinceOption, read_served_events
 
 app = typer.Typer(
     help="Preference alignment of small language models from interaction logs (SFT, DPO, KTO, BCO, LiPO, CUT).",
@@ -194,19 +194,6 @@ def filter_uncertain(model, tokenizer, prefs, fraction: float, max_length: int |
     return kept, report
 
 
-def _served_events(feedback_db: str | None, feedback_csv: Path | None, since: str | None):
-    """Impressions and clicks from the feedback store or its ``--slates`` export (as ``alignrec
-    simulator evaluate --feedback-*`` reads them)."""
-    from simulators.users.feedback_exposures import parse_since, read_export_csv, read_store_events
-
-    if feedback_db is not None and feedback_csv is not None:
-        raise ValueError("--feedback-db and --feedback-csv: give one source of served slates")
-    start = None if since is None else parse_since(since)
-    if feedback_db is not None:
-        return read_store_events(feedback_db, since=start)
-    return read_export_csv(feedback_csv, since=start)
-
-
 @app.command()
 def build(
     data: Annotated[
@@ -308,7 +295,7 @@ def build(
     personas = None if users is None else read_ml100k_personas(users, log)
     if served:
         built = build_slate_preferences(
-            _served_events(feedback_db, feedback_csv, feedback_since),
+            read_served_events(feedback_db, feedback_csv, feedback_since),
             log,
             kind.value,
             item_texts,

@@ -269,8 +269,9 @@ def run_arms(config, started: set[str] = frozenset()) -> None:
 def simulator_world(folder: Path, train, engagement: float):
     """A ``SimulatorClickModel`` around the distilled simulator of ``folder``, its users' histories
     the training events of the run's split; refuses a folder whose catalog lacks the run's items."""
-    from simulators.abtest.simulated_users import SimulatorClickModel, log_histories
+    from simulators.abtest.simulated_users import SimulatorClickModel
     from simulators.users.experiment import load_distilled_folder
+    from simulators.users.exposures import log_histories
 
     simulator = load_distilled_folder(folder)
     missing = [str(i) for i in train.item_ids if str(i) not in simulator.features.index]

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alignrec.commands import align
-from alignrec.commands.feedback_options import FeedbackCsvOption, FeedbackSinceOption
+from alignrec.commands.feedback_options import FeedbackCsvOption, FeedbackSinceOption, read_served_events
 
 app = typer.Typer(
     help="User simulators: evaluate them on real next choices, distil a fast one, train the LM.",
@@ -88,22 +88,11 @@ def _served(
 ):
     """The served slates as exposures over the base log ``data`` (nobody held out: all of it is
     history and trains the baselines), their report, and the loaded base log."""
-    from simulators.users.feedback_exposures import (
-        parse_since,
-        read_export_csv,
-        read_store_events,
-        served_exposures,
-    )
+    from simulators.users.feedback_exposures import served_exposures
 
-    if feedback_db is not None and feedback_csv is not None:
-        raise ValueError("--feedback-db and --feedback-csv: give one source of served slates")
     if protocol != 1:
         raise ValueError("--protocol: the served slates are the lists; drop --protocol with --feedback-*")
-    start = None if since is None else parse_since(since)
-    if feedback_db is not None:
-        events = read_store_events(feedback_db, since=start)
-    else:
-        events = read_export_csv(feedback_csv, since=start)
+    events = read_served_events(feedback_db, feedback_csv, since)
     loaded = _data(data, format, items, users, 0, 0)
     exposures, report = served_exposures(events, loaded.log, n=n)
     return exposures, report, loaded

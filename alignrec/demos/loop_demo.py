@@ -45,13 +45,10 @@ def run(out: Path, console: Console) -> None:
 
 def _run(out: Path, store: Path, console: Console) -> None:
     from alignrec.cli import app
-    from recsys.splits import random_split
-    from recsys.synthetic import make_interactions
+    from alignrec.demos.serving_demo import demo_data
 
     out.mkdir(parents=True, exist_ok=True)
-    # The serving step's training log (same generator and split seeds): histories and the catalog.
-    data, _ = make_interactions(num_users=500, num_items=300, events_per_user=20, seed=2026)
-    log = random_split(data, (0.8, 0.1, 0.1), seed=2026).train
+    log = demo_data()[1].train  # the serving step's training log: histories and the catalog
     base = out / "base_log.csv"
     log.to_frame().to_csv(base, index=False)
     url = f"sqlite:///{store.resolve()}"
@@ -65,7 +62,7 @@ def _run(out: Path, store: Path, console: Console) -> None:
     for args in (build, train):
         console.print(f"$ alignrec {shlex.join(args)}")
         app(args, standalone_mode=False)
-    results = held_out_accuracy(log, url, prefs, tuned / "final")
+    results = held_out_accuracy(log, url, prefs, tuned / "final", store.parent)
     console.print(f"On the served slates of the {results.pop('users')} users held out of the pairs:")
     for name, metrics in results.items():
         console.print(
@@ -79,7 +76,7 @@ def _run(out: Path, store: Path, console: Console) -> None:
               "--out", str(distilled)]  # fmt: skip
     console.print(f"$ alignrec {shlex.join(distil)}")
     app(distil, standalone_mode=False)
-    ab_in_simulated_world(log, distilled, out.parent / "serving", console)
+    ab_in_simulated_world(log, distilled, store.parent, console)
 
 
 def ab_in_simulated_world(log, distilled: Path, serving: Path, console: Console) -> None:
@@ -94,8 +91,9 @@ def ab_in_simulated_world(log, distilled: Path, serving: Path, console: Console)
     from simulators.abtest.environment import run_abtest
     from simulators.abtest.policies import RecommenderPolicy
     from simulators.abtest.report import verdicts
-    from simulators.abtest.simulated_users import SimulatorClickModel, log_histories
+    from simulators.abtest.simulated_users import SimulatorClickModel
     from simulators.users.experiment import load_distilled_folder
+    from simulators.users.exposures import log_histories
 
     bpr = Recommender.load(serving / "bpr" / RECOMMENDER_DIR)
     pop = Recommender(MostPopular(log), log.to_csr(), log.user_ids, log.item_ids)
@@ -119,8 +117,9 @@ def ab_in_simulated_world(log, distilled: Path, serving: Path, console: Console)
         console.print(f"  {sentence}")
 
 
-def held_out_accuracy(log, url: str, prefs: Path, adapter: Path) -> dict:
-    """Untuned LM, tuned LM and the served BPR on the served slates of the preference data's eval users."""
+def held_out_accuracy(log, url: str, prefs: Path, adapter: Path, serving: Path) -> dict:
+    """Untuned LM, tuned LM and the served BPR (``serving``'s) on the served slates of the preference
+    data's eval users."""
     from alignrec.settings import home_dir
     from recsys.experiment import RECOMMENDER_DIR
     from recsys.recommender import Recommender
@@ -134,7 +133,7 @@ def held_out_accuracy(log, url: str, prefs: Path, adapter: Path) -> dict:
     lists = [e for e in exposures if str(e.user) in held][:SLATES]
     texts = dict(zip([str(i) for i in log.item_ids], default_item_texts(log), strict=True))
     torch.set_num_threads(1)  # scoring: one thread is as fast on 2 cores
-    served = Recommender.load(Path(url.removeprefix("sqlite:///")).parent / "bpr" / RECOMMENDER_DIR)
+    served = Recommender.load(serving / "bpr" / RECOMMENDER_DIR)
     results: dict = {"users": len(held)}
     results["bpr (the served model)"] = evaluate_simulator(RecommenderUser(served), lists)
     for name, folder in (("lm untuned", None), ("lm + dpo on the served slates", adapter)):

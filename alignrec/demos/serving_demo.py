@@ -69,9 +69,14 @@ def run(out: Path, console: Console) -> None:
         torch.set_num_threads(threads)
 
 
-def _run(out: Path, console: Console) -> None:
+def demo_data():
+    """The served log (planted tastes) split 80/10/10, and its truth; the loop step reads the same."""
     data, truth = make_interactions(num_users=500, num_items=300, events_per_user=20, seed=2026)
-    split = random_split(data, (0.8, 0.1, 0.1), seed=2026)
+    return data, random_split(data, (0.8, 0.1, 0.1), seed=2026), truth
+
+
+def _run(out: Path, console: Console) -> None:
+    data, split, truth = demo_data()
     config = TrainConfig(model="bpr", dim=32, epochs=20, lr=5e-3, batch_size=1024, patience=5)
     result = run_experiment(split, config, out / "bpr", progress=False)
     model_dir = out / "bpr" / RECOMMENDER_DIR

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from simulators.users.exposures import Exposure, time_order
+from simulators.users.exposures import Exposure
 from simulators.users.simulators import UserSimulator
 
 
@@ -100,15 +100,3 @@ class SimulatorClickModel:
     @property
     def decisions_per_second(self) -> float:
         return self.decisions / self.seconds if self.seconds else float("nan")
-
-
-def log_histories(train, ratings: bool = True) -> dict[int, list[tuple[str, float]]]:
-    """Internal user index -> (item id, rating) pairs of an ``Interactions`` log, oldest first (row
-    order where the log has no timestamps)."""
-    values = train.ratings if (ratings and train.ratings is not None) else np.ones(len(train))
-    out: dict[int, list[tuple[str, float]]] = {}
-    for row in time_order(train):
-        out.setdefault(int(train.users[row]), []).append(
-            (str(train.item_ids[train.items[row]]), float(values[row]))
-        )
-    return out

@@ -50,6 +50,18 @@ def time_order(log: Interactions) -> np.ndarray:
     return np.lexsort((np.arange(len(log)), times, log.users))
 
 
+def log_histories(train: Interactions, ratings: bool = True) -> dict[int, list[tuple[str, float]]]:
+    """Internal user index -> (item id, rating) pairs of an ``Interactions`` log, oldest first (row
+    order where the log has no timestamps)."""
+    values = train.ratings if (ratings and train.ratings is not None) else np.ones(len(train))
+    out: dict[int, list[tuple[str, float]]] = {}
+    for row in time_order(train):
+        out.setdefault(int(train.users[row]), []).append(
+            (str(train.item_ids[train.items[row]]), float(values[row]))
+        )
+    return out
+
+
 def heldout_split(
     log: Interactions,
     num_users: int = 300,

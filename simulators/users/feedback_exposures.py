@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.data import Interactions
-from simulators.users.exposures import Exposure, time_order
+from simulators.users.exposures import Exposure, log_histories
 
 EVENT_COLUMNS = ("order", "type", "user", "item", "time", "position", "slate")
 DROP_REASONS = ("no_impressions", "malformed", "no_click", "click_not_shown", "unknown_item", "length")
@@ -188,14 +188,8 @@ def read_export_csv(path: Path, since: float | None = None) -> pd.DataFrame:
 
 
 def _base_histories(base: Interactions) -> dict[str, list[tuple[str, float]]]:
-    """Each user's base-log events as (item id, rating), oldest first."""
-    ratings = base.ratings if base.ratings is not None else np.ones(len(base), dtype=np.float32)
-    user_ids = [str(u) for u in base.user_ids]
-    item_ids = [str(i) for i in base.item_ids]
-    out: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for row in time_order(base):
-        out[user_ids[base.users[row]]].append((item_ids[base.items[row]], float(ratings[row])))
-    return out
+    """Each user's base-log events as (item id, rating), oldest first, by original user id."""
+    return {str(base.user_ids[u]): events for u, events in log_histories(base).items()}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from recsys.train import fit
 from simulators.abtest.analysis import report
 from simulators.abtest.environment import run_abtest
 from simulators.abtest.policies import RecommenderPolicy
-from simulators.abtest.simulated_users import SimulatorClickModel, log_histories
+from simulators.abtest.simulated_users import SimulatorClickModel
+from simulators.users.exposures import log_histories
 from simulators.users.simulators import RandomUser, RecommenderUser
 
 
