@@ -150,9 +150,9 @@ def best_valid(result) -> float | None:
 def train_default(split, model: str, lr: float | None = None, seed: int | None = None) -> dict[str, object]:
     from dataclasses import replace
 
-    from recsys.experiment import run_experiment
+    from recsys.experiment import resolve_config, run_experiment
 
-    config = cli_train_config(model)
+    config = resolve_config(cli_train_config(model), split.train)  # BPR's and CML's log fields filled
     if lr is not None:
         config = replace(config, lr=lr)
     if seed is not None:  # another training seed (``--train-seed``): same split

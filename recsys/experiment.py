@@ -20,9 +20,9 @@ import torch
 
 from recsys.data import Interactions
 from recsys.evaluate import evaluate_scores
+from recsys.models import bpr_defaults, cml_defaults
 from recsys.models.bpr import BPR
 from recsys.models.cml import CML
-from recsys.models.cml_defaults import describe, log_defaults
 from recsys.models.itemknn import ItemKNN
 from recsys.models.lightgcn import LightGCN
 from recsys.models.popularity import MostPopular
@@ -53,11 +53,11 @@ class TrainConfig:
     """Hyperparameters of one run (composed at entry points, passed below as explicit arguments)."""
 
     model: str = "bpr"
-    dim: int | None = 64  # None (CML's default): from the training log, see resolve_config
+    dim: int | None = 64  # None (BPR's and CML's default): from the training log, see resolve_config
     epochs: int = 100
     batch_size: int = 2048
-    lr: float = 1e-3
-    reg: float = 1e-4
+    lr: float | None = 1e-3  # None (BPR's default): from the training log
+    reg: float | None = 1e-4  # None (BPR's default): from the training log
     num_negatives: int | None = None  # None: 1 for BPR/LightGCN; CML: from the training log
     num_layers: int = 3
     margin: float | None = 1.0  # None (CML's default): from the training log
@@ -73,7 +73,10 @@ class TrainConfig:
 # from TrainConfig's (issue 14): chosen on validation NDCG@10 across ML-100K, Amazon Fashion and
 # Amazon Scientific (benchmarks/defaults.py, benchmarks/defaults_sweep.py, benchmarks/results/defaults.md).
 MODEL_DEFAULTS: dict[str, dict[str, object]] = {
-    "bpr": {"lr": 3e-3, "reg": 1e-2, "num_negatives": 4},
+    # BPR: lr, L2 and dim from the training log (`recsys.models.bpr_defaults`): lr 3e-3, L2 1e-2, dim 64
+    # below 60 training events per user-or-item embedding (ML-100K, Amazon Fashion and Scientific), else
+    # lr 1e-3, L2 5e-4, dim 128 (ML-1M, where the small-log setting was 0.956x `alignrec tune`'s).
+    "bpr": {"lr": None, "reg": None, "dim": None, "num_negatives": 4},
     "lightgcn": {"lr": 1e-2, "dim": 128, "reg": 1e-3, "num_negatives": 4},
     # CML: lr 4.5e-3 and margin 1.4 had the best worst-case validation NDCG@10 relative to `alignrec tune`'s
     # (ML-100K 0.966, Amazon Scientific 0.971, Fashion 0.991; 0.986, 0.977, 0.991 of the re-tune); margin
@@ -84,8 +87,13 @@ MODEL_DEFAULTS: dict[str, dict[str, object]] = {
     # setting that costs ML-100K 9%).
     "cml": {"lr": 4.5e-3, "epochs": 200, "dim": None, "margin": None, "num_negatives": None},
 }
-LOG_FIELDS = ("dim", "margin", "num_negatives")  # what CML may take from the training log
-DEFAULT_LR = {model: float(values["lr"]) for model, values in MODEL_DEFAULTS.items()}
+LOG_FIELDS = {  # what a model may take from the training log
+    "bpr": ("lr", "reg", "dim"),
+    "cml": ("dim", "margin", "num_negatives"),
+}
+DEFAULT_LR = {  # fixed default learning rates (BPR's depends on the log: `bpr_defaults`)
+    model: float(values["lr"]) for model, values in MODEL_DEFAULTS.items() if values["lr"] is not None
+}
 
 
 def default_config(model: str, **given: object) -> TrainConfig:
@@ -97,25 +105,42 @@ def default_config(model: str, **given: object) -> TrainConfig:
 
 
 def resolve_config(config: TrainConfig, train: Interactions) -> TrainConfig:
-    """``config`` with CML's fields left None (``LOG_FIELDS``) taken from the training log
-    (``recsys.models.cml_defaults.log_defaults``); any other config unchanged."""
-    if config.model != "cml" or all(getattr(config, k) is not None for k in LOG_FIELDS):
+    """``config`` with its model's fields left None (``LOG_FIELDS``) taken from the training log
+    (``recsys.models.bpr_defaults`` / ``cml_defaults``); any other config unchanged."""
+    unset = _unset(config)
+    if not unset:
         return config
-    chosen = log_defaults(len(train), _active_users(train))
-    return replace(config, **{k: chosen[k] for k in LOG_FIELDS if getattr(config, k) is None})
+    chosen = _log_defaults(config.model, train)
+    return replace(config, **{k: chosen[k] for k in unset})
 
 
 def log_defaults_note(config: TrainConfig, train: Interactions) -> str | None:
     """What ``resolve_config`` takes from ``train`` for ``config``, in words; None when nothing."""
-    unset = [k for k in LOG_FIELDS if getattr(config, k) is None]
-    if config.model != "cml" or not unset:
+    unset = _unset(config)
+    if not unset:
         return None
-    note = describe(len(train), _active_users(train))
-    return note + ("" if len(unset) == len(LOG_FIELDS) else f" (taken: {', '.join(unset)})")
+    users, items = _active(train)
+    if config.model == "bpr":
+        note = bpr_defaults.describe(len(train), users, items)
+    else:
+        note = cml_defaults.describe(len(train), users)
+    return note + ("" if len(unset) == len(LOG_FIELDS[config.model]) else f" (taken: {', '.join(unset)})")
 
 
-def _active_users(train: Interactions) -> int:
-    return int(np.unique(train.users).size)
+def _unset(config: TrainConfig) -> list[str]:
+    return [k for k in LOG_FIELDS.get(config.model, ()) if getattr(config, k) is None]
+
+
+def _log_defaults(model: str, train: Interactions) -> dict[str, int | float]:
+    users, items = _active(train)
+    if model == "bpr":
+        return bpr_defaults.log_defaults(len(train), users, items)
+    return cml_defaults.log_defaults(len(train), users)
+
+
+def _active(train: Interactions) -> tuple[int, int]:
+    """Users and items with at least one event in ``train``."""
+    return int(np.unique(train.users).size), int(np.unique(train.items).size)
 
 
 @dataclass
@@ -131,11 +156,11 @@ class ExperimentResult:
     eval_seconds: float = 0.0
     artifact: str | None = None
     history: list[dict[str, float]] = field(default_factory=list)
-    config: dict[str, object] = field(default_factory=dict)  # as trained (CML's log defaults resolved)
+    config: dict[str, object] = field(default_factory=dict)  # as trained (log defaults resolved)
 
 
 def build_model(config: TrainConfig, split: Split) -> object:
-    """The model named by ``config.model``, sized for the split (CML's unset fields from its train log)."""
+    """The model named by ``config.model``, sized for the split (unset log fields from its train log)."""
     train = split.train
     config = resolve_config(config, train)
     if config.model == "pop":
@@ -211,7 +236,7 @@ def run_experiment(
     per-epoch logs, and ``on_fit_end`` with the test metrics, the protocol as tags and ``out_dir``;
     if anything raises (or Ctrl-C stops it) they get ``on_fit_error`` and the error propagates.
     """
-    config = resolve_config(config, split.train)  # CML's unset fields from the train log, recorded resolved
+    config = resolve_config(config, split.train)  # BPR's and CML's unset fields from the train log
     model = build_model(config, split)
     try:
         return _run(model, split, config, out_dir, ks, callbacks, resume, progress)

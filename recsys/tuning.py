@@ -28,6 +28,7 @@ import torch
 
 from recsys.evaluate import evaluate_scores
 from recsys.experiment import (
+    LOG_FIELDS,
     TORCH_MODELS,
     TrainConfig,
     build_model,
@@ -78,9 +79,14 @@ SPACES: dict[str, Callable] = {
 def base_params(base: TrainConfig) -> dict[str, object]:
     """The base configuration's values of the parameters ``SPACES[base.model]`` searches (trial 0);
     ``num_negatives`` None is the number training would use. Raises ``ValueError`` when a value lies
-    outside a categorical choice of the space."""
+    outside a categorical choice of the space or a field left to the training log is unresolved."""
     import optuna
 
+    unset = [k for k in LOG_FIELDS.get(base.model, ()) if getattr(base, k) is None]
+    if unset:
+        raise ValueError(
+            f"{base.model}'s {', '.join(unset)} come from the training log: call resolve_config first"
+        )
     values = {**asdict(base), "num_negatives": negatives_per_event(base)}
     return SPACES[base.model](optuna.trial.FixedTrial(values))
 
@@ -158,7 +164,7 @@ def tune(
     import optuna
 
     _check(split, base.model, trials)
-    base = resolve_config(base, split.train)  # CML's fields left to the log: trial 0 as trained
+    base = resolve_config(base, split.train)  # fields left to the log (BPR, CML): trial 0 as trained
     space = SPACES[base.model]
     study = _open_study(split, base, seed, study_db)
     counted = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -265,7 +271,7 @@ def tune_on_ray(
     from recsys.ray_session import ray_session
 
     _check(split, base.model, trials)
-    base = resolve_config(base, split.train)  # CML's fields left to the log: trial 0 as trained
+    base = resolve_config(base, split.train)  # fields left to the log (BPR, CML): trial 0 as trained
     with ray_session(address, workers):
 
         def trainable(params: dict, data: Split) -> None:

@@ -62,6 +62,8 @@ def test_every_tunable_models_defaults_lie_in_its_search_space(planted_split):
             )
     with pytest.raises(ValueError, match="training log"):
         base_params(default_config("cml"))  # CML's negatives unresolved: refused, not guessed
+    with pytest.raises(ValueError, match="lr, reg, dim come from the training log"):
+        base_params(default_config("bpr"))
     with pytest.raises(ValueError):
         base_params(TrainConfig(model="bpr", dim=48))  # outside the space's dims: refused, not guessed
 
