@@ -6,9 +6,9 @@ The CLI's ML-1M split (random 80/10/10 per user, seed 2026) keeps all three part
 Keeping fewer users lowers every size statistic of the training log at once (events, events per item,
 events per user-or-item embedding row) while events per user stay ML-1M's ~133. Each kept log trains
 the model with the CLI defaults and each of two settings at two training seeds: BPR the SMALL and the
-LARGE setting of ``recsys.models.bpr_defaults``; CML its dense-log setting (``cml_defaults.DENSE``, lr
-4.5e-3) and the large-log candidate ``CML_LARGE`` (the best point of the 30-trial ML-1M tune's first 18
-trials, rounded). The score is the best validation NDCG@10 (test recorded beside it, never used).
+LARGE setting of ``recsys.models.bpr_defaults``; CML the DENSE and the LARGE setting of
+``recsys.models.cml_defaults`` (LARGE: the best point of the 30-trial ML-1M tune's first 18 trials,
+rounded). The score is the best validation NDCG@10 (test recorded beside it, never used).
 
     python -m benchmarks.defaults_logsize --fractions 0.1,0.2,0.35,0.6,1.0
     python -m benchmarks.defaults_logsize --model cml --fractions 0.2,0.35,0.6,1.0 --seeds 2026
@@ -29,7 +29,6 @@ from benchmarks.results_io import RESULTS_DIR, write_results
 
 AREA = "defaults_logsize"  # BPR; CML's records go to defaults_logsize_cml
 SEEDS = (2026, 1)
-CML_LARGE = {"lr": 6e-4, "margin": 0.65, "num_negatives": 5, "dim": 64}  # tune trial 12: 6.1e-4, 0.665
 
 
 def settings(model: str) -> list[tuple[str, dict]]:
@@ -39,9 +38,9 @@ def settings(model: str) -> list[tuple[str, dict]]:
 
         return [("small", SMALL), ("large", LARGE)]
     if model == "cml":
-        from recsys.models.cml_defaults import DENSE
+        from recsys.models.cml_defaults import DENSE, LARGE
 
-        return [("dense", {**DENSE, "lr": 4.5e-3}), ("large", CML_LARGE)]
+        return [("dense", DENSE), ("large", LARGE)]
     raise ValueError(f"model: expected bpr or cml, got {model!r}")
 
 
@@ -71,7 +70,7 @@ def keep_users(split, fraction: float, seed: int = 0):
 
 def run_fraction(split, fraction: float, model: str = "bpr", seeds=SEEDS) -> list[dict[str, object]]:
     from recsys.experiment import run_experiment
-    from recsys.models.bpr_defaults import log_statistic
+    from recsys.models.log_size import events_per_row
 
     kept = keep_users(split, fraction) if fraction < 1 else split
     train = kept.train
@@ -91,7 +90,7 @@ def run_fraction(split, fraction: float, model: str = "bpr", seeds=SEEDS) -> lis
                     "validation NDCG@10 (test only recorded)",
                     "fraction": fraction,
                     "train_events": len(train),
-                    "events_per_row": round(log_statistic(len(train), *_active(train)), 1),
+                    "events_per_row": round(events_per_row(len(train), *_active(train)), 1),
                     "events_per_item": round(len(train) / _active(train)[1], 1),
                     "setting": name,
                     "config": json.dumps(setting),

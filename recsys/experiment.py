@@ -74,24 +74,25 @@ class TrainConfig:
 # Amazon Scientific (benchmarks/defaults.py, benchmarks/defaults_sweep.py, benchmarks/results/defaults.md).
 MODEL_DEFAULTS: dict[str, dict[str, object]] = {
     # BPR: lr, L2 and dim from the training log (`recsys.models.bpr_defaults`): lr 3e-3, L2 1e-2, dim 64
-    # below 60 training events per user-or-item embedding (ML-100K, Amazon Fashion and Scientific), else
+    # below 65 training events per user-or-item embedding (ML-100K, Amazon Fashion and Scientific), else
     # lr 1e-3, L2 5e-4, dim 128 (ML-1M, where the small-log setting was 0.956x `alignrec tune`'s).
     "bpr": {"lr": None, "reg": None, "dim": None, "num_negatives": 4},
     "lightgcn": {"lr": 1e-2, "dim": 128, "reg": 1e-3, "num_negatives": 4},
     # CML: lr 4.5e-3 and margin 1.4 had the best worst-case validation NDCG@10 relative to `alignrec tune`'s
     # (ML-100K 0.966, Amazon Scientific 0.971, Fashion 0.991; 0.986, 0.977, 0.991 of the re-tune); margin
     # 1.0 was 0.864 on Scientific, margins >= 1.5 and dim 128 cost ML-100K more. 200 epochs: on Scientific
-    # it still improves at epoch 100. dim, margin and negatives None: from the training log (`resolve_config`,
-    # `recsys.models.cml_defaults`): dim 64, margin 1.4, 10 negatives on logs with >= 12 training events
-    # per user; dim 128, margin 1.6, 5 negatives below (Scientific 1.05x on validation over 3 seeds, a
-    # setting that costs ML-100K 9%).
-    "cml": {"lr": 4.5e-3, "epochs": 200, "dim": None, "margin": None, "num_negatives": None},
+    # it still improves at epoch 100. lr, dim, margin and negatives None: from the training log
+    # (`resolve_config`, `recsys.models.cml_defaults`): lr 4.5e-3 with dim 64, margin 1.4, 10 negatives on
+    # logs with >= 12 training events per user; dim 128, margin 1.6, 5 negatives below (Scientific 1.05x on
+    # validation over 3 seeds, a setting that costs ML-100K 9%); lr 6e-4, dim 64, margin 0.65, 5 negatives
+    # from 40 events per user-or-item row (ML-1M: 1.09x the dense setting on validation).
+    "cml": {"lr": None, "epochs": 200, "dim": None, "margin": None, "num_negatives": None},
 }
 LOG_FIELDS = {  # what a model may take from the training log
     "bpr": ("lr", "reg", "dim"),
-    "cml": ("dim", "margin", "num_negatives"),
+    "cml": ("lr", "dim", "margin", "num_negatives"),
 }
-DEFAULT_LR = {  # fixed default learning rates (BPR's depends on the log: `bpr_defaults`)
+DEFAULT_LR = {  # fixed default learning rates (BPR's and CML's depend on the log)
     model: float(values["lr"]) for model, values in MODEL_DEFAULTS.items() if values["lr"] is not None
 }
 
@@ -123,7 +124,7 @@ def log_defaults_note(config: TrainConfig, train: Interactions) -> str | None:
     if config.model == "bpr":
         note = bpr_defaults.describe(len(train), users, items)
     else:
-        note = cml_defaults.describe(len(train), users)
+        note = cml_defaults.describe(len(train), users, items)
     return note + ("" if len(unset) == len(LOG_FIELDS[config.model]) else f" (taken: {', '.join(unset)})")
 
 
@@ -135,7 +136,7 @@ def _log_defaults(model: str, train: Interactions) -> dict[str, int | float]:
     users, items = _active(train)
     if model == "bpr":
         return bpr_defaults.log_defaults(len(train), users, items)
-    return cml_defaults.log_defaults(len(train), users)
+    return cml_defaults.log_defaults(len(train), users, items)
 
 
 def _active(train: Interactions) -> tuple[int, int]:

@@ -262,9 +262,9 @@ def train(
     dim: Annotated[
         int | None,
         typer.Option(
-            help="Embedding size (default 64; LightGCN 128; BPR from the training log: 128 from 60 events "
-            "per user-or-item, else 64; CML from the training log: 128 below 12 events per user, else 64, "
-            "with margin 1.6 / 1.4; the run summary says which)."
+            help="Embedding size (default 64; LightGCN 128; BPR and CML from the training log, see "
+            "docs/recsys.md: BPR 128 from 65 events per user-or-item, else 64; CML 128 below 12 events per "
+            "user, else 64; the run summary says what it took)."
         ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 100; CML 200).")] = None,
@@ -272,22 +272,22 @@ def train(
     lr: Annotated[
         float | None,
         typer.Option(
-            help="Adam learning rate (default per model, chosen on validation across logs: LightGCN 1e-2, "
-            "CML 4.5e-3, BPR 3e-3, or 1e-3 on a log with >= 60 training events per user-or-item)."
+            help="Adam learning rate (default per model, chosen on validation across logs: LightGCN 1e-2; "
+            "BPR 3e-3, or 1e-3 from 65 training events per user-or-item; CML 4.5e-3, or 6e-4 from 40)."
         ),
     ] = None,
     reg: Annotated[
         float | None,
         typer.Option(
-            help="L2 weight on batch embeddings (LightGCN 1e-3; BPR 1e-2, or 5e-4 on a log with >= 60 "
+            help="L2 weight on batch embeddings (LightGCN 1e-3; BPR 1e-2, or 5e-4 on a log with >= 65 "
             "training events per user-or-item)."
         ),
     ] = None,
     negatives: Annotated[
         int | None,
         typer.Option(
-            help="Negatives per event (BPR and LightGCN 4; CML from the training log: 5 below 12 events "
-            "per user, else 10)."
+            help="Negatives per event (BPR and LightGCN 4; CML from the training log: 10 on a dense log, "
+            "else 5)."
         ),
     ] = None,
     layers: Annotated[int, typer.Option(help="LightGCN propagation layers.")] = 3,

@@ -22,5 +22,5 @@ def test_train_prints_and_saves_cmls_log_defaults(tmp_path):
     args = ["train", "-m", "cml", "--epochs", "1", "--dim", "8", "--no-track", "--out", str(out)]
     given = runner.invoke(app, args)
     assert given.exit_code == 0, given.output
-    assert "(taken: margin, num_negatives)" in " ".join(given.output.split())
+    assert "(taken: lr, margin, num_negatives)" in " ".join(given.output.split())
     assert Recommender.load(out / "cml" / "recommender").protocol["config"]["dim"] == 8

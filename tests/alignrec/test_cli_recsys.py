@@ -208,18 +208,21 @@ def test_a_model_below_popularity_is_flagged(tmp_path):
 
 
 def test_default_learning_rate_is_per_model_and_lr_overrides(tmp_path):
-    from recsys.experiment import DEFAULT_LR
-    from recsys.models.bpr_defaults import SMALL
+    from recsys.experiment import DEFAULT_LR, default_config, resolve_config
     from recsys.recommender import Recommender
+    from recsys.splits import load_split
 
     args = ["train", "-m", "bpr", "-m", "lightgcn", "-m", "cml", "--epochs", "1", "--dim", "4", "--no-track"]
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "default")])
     assert result.exit_code == 0, result.output
+    train = load_split(tmp_path / "default" / "split.npz").train
+    expected = {"bpr": 3e-3, "lightgcn": 1e-2, "cml": 4.5e-3}  # this small log's (benchmarks/defaults.py)
     for name in ("bpr", "lightgcn", "cml"):
         saved = Recommender.load(tmp_path / "default" / name / "recommender")
-        assert saved.protocol["config"]["lr"] == DEFAULT_LR.get(name, SMALL["lr"])  # a small log: BPR's 3e-3
-    assert DEFAULT_LR == {"lightgcn": 1e-2, "cml": 4.5e-3}  # chosen in benchmarks/defaults.py
-    assert SMALL["lr"] == 3e-3  # BPR's on a small log (recsys.models.bpr_defaults)
+        assert (
+            saved.protocol["config"]["lr"] == resolve_config(default_config(name), train).lr == expected[name]
+        )
+    assert DEFAULT_LR == {"lightgcn": 1e-2}  # BPR's and CML's come from the training log
     result = runner.invoke(app, [*args, "--lr", "5e-3", "--out", str(tmp_path / "given")])
     assert result.exit_code == 0, result.output
     for name in ("bpr", "lightgcn", "cml"):

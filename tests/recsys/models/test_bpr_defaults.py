@@ -12,14 +12,16 @@ from recsys.models.bpr_defaults import (
     SMALL,
     describe,
     log_defaults,
-    log_statistic,
 )
+from recsys.models.log_size import events_per_row
 from recsys.splits import random_split
 from recsys.synthetic import make_interactions
 
 
 def test_the_rule_switches_at_the_threshold_of_events_per_embedding_row():
-    assert log_statistic(num_events=805_443, num_users=6_040, num_items=3_678) == pytest.approx(82.9, abs=0.1)
+    assert events_per_row(num_events=805_443, num_users=6_040, num_items=3_678) == pytest.approx(
+        82.9, abs=0.1
+    )
     assert log_defaults(805_443, 6_040, 3_678) == LARGE  # ML-1M's training part
     assert log_defaults(80_808, 943, 1_657) == SMALL  # ML-100K's: 31 events per row
     rows = 100

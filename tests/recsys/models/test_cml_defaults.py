@@ -17,27 +17,45 @@ from recsys.experiment import (
     resolve_config,
     run_experiment,
 )
-from recsys.models.cml_defaults import DENSE, SPARSE, SPARSE_EVENTS_PER_USER, describe, log_defaults
+from recsys.models.cml_defaults import (
+    DENSE,
+    LARGE,
+    LARGE_EVENTS_PER_ROW,
+    SPARSE,
+    SPARSE_EVENTS_PER_USER,
+    describe,
+    log_defaults,
+)
 from recsys.splits import random_split
 from recsys.synthetic import make_interactions
 
 
-def test_the_rule_switches_at_the_threshold_of_events_per_user():
-    assert log_defaults(num_events=47, num_users=10) == SPARSE  # 4.7 per user, like Amazon Scientific
-    assert log_defaults(num_events=850, num_users=10) == DENSE  # 85 per user, like ML-100K
-    assert log_defaults(int(SPARSE_EVENTS_PER_USER) * 10, 10) == DENSE  # the threshold itself is dense
-    assert log_defaults(int(SPARSE_EVENTS_PER_USER) * 10 - 1, 10) == SPARSE
-    assert SPARSE != DENSE and set(SPARSE) == set(DENSE) == {"dim", "margin", "num_negatives"}
-    assert describe(47, 10) == "4.7 training events per user (< 12: sparse): dim 128, margin 1.6, 5 negatives"
+def test_the_rule_switches_at_the_thresholds():
+    assert log_defaults(num_events=47, num_users=10, num_items=20) == SPARSE  # 4.7 per user: Scientific
+    assert log_defaults(80_808, 943, 1_657) == DENSE  # ML-100K's training part: 85.7 per user, 31 per row
+    assert log_defaults(805_443, 6_040, 3_678) == LARGE  # ML-1M's: 133 per user, 83 per row
+    at = int(SPARSE_EVENTS_PER_USER) * 10
+    assert log_defaults(at, 10, 200) == DENSE and log_defaults(at - 1, 10, 200) == SPARSE  # threshold: dense
+    rows = int(LARGE_EVENTS_PER_ROW) * 100
+    assert log_defaults(rows, 60, 40) == LARGE and log_defaults(rows - 1, 60, 40) == DENSE
+    assert len({str(SPARSE), str(DENSE), str(LARGE)}) == 3
+    assert set(SPARSE) == set(DENSE) == set(LARGE) == {"lr", "dim", "margin", "num_negatives"}
+    assert describe(47, 10, 20) == (
+        "4.7 training events per user (< 12: sparse): lr 0.0045, dim 128, margin 1.6, 5 negatives"
+    )
+    assert describe(805_443, 6_040, 3_678) == (
+        "133.4 training events per user, 82.9 per user-or-item (>= 40: large): lr 0.0006, dim 64, "
+        "margin 0.65, 5 negatives"
+    )
     with pytest.raises(ValueError, match="no users"):
-        log_defaults(0, 0)
+        log_defaults(0, 0, 0)
 
 
 def _log(events_per_user: int) -> Interactions:
     return make_interactions(num_users=30, num_items=60, events_per_user=events_per_user, seed=3)[0]
 
 
-@pytest.mark.parametrize(("events_per_user", "expected"), [(4, SPARSE), (40, DENSE)])
+@pytest.mark.parametrize(("events_per_user", "expected"), [(4, SPARSE), (40, DENSE)])  # 40: 17 per row
 def test_cml_fields_left_unset_come_from_the_training_log(events_per_user, expected):
     train = _log(events_per_user)
     resolved = resolve_config(default_config("cml"), train)
@@ -46,7 +64,8 @@ def test_cml_fields_left_unset_come_from_the_training_log(events_per_user, expec
     assert {k: getattr(resolved, k) for k in expected} == expected
     assert negatives_per_event(resolved) == expected["num_negatives"]
     assert log_defaults_note(default_config("cml"), train).endswith(
-        f"dim {expected['dim']}, margin {expected['margin']}, {expected['num_negatives']} negatives"
+        f"lr {expected['lr']:g}, dim {expected['dim']}, margin {expected['margin']}, "
+        f"{expected['num_negatives']} negatives"
     )
 
 
@@ -54,8 +73,8 @@ def test_a_given_value_wins_and_other_models_are_untouched():
     train = _log(4)
     given = resolve_config(default_config("cml", dim=16, num_negatives=7), train)
     assert (given.dim, given.margin, given.num_negatives) == (16, SPARSE["margin"], 7)
-    assert "(taken: margin)" in log_defaults_note(default_config("cml", dim=16, num_negatives=7), train)
-    explicit = TrainConfig(model="cml", dim=8, margin=0.5, num_negatives=3)
+    assert "(taken: lr, margin)" in log_defaults_note(default_config("cml", dim=16, num_negatives=7), train)
+    explicit = TrainConfig(model="cml", lr=1e-3, dim=8, margin=0.5, num_negatives=3)
     assert resolve_config(explicit, train) is explicit and log_defaults_note(explicit, train) is None
     lightgcn = default_config("lightgcn")
     assert resolve_config(lightgcn, train) is lightgcn and log_defaults_note(lightgcn, train) is None
