@@ -147,6 +147,22 @@ def best_valid(result) -> float | None:
     return round(max(values), 4) if values else None
 
 
+def run_fields(result, seed: int, wall: float, cpu: float) -> dict[str, object]:
+    """The fields every validation-study record carries about one training run (one thread)."""
+    from benchmarks.online import machine
+
+    return {
+        "seed": seed,
+        "valid_ndcg@10": best_valid(result),
+        "test_ndcg@10": round(result.metrics["ndcg@10"], 4),
+        "epochs": result.epochs_run,
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        **machine(),
+        "threads": 1,
+    }
+
+
 def train_default(split, model: str, lr: float | None = None, seed: int | None = None) -> dict[str, object]:
     from dataclasses import replace
 

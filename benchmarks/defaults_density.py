@@ -20,8 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from benchmarks.defaults import PROTOCOLS, Clock, best_valid, cli_train_config, load_split, ratio
-from benchmarks.online import machine
+from benchmarks.defaults import PROTOCOLS, Clock, cli_train_config, load_split, ratio, run_fields
 from benchmarks.results_io import RESULTS_DIR, write_results
 
 AREA = "defaults_density"
@@ -77,14 +76,7 @@ def run_cap(split, cap: int) -> list[dict[str, object]]:
                     "events_per_user": rate,
                     "setting": name,
                     "config": str(setting),
-                    "seed": seed,
-                    "valid_ndcg@10": best_valid(result),
-                    "test_ndcg@10": round(result.metrics["ndcg@10"], 4),
-                    "epochs": result.epochs_run,
-                    "seconds": wall,
-                    "cpu_seconds": cpu,
-                    **machine(),
-                    "threads": 1,
+                    **run_fields(result, seed, wall, cpu),
                 }
             )
             print(records[-1], flush=True)

@@ -5,8 +5,8 @@ The CLI's ML-1M split (random 80/10/10 per user, seed 2026) keeps all three part
 (seed 0) and drops the others; items keep their id space, so the ranking stays over all 3,706 items.
 Keeping fewer users lowers every size statistic of the training log at once (events, events per item,
 events per user-or-item embedding row) while events per user stay ML-1M's ~133. Each kept log trains
-the model with the CLI defaults and each of two settings at two training seeds: BPR the SMALL and the
-LARGE setting of ``recsys.models.bpr_defaults``; CML the DENSE and the LARGE setting of
+the model with the CLI defaults and each of two settings at two training seeds (CML: one): BPR the
+SMALL and the LARGE setting of ``recsys.models.bpr_defaults``; CML the DENSE and the LARGE setting of
 ``recsys.models.cml_defaults`` (LARGE: the best point of the 30-trial ML-1M tune's first 18 trials,
 rounded). The score is the best validation NDCG@10 (test recorded beside it, never used).
 
@@ -23,8 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from benchmarks.defaults import PROTOCOLS, Clock, best_valid, cli_train_config, load_split, ratio
-from benchmarks.online import machine
+from benchmarks.defaults import PROTOCOLS, Clock, cli_train_config, load_split, ratio, run_fields
 from benchmarks.results_io import RESULTS_DIR, write_results
 
 AREA = "defaults_logsize"  # BPR; CML's records go to defaults_logsize_cml
@@ -94,14 +93,7 @@ def run_fraction(split, fraction: float, model: str = "bpr", seeds=SEEDS) -> lis
                     "events_per_item": round(len(train) / _active(train)[1], 1),
                     "setting": name,
                     "config": json.dumps(setting),
-                    "seed": seed,
-                    "valid_ndcg@10": best_valid(result),
-                    "test_ndcg@10": round(result.metrics["ndcg@10"], 4),
-                    "epochs": result.epochs_run,
-                    "seconds": wall,
-                    "cpu_seconds": cpu,
-                    **machine(),
-                    "threads": 1,
+                    **run_fields(result, seed, wall, cpu),
                 }
             )
             print(json.dumps(records[-1]), flush=True)
