@@ -29,6 +29,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+TRAIN_BUDGET = ["--batch-size", "4", "--learning-rate", "2e-4", "--lora-r", "8", "--threads", "1"]
+TRAIN_BUDGET += ["--no-track", "--eval-examples", "0", "--set", "max_length=256"]
+TRAIN_BUDGET += ["--set", "disable_tqdm=true"]
 LAYOUT = {"sft": "pairwise", "dpo": "pairwise", "kto": "binary", "bco": "binary", "lipo": "listwise"}
 
 
@@ -79,9 +82,7 @@ def main() -> None:
             build = ["align", "build", "--data", str(log), "--out", str(folder), "--kind", kind]
             run([*alignrec, *build, *people, *layout])
     sft = args.out / "usersim-sft" / "final"
-    budget = ["--batch-size", "4", "--learning-rate", "2e-4", "--lora-r", "8", "--threads", "1"]
-    budget += ["--no-track", "--eval-examples", "0", "--set", "max_length=256", "--set", "disable_tqdm=true"]
-    budget += ["--set", "save_steps=100"]
+    budget = [*TRAIN_BUDGET, "--set", "save_steps=100"]
     evaluate = ["--protocols", "1", "--variants", "short list", "--n10-variants", "", "--distil-from", ""]
     evaluate += ["--speed-lists", "0", "--rating-lm-users", "0", "--lm-lists", str(args.lists)]
     evaluate += ["--calibration-lists", str(args.calibration_lists), "--area", args.area]
