@@ -29,8 +29,20 @@ from pathlib import Path
 from benchmarks.usersim_objectives import TRAIN_BUDGET, run
 
 
-def build_data(folder: Path) -> str:
-    """Steps 1-2: the hard-negative pairwise data in ``folder``; returns its description."""
+def simulator_prompt(variant: str, titles: dict, personas: dict):
+    """The prompt builder of the LM user simulator with prompt ``variant`` (``LMUser.prompt``: only its
+    text code runs; the stand-in module is never called)."""
+    import torch
+
+    from benchmarks.usersim import LM_VARIANTS
+    from simulators.users.lm import LMUser
+
+    return LMUser(torch.nn.Linear(1, 1), None, titles, personas, **LM_VARIANTS[variant]).prompt
+
+
+def build_data(folder: Path, variant: str) -> str:
+    """Steps 1-2: the hard-negative pairwise data in ``folder``, prompts of ``variant``; returns its
+    description."""
     from benchmarks.usersim import fit_baselines, lm_texts, movie_meta, read_corpus
     from simulators.hard_preferences import build_hard_preferences, training_anchors
     from simulators.users import hard_exposures
@@ -42,7 +54,8 @@ def build_data(folder: Path) -> str:
     collaborative, _ = bpr.recommend_batch(anchors.users, 50)
     exposures = hard_exposures(held.train, anchors, meta, collaborative, n=5, history=5, match=True, seed=7)
     titles, personas = lm_texts(corpus)
-    data = build_hard_preferences(exposures, titles, personas, history=5, eval_fraction=0.05, seed=2026)
+    prompt = simulator_prompt(variant, titles, personas)
+    data = build_hard_preferences(exposures, titles, personas, eval_fraction=0.05, seed=2026, prompt=prompt)
     data.save(folder)
     return data.describe()
 
@@ -53,19 +66,23 @@ def main() -> None:
     )
     parser.add_argument("--sft-steps", type=int, default=40)
     parser.add_argument("--lm-lists", type=int, default=300, help="held-out protocol-2 lists the LM decides")
+    parser.add_argument(
+        "--variant", default="short list", help="the LM simulator's prompt (benchmarks.usersim.LM_VARIANTS)"
+    )
     parser.add_argument("--area", default="usersim_hard")
     parser.add_argument("--out", type=Path, default=Path(".alignrec/align"))
     args = parser.parse_args()
 
-    data = args.out / "usersim-hard-data" / "pairwise"
+    suffix = "" if args.variant == "short list" else "-" + args.variant.replace(" ", "-")
+    data = args.out / f"usersim-hard-data{suffix}" / "pairwise"
     if not (data / "report.json").exists():
-        print(build_data(data), flush=True)
-    folder = args.out / "usersim-hard-sft"
+        print(build_data(data, args.variant), flush=True)
+    folder = args.out / f"usersim-hard-sft{suffix}"
     alignrec = [str(Path(sys.executable).with_name("alignrec"))]
     if not (folder / "final" / "adapter_config.json").exists():
         train = ["align", "train", "--objective", "sft", "--data", str(data), "--out", str(folder)]
         run([*alignrec, *train, "--max-steps", str(args.sft_steps), *TRAIN_BUDGET])
-    evaluate = ["--protocols", "2", "--lm-protocol2", "--p2-variant", "short list", "--variants", ""]
+    evaluate = ["--protocols", "2", "--lm-protocol2", "--p2-variant", args.variant, "--variants", ""]
     evaluate += ["--n10-variants", "", "--distil-from", "", "--speed-lists", "0", "--rating-lm-users", "0"]
     evaluate += ["--calibration-lists", "0", "--rotation-lists", "0", "--lm-lists", str(args.lm_lists)]
     run(

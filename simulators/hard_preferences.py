@@ -15,7 +15,7 @@ SFT data; the rows themselves are DPO data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -73,9 +73,17 @@ def build_hard_preferences(
     history: int = 5,
     eval_fraction: float = 0.05,
     seed: int = 2026,
+    prompt: Callable[[Exposure], str] | None = None,
 ) -> PreferenceData:
     """Pairwise rows (``prompt, chosen, rejected, user``) from exposures whose ``target`` is the item
-    the user took; users split as ``build_preferences`` splits them (``eval_fraction``, ``seed``)."""
+    the user took; users split as ``build_preferences`` splits them (``eval_fraction``, ``seed``).
+    ``prompt`` builds each row's prompt (default :func:`exposure_prompt` with ``history``; e.g. an LM
+    simulator's own ``prompt`` for another prompt variant)."""
+    if prompt is None:
+
+        def prompt(exposure: Exposure) -> str:
+            return exposure_prompt(exposure, item_texts, personas, history)
+
     if not exposures:
         raise ValueError("no exposures to build preference data from")
     rng = np.random.default_rng(seed)
@@ -86,7 +94,7 @@ def build_hard_preferences(
             raise ValueError(f"user {exposure.user}: an exposure with one option has no rejected item")
         rows.append(
             {
-                "prompt": exposure_prompt(exposure, item_texts, personas, history),
+                "prompt": prompt(exposure),
                 "chosen": " " + item_texts[exposure.options[exposure.target]],
                 "rejected": " " + item_texts[negatives[int(rng.integers(len(negatives)))]],
                 "user": exposure.user,

@@ -66,5 +66,7 @@ def test_rows_hold_the_simulators_prompt_the_chosen_item_and_a_shown_negative():
         assert row["chosen"] == " " + texts[exposure.options[exposure.target]]
         shown = {" " + texts[o] for k, o in enumerate(exposure.options) if k != exposure.target}
         assert row["rejected"] in shown
+    own = build_hard_preferences(exposures, texts, personas, prompt=lambda e: f"prompt of {e.user}")
+    assert [r["prompt"] for r in own.train] == [f"prompt of {r['user']}" for r in own.train]  # given builder
     with pytest.raises(ValueError, match="no exposures"):
         build_hard_preferences([], texts)
