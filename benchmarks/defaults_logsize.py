@@ -69,10 +69,11 @@ def keep_users(split, fraction: float, seed: int = 0):
 
 def run_fraction(split, fraction: float, model: str = "bpr", seeds=SEEDS) -> list[dict[str, object]]:
     from recsys.experiment import run_experiment
-    from recsys.models.log_size import events_per_row
+    from recsys.models.log_size import active_counts, events_per_row
 
     kept = keep_users(split, fraction) if fraction < 1 else split
     train = kept.train
+    users, items = active_counts(train)
     records = []
     for name, setting in settings(model):
         for seed in seeds:
@@ -89,8 +90,8 @@ def run_fraction(split, fraction: float, model: str = "bpr", seeds=SEEDS) -> lis
                     "validation NDCG@10 (test only recorded)",
                     "fraction": fraction,
                     "train_events": len(train),
-                    "events_per_row": round(events_per_row(len(train), *_active(train)), 1),
-                    "events_per_item": round(len(train) / _active(train)[1], 1),
+                    "events_per_row": round(events_per_row(len(train), users, items), 1),
+                    "events_per_item": round(len(train) / items, 1),
                     "setting": name,
                     "config": json.dumps(setting),
                     **run_fields(result, seed, wall, cpu),
@@ -98,10 +99,6 @@ def run_fraction(split, fraction: float, model: str = "bpr", seeds=SEEDS) -> lis
             )
             print(json.dumps(records[-1]), flush=True)
     return records
-
-
-def _active(train) -> tuple[int, int]:
-    return int(np.unique(train.users).size), int(np.unique(train.items).size)
 
 
 def summary(records: list[dict], model: str = "bpr") -> str:

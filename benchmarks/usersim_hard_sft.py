@@ -30,14 +30,14 @@ from benchmarks.usersim_objectives import TRAIN_BUDGET, run
 
 
 def simulator_prompt(variant: str, titles: dict, personas: dict):
-    """The prompt builder of the LM user simulator with prompt ``variant`` (``LMUser.prompt``: only its
-    text code runs; the stand-in module is never called)."""
-    import torch
-
+    """The prompt of the LM user simulator with prompt ``variant`` (``simulators.users.lm.prompt_parts``)."""
     from benchmarks.usersim import LM_VARIANTS
-    from simulators.users.lm import LMUser
+    from simulators.users.lm import prompt_parts
 
-    return LMUser(torch.nn.Linear(1, 1), None, titles, personas, **LM_VARIANTS[variant]).prompt
+    def prompt(exposure) -> str:
+        return "".join(prompt_parts(exposure, titles, personas, **LM_VARIANTS[variant]))
+
+    return prompt
 
 
 def build_data(folder: Path, variant: str) -> str:

@@ -25,6 +25,7 @@ from recsys.models.bpr import BPR
 from recsys.models.cml import CML
 from recsys.models.itemknn import ItemKNN
 from recsys.models.lightgcn import LightGCN
+from recsys.models.log_size import active_counts
 from recsys.models.popularity import MostPopular
 from recsys.recommender import Recommender
 from recsys.splits import Split
@@ -108,40 +109,28 @@ def default_config(model: str, **given: object) -> TrainConfig:
 def resolve_config(config: TrainConfig, train: Interactions) -> TrainConfig:
     """``config`` with its model's fields left None (``LOG_FIELDS``) taken from the training log
     (``recsys.models.bpr_defaults`` / ``cml_defaults``); any other config unchanged."""
-    unset = _unset(config)
+    unset = unresolved_fields(config)
     if not unset:
         return config
-    chosen = _log_defaults(config.model, train)
+    chosen = _LOG_RULES[config.model].log_defaults(len(train), *active_counts(train))
     return replace(config, **{k: chosen[k] for k in unset})
 
 
 def log_defaults_note(config: TrainConfig, train: Interactions) -> str | None:
     """What ``resolve_config`` takes from ``train`` for ``config``, in words; None when nothing."""
-    unset = _unset(config)
+    unset = unresolved_fields(config)
     if not unset:
         return None
-    users, items = _active(train)
-    if config.model == "bpr":
-        note = bpr_defaults.describe(len(train), users, items)
-    else:
-        note = cml_defaults.describe(len(train), users, items)
+    note = _LOG_RULES[config.model].describe(len(train), *active_counts(train))
     return note + ("" if len(unset) == len(LOG_FIELDS[config.model]) else f" (taken: {', '.join(unset)})")
 
 
-def _unset(config: TrainConfig) -> list[str]:
+def unresolved_fields(config: TrainConfig) -> list[str]:
+    """The fields of ``config`` left to the training log and not resolved yet."""
     return [k for k in LOG_FIELDS.get(config.model, ()) if getattr(config, k) is None]
 
 
-def _log_defaults(model: str, train: Interactions) -> dict[str, int | float]:
-    users, items = _active(train)
-    if model == "bpr":
-        return bpr_defaults.log_defaults(len(train), users, items)
-    return cml_defaults.log_defaults(len(train), users, items)
-
-
-def _active(train: Interactions) -> tuple[int, int]:
-    """Users and items with at least one event in ``train``."""
-    return int(np.unique(train.users).size), int(np.unique(train.items).size)
+_LOG_RULES = {"bpr": bpr_defaults, "cml": cml_defaults}  # each: log_defaults / describe(events, users, items)
 
 
 @dataclass

@@ -28,13 +28,13 @@ import torch
 
 from recsys.evaluate import evaluate_scores
 from recsys.experiment import (
-    LOG_FIELDS,
     TORCH_MODELS,
     TrainConfig,
     build_model,
     fit_config,
     negatives_per_event,
     resolve_config,
+    unresolved_fields,
 )
 from recsys.splits import Split
 
@@ -82,7 +82,7 @@ def base_params(base: TrainConfig) -> dict[str, object]:
     outside a categorical choice of the space or a field left to the training log is unresolved."""
     import optuna
 
-    unset = [k for k in LOG_FIELDS.get(base.model, ()) if getattr(base, k) is None]
+    unset = unresolved_fields(base)
     if unset:
         raise ValueError(
             f"{base.model}'s {', '.join(unset)} come from the training log: call resolve_config first"

@@ -8,8 +8,8 @@ The popularity-sampled data of :func:`simulators.preference_data.build_preferenc
 that the chosen item is rarely the obscure one; on protocol 2's lists that cue is gone (issue 12). Here
 the anchors are a seeded sample of each user's liked events with enough history, every anchor one
 exposure, and each exposure one pairwise row: the prompt the LM user simulator reads for that exposure
-with its list shown (``choice_prompt``: persona, the last ``history`` rated titles, the options in
-display order), the chosen item's text and one of the negatives' (seeded). ``sft_view`` of the rows is
+(by default with its list shown: persona, the last ``history`` rated titles, the options in display
+order), the chosen item's text and one of the negatives' (seeded). ``sft_view`` of the rows is
 SFT data; the rows themselves are DPO data.
 """
 
@@ -22,9 +22,7 @@ import numpy as np
 from recsys.data import Interactions
 from simulators.preference_data import (
     PreferenceData,
-    choice_prompt,
     held_out_users,
-    history_lines,
     split_by_user,
 )
 from simulators.users.exposures import Exposure, HeldOut, time_order
@@ -55,17 +53,6 @@ def training_anchors(
     return HeldOut(train=log, users=np.array(chosen_users, dtype=np.int64), targets=np.array(chosen_rows))
 
 
-def exposure_prompt(
-    exposure: Exposure, item_texts: Mapping[str, str], personas: Mapping[str, str] | None, history: int
-) -> str:
-    """The prompt the LM user simulator reads for ``exposure`` with its list shown and full titles
-    (``LMUserSimulator(list_in_prompt=True, history=history, title_chars=None).prompt``)."""
-    events = exposure.history[-history:] if history else ()
-    lines = history_lines([item_texts[i] for i, _ in events], [r for _, r in events])
-    persona = (personas or {}).get(exposure.user)
-    return choice_prompt(persona, lines, [item_texts[o] for o in exposure.options])
-
-
 def build_hard_preferences(
     exposures: Sequence[Exposure],
     item_texts: Mapping[str, str],
@@ -77,12 +64,13 @@ def build_hard_preferences(
 ) -> PreferenceData:
     """Pairwise rows (``prompt, chosen, rejected, user``) from exposures whose ``target`` is the item
     the user took; users split as ``build_preferences`` splits them (``eval_fraction``, ``seed``).
-    ``prompt`` builds each row's prompt (default :func:`exposure_prompt` with ``history``; e.g. an LM
-    simulator's own ``prompt`` for another prompt variant)."""
+    ``prompt`` builds each row's prompt (default: the LM simulator's listed prompt with ``history``
+    lines and full titles, ``simulators.users.lm.prompt_parts``; another variant's for other prompts)."""
     if prompt is None:
+        from simulators.users.lm import prompt_parts
 
         def prompt(exposure: Exposure) -> str:
-            return exposure_prompt(exposure, item_texts, personas, history)
+            return "".join(prompt_parts(exposure, item_texts, personas, True, history, None))
 
     if not exposures:
         raise ValueError("no exposures to build preference data from")

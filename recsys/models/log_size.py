@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from recsys.data import Interactions
+
+
+def active_counts(train: Interactions) -> tuple[int, int]:
+    """Users and items with at least one event in ``train``."""
+    return int(np.unique(train.users).size), int(np.unique(train.items).size)
+
 
 def events_per_row(num_events: int, num_users: int, num_items: int) -> float:
     """Training events per embedding row: events over the users and items that have any."""

@@ -39,6 +39,37 @@ from simulators.users.exposures import Exposure
 QUESTION = "Which one do you choose?\nAnswer:"
 
 
+def short_title(text: str, title_chars: int | None) -> str:
+    """``text`` cut to ``title_chars`` characters with its "(year)" kept, or whole (None)."""
+    if title_chars is None or len(text) <= title_chars:
+        return text
+    year = text[-6:] if re.fullmatch(r"\(\d{4}\)", text[-6:]) else ""
+    return text[: max(title_chars - len(year), 1)].rstrip() + "…" + (" " + year if year else "")
+
+
+def prompt_parts(
+    exposure: Exposure,
+    item_texts: Mapping[str, str],
+    personas: Mapping[str, str] | None,
+    list_in_prompt: bool = True,
+    history: int = 10,
+    title_chars: int | None = None,
+) -> tuple[str, str]:
+    """The simulator's prompt for ``exposure`` split into the user's part (persona, the last
+    ``history`` rated titles, cut to ``title_chars``) and the list's part (the options shown and the
+    question, or the question alone without ``list_in_prompt``); joined, the prompt :class:`LMUser`
+    scores (and what tuning data for it should hold)."""
+    events = exposure.history[-history:] if history else ()
+    titles = [short_title(item_texts[i], title_chars) for i, _ in events]
+    lines = history_lines(titles, [r for _, r in events])
+    shown = [item_texts[o] for o in exposure.options] if list_in_prompt else None
+    text = choice_prompt((personas or {}).get(exposure.user), lines, shown or ["-"])
+    head, _, _ = text.partition("\nYou are shown: ")
+    if not list_in_prompt:
+        return head + "\n", QUESTION
+    return head + "\n", text[len(head) + 1 :]
+
+
 class LMUser:
     """Choice probabilities from a causal LM's option likelihoods.
 
@@ -84,26 +115,14 @@ class LMUser:
 
     # --- prompt text ------------------------------------------------------------------------------
 
-    def _title(self, item: str) -> str:
-        text = self.item_texts[item]
-        if self.title_chars is None or len(text) <= self.title_chars:
-            return text
-        year = text[-6:] if re.fullmatch(r"\(\d{4}\)", text[-6:]) else ""
-        return text[: max(self.title_chars - len(year), 1)].rstrip() + "…" + (" " + year if year else "")
-
     def _user_key(self, exposure: Exposure) -> tuple:
         return (exposure.user, exposure.history[-self.history :] if self.history else ())
 
     def parts(self, exposure: Exposure) -> tuple[str, str]:
         """The prompt split into the user's part (persona, history) and the list's part."""
-        events = exposure.history[-self.history :] if self.history else ()
-        history = history_lines([self._title(i) for i, _ in events], [r for _, r in events])
-        shown = [self.item_texts[o] for o in exposure.options] if self.list_in_prompt else None
-        text = choice_prompt(self.personas.get(exposure.user), history, shown or ["-"])
-        head, _, _ = text.partition("\nYou are shown: ")
-        if not self.list_in_prompt:
-            return head + "\n", QUESTION
-        return head + "\n", text[len(head) + 1 :]
+        return prompt_parts(
+            exposure, self.item_texts, self.personas, self.list_in_prompt, self.history, self.title_chars
+        )
 
     def prompt(self, exposure: Exposure) -> str:
         return "".join(self.parts(exposure))

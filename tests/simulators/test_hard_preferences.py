@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from recsys.data import Interactions
-from simulators.hard_preferences import build_hard_preferences, exposure_prompt, training_anchors
+from simulators.hard_preferences import build_hard_preferences, training_anchors
 from simulators.users import ItemMeta, hard_exposures
 from simulators.users.lm import LMUser
 
@@ -62,7 +62,7 @@ def test_rows_hold_the_simulators_prompt_the_chosen_item_and_a_shown_negative():
     simulator = LMUser(torch.nn.Linear(1, 1), None, texts, personas, list_in_prompt=True, history=5)
     for row, exposure in zip(rows, sorted(exposures, key=lambda e: e.user in {r["user"] for r in data.eval}),
                              strict=True):  # fmt: skip
-        assert row["prompt"] == exposure_prompt(exposure, texts, personas, 5) == simulator.prompt(exposure)
+        assert row["prompt"] == simulator.prompt(exposure)
         assert row["chosen"] == " " + texts[exposure.options[exposure.target]]
         shown = {" " + texts[o] for k, o in enumerate(exposure.options) if k != exposure.target}
         assert row["rejected"] in shown
