@@ -168,7 +168,7 @@ def train_default(split, model: str, lr: float | None = None, seed: int | None =
 
     from recsys.experiment import resolve_config, run_experiment
 
-    config = resolve_config(cli_train_config(model), split.train)  # BPR's and CML's log fields filled
+    config = resolve_config(cli_train_config(model), split.train)  # log fields filled (BPR, CML, LightGCN)
     if lr is not None:
         config = replace(config, lr=lr)
     if seed is not None:  # another training seed (``--train-seed``): same split

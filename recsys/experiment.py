@@ -20,7 +20,7 @@ import torch
 
 from recsys.data import Interactions
 from recsys.evaluate import evaluate_scores
-from recsys.models import bpr_defaults, cml_defaults
+from recsys.models import bpr_defaults, cml_defaults, lightgcn_defaults
 from recsys.models.bpr import BPR
 from recsys.models.cml import CML
 from recsys.models.itemknn import ItemKNN
@@ -56,7 +56,7 @@ class TrainConfig:
     model: str = "bpr"
     dim: int | None = 64  # None (BPR's and CML's default): from the training log, see resolve_config
     epochs: int = 100
-    batch_size: int = 2048
+    batch_size: int | None = 2048  # None (LightGCN's default): from the training log
     lr: float | None = 1e-3  # None (BPR's default): from the training log
     reg: float | None = 1e-4  # None (BPR's default): from the training log
     num_negatives: int | None = None  # None: 1 for BPR/LightGCN; CML: from the training log
@@ -78,7 +78,9 @@ MODEL_DEFAULTS: dict[str, dict[str, object]] = {
     # below 65 training events per user-or-item embedding (ML-100K, Amazon Fashion and Scientific), else
     # lr 1e-3, L2 5e-4, dim 128 (ML-1M, where the small-log setting was 0.956x `alignrec tune`'s).
     "bpr": {"lr": None, "reg": None, "dim": None, "num_negatives": 4},
-    "lightgcn": {"lr": 1e-2, "dim": 128, "reg": 1e-3, "num_negatives": 4},
+    # LightGCN: batch size from the training log (`recsys.models.lightgcn_defaults`): 2048, or ~40 steps an
+    # epoch on larger logs (a step propagates the whole graph; ML-1M 20,480).
+    "lightgcn": {"lr": 1e-2, "dim": 128, "reg": 1e-3, "num_negatives": 4, "batch_size": None},
     # CML: lr 4.5e-3 and margin 1.4 had the best worst-case validation NDCG@10 relative to `alignrec tune`'s
     # (ML-100K 0.966, Amazon Scientific 0.971, Fashion 0.991; 0.986, 0.977, 0.991 of the re-tune); margin
     # 1.0 was 0.864 on Scientific, margins >= 1.5 and dim 128 cost ML-100K more. 200 epochs: on Scientific
@@ -92,6 +94,7 @@ MODEL_DEFAULTS: dict[str, dict[str, object]] = {
 LOG_FIELDS = {  # what a model may take from the training log
     "bpr": ("lr", "reg", "dim"),
     "cml": ("lr", "dim", "margin", "num_negatives"),
+    "lightgcn": ("batch_size",),
 }
 DEFAULT_LR = {  # fixed default learning rates (BPR's and CML's depend on the log)
     model: float(values["lr"]) for model, values in MODEL_DEFAULTS.items() if values["lr"] is not None
@@ -130,7 +133,8 @@ def unresolved_fields(config: TrainConfig) -> list[str]:
     return [k for k in LOG_FIELDS.get(config.model, ()) if getattr(config, k) is None]
 
 
-_LOG_RULES = {"bpr": bpr_defaults, "cml": cml_defaults}  # each: log_defaults / describe(events, users, items)
+# each: log_defaults / describe(events, users, items)
+_LOG_RULES = {"bpr": bpr_defaults, "cml": cml_defaults, "lightgcn": lightgcn_defaults}
 
 
 @dataclass
@@ -226,7 +230,7 @@ def run_experiment(
     per-epoch logs, and ``on_fit_end`` with the test metrics, the protocol as tags and ``out_dir``;
     if anything raises (or Ctrl-C stops it) they get ``on_fit_error`` and the error propagates.
     """
-    config = resolve_config(config, split.train)  # BPR's and CML's unset fields from the train log
+    config = resolve_config(config, split.train)  # unset log fields (BPR, CML, LightGCN) from the train log
     model = build_model(config, split)
     try:
         return _run(model, split, config, out_dir, ks, callbacks, resume, progress)

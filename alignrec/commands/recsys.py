@@ -62,6 +62,14 @@ ThresholdOpt = Annotated[
 ]
 MinUserOpt = Annotated[int, typer.Option(help="k-core: minimum events per user (0 = no filter).")]
 MinItemOpt = Annotated[int, typer.Option(help="k-core: minimum events per item (0 = no filter).")]
+BatchSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Training events per step (default 2048; LightGCN from the training log: a step propagates the "
+        "whole graph, so above 81,920 training events the batch grows to keep ~40 steps an epoch, e.g. "
+        "20,480 on ML-1M; the run summary says what it took)."
+    ),
+]
 SplitOpt = Annotated[
     SplitKind,
     typer.Option(help="random: per-user ratio; loo: leave-one-out by time; temporal: global time cut."),
@@ -268,7 +276,7 @@ def train(
         ),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs (default 100; CML 200).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Training events per step.")] = 2048,
+    batch_size: BatchSizeOpt = None,
     lr: Annotated[
         float | None,
         typer.Option(
@@ -547,7 +555,7 @@ def tune(
     epochs: Annotated[
         int | None, typer.Option(help="Maximum epochs per trial (default 100; CML 200).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Training events per step.")] = 2048,
+    batch_size: BatchSizeOpt = None,
     patience: Annotated[int, typer.Option(help="Early-stopping patience within a trial.")] = 10,
     min_epochs: Annotated[int, typer.Option(help="No early stop before this epoch.")] = 20,
     workers: Annotated[

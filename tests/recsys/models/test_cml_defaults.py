@@ -76,8 +76,8 @@ def test_a_given_value_wins_and_other_models_are_untouched():
     assert "(taken: lr, margin)" in log_defaults_note(default_config("cml", dim=16, num_negatives=7), train)
     explicit = TrainConfig(model="cml", lr=1e-3, dim=8, margin=0.5, num_negatives=3)
     assert resolve_config(explicit, train) is explicit and log_defaults_note(explicit, train) is None
-    lightgcn = default_config("lightgcn")
-    assert resolve_config(lightgcn, train) is lightgcn and log_defaults_note(lightgcn, train) is None
+    itemknn = default_config("itemknn")
+    assert resolve_config(itemknn, train) is itemknn and log_defaults_note(itemknn, train) is None
     with pytest.raises(ValueError, match="training log"):
         negatives_per_event(default_config("cml"))  # unresolved: refused, not guessed
 
