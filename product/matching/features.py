@@ -16,7 +16,9 @@ Feature groups:
   colour conflict, agreement of numbers in titles and of specification values;
 * brand, category, price ratio, image-embedding cosine (when image vectors are given);
 * context: rank of each listing among the other's nearest neighbours and its margin over the best
-  competitor, on both blocking paths (a listing's best match is usually unique).
+  competitor, on both blocking paths (a listing's best match is usually unique);
+* token alignment (optional, when ``encode_catalogs`` gets title token vectors): BERTScore-style
+  soft alignment of the two titles' MiniLM token vectors (``product.matching.token_align``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from product.matching.extract import (
     quantities_agree,
 )
 from product.matching.listing import listing_text
+from product.matching.token_align import TokenMatrix, alignment_features, encode_tokens, token_matrix
 
 EMBED_FIELDS = ("title", "description", "text")
 
@@ -59,6 +62,7 @@ class EncodedCatalogs:
     idf: dict[str, float]  # word -> inverse document frequency over both catalogs' texts
     neighbours: dict[str, Neighbours]  # blocking path -> kNN in both directions
     images: tuple[np.ndarray, np.ndarray] | None  # unit rows; NaN rows where a listing has none
+    tokens: tuple[TokenMatrix, TokenMatrix] | None = None  # title token vectors (token alignment)
 
 
 def field_texts(listings: pd.DataFrame, field: str) -> list[str]:
@@ -89,6 +93,15 @@ def embed_fields(
     return {field: encode_product_texts(field_texts(listings, field), cache)[0] for field in fields}
 
 
+def embed_title_tokens(
+    listings: pd.DataFrame, cache_root: Path | None = None, max_tokens: int = 32
+) -> TokenMatrix:
+    """MiniLM token vectors of the titles as embedded for ``title`` (first ``max_tokens`` word
+    pieces), for the token-alignment features; ``cache_root`` as in ``embed_fields``."""
+    vectors, ids = encode_tokens(field_texts(listings, "title"), cache_root)
+    return token_matrix(vectors, ids, max_tokens)
+
+
 def embed_images(listings: pd.DataFrame, cache_root: Path | None = None) -> np.ndarray:
     """EfficientNet-Lite0 vectors of the listings' local image files, (n, 1280) unit rows; NaN rows
     where the image is missing, remote or unreadable."""
@@ -106,6 +119,7 @@ def encode_catalogs(
     embeddings: dict[str, tuple[np.ndarray, np.ndarray]],
     k: int = 10,
     images: tuple[np.ndarray, np.ndarray] | None = None,
+    tokens: tuple[TokenMatrix, TokenMatrix] | None = None,
 ) -> EncodedCatalogs:
     """Parse, vectorise and index two catalogs (listing schema) for pair features and blocking.
 
@@ -115,6 +129,8 @@ def encode_catalogs(
             required, as the semantic blocking path searches title embeddings.
         k: neighbours kept per listing on each blocking path.
         images: image vectors (unit rows, NaN rows where absent) for the image cosine feature.
+        tokens: title token vectors of both catalogs (see ``embed_title_tokens``) for the
+            token-alignment features; None leaves them out.
     """
     if "title" not in embeddings:
         raise ValueError("embeddings must include 'title': semantic blocking searches title vectors")
@@ -152,7 +168,17 @@ def encode_catalogs(
         "title_emb": neighbours(*embeddings["title"], k),
     }
     return EncodedCatalogs(
-        left, right, left_profiles, right_profiles, titles, tfidf, dict(embeddings), idf, paths, images
+        left,
+        right,
+        left_profiles,
+        right_profiles,
+        titles,
+        tfidf,
+        dict(embeddings),
+        idf,
+        paths,
+        images,
+        tokens,
     )
 
 
@@ -214,6 +240,8 @@ def pair_features(enc: EncodedCatalogs, left_idx: np.ndarray, right_idx: np.ndar
             cols[f"{path}_{name}"] = values
     if enc.images is not None:
         cols["image_cos"] = _row_dot(enc.images[0][li], enc.images[1][ri])  # NaN rows stay NaN
+    if enc.tokens is not None:
+        cols.update(alignment_features(*enc.tokens, li, ri))
 
     rows = [
         _compare(

@@ -31,6 +31,7 @@ from product.matching.features import (
     EncodedCatalogs,
     embed_fields,
     embed_images,
+    embed_title_tokens,
     encode_catalogs,
     pair_features,
 )
@@ -51,6 +52,10 @@ class MatcherConfig:
     )
     images: bool = field(
         default=False, metadata={"help": "compare EfficientNet-Lite0 vectors of local image files"}
+    )
+    token_align: bool = field(
+        default=False,
+        metadata={"help": "soft alignment of the titles' MiniLM token vectors (BERTScore-style features)"},
     )
     k: int = field(default=10, metadata={"help": "neighbours per listing on each blocking path"})
     num_boost_round: int = field(default=300, metadata={"help": "LightGBM boosting rounds"})
@@ -185,7 +190,10 @@ class Matcher:
         images = None
         if self.config.images:
             images = (embed_images(left, cache_root), embed_images(right, cache_root))
-        return encode_catalogs(left, right, embeddings, self.config.k, images)
+        tokens = None
+        if self.config.token_align:
+            tokens = (embed_title_tokens(left, cache_root), embed_title_tokens(right, cache_root))
+        return encode_catalogs(left, right, embeddings, self.config.k, images, tokens)
 
     @staticmethod
     def pair_rows(enc: EncodedCatalogs, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
