@@ -32,5 +32,10 @@ def describe(num_events: int, num_users: int, num_items: int) -> str:
     """One line saying which batch the log gets and why, e.g. for the CLI's run summary."""
     batch = log_defaults(num_events, num_users, num_items)["batch_size"]
     steps = math.ceil(num_events / batch)
-    why = "the minimum" if batch == MIN_BATCH else f"about {STEPS_PER_EPOCH} steps an epoch"
-    return f"{num_events:,} training events: batch {batch:,} ({why}; {steps} steps an epoch)"
+    why = (
+        "the minimum batch"
+        if batch == MIN_BATCH
+        else f"the batch grows to keep <= {STEPS_PER_EPOCH} steps: each step propagates the whole graph"
+    )
+    plural = "" if steps == 1 else "s"
+    return f"{num_events:,} training events: batch {batch:,}, {steps} step{plural} an epoch ({why})"

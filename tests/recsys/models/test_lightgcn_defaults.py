@@ -28,9 +28,10 @@ def test_the_batch_keeps_about_forty_steps_an_epoch_and_never_falls_below_the_mi
         assert batch % 1024 == 0  # the smallest such multiple with at most 40 steps an epoch:
         assert -(-events // batch) <= STEPS_PER_EPOCH < -(-events // (batch - 1024))
     assert describe(805_443, 6_040, 3_678) == (
-        "805,443 training events: batch 20,480 (about 40 steps an epoch; 40 steps an epoch)"
+        "805,443 training events: batch 20,480, 40 steps an epoch "
+        "(the batch grows to keep <= 40 steps: each step propagates the whole graph)"
     )
-    assert "the minimum" in describe(500, 10, 10)
+    assert describe(500, 10, 10).endswith("1 step an epoch (the minimum batch)")
     with pytest.raises(ValueError, match="no events"):
         log_defaults(0, 0, 0)
 
