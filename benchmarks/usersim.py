@@ -110,6 +110,13 @@ def adapter_source(adapter: str | None) -> str:
     return digest.hexdigest()[:16]
 
 
+def cache_path(key: str, dataset: str) -> Path:
+    """The file of the LM scores cached under ``key`` (prefixed by the data set, except ML-100K's)."""
+    key = key if dataset == "ml-100k" else f"{dataset} {key}"
+    folder = Path(os.environ.get("ALIGNREC_USERSIM_CACHE", CACHE))
+    return folder / (re.sub(r"[^a-z0-9.]+", "-", key.lower()) + ".npz")
+
+
 def cached_scores(
     key: str, user, exposures, dataset: str, source: str = ""
 ) -> tuple[np.ndarray, float, float]:
@@ -117,9 +124,8 @@ def cached_scores(
     (and the data set, except ML-100K's, whose keys predate the others). A cached file made from
     another ``source`` (``adapter_source``) is scored again; files from before sources were stored
     are taken as they are."""
-    key = key if dataset == "ml-100k" else f"{dataset} {key}"
-    folder = Path(os.environ.get("ALIGNREC_USERSIM_CACHE", CACHE))
-    path = folder / (re.sub(r"[^a-z0-9.]+", "-", key.lower()) + ".npz")
+    path = cache_path(key, dataset)
+    folder = path.parent
     if path.exists():
         saved = np.load(path)
         stored = str(saved["source"]) if "source" in saved.files else None
