@@ -35,7 +35,7 @@ the n = 10 rows the n = 5 weights) to its held-out lists. Paired comparisons on 
 accuracy difference to BPR-MF and to the LM, its 95% bootstrap interval (2,000 resamples of the lists,
 seed 2026) and McNemar's exact p-value.
 
-    python -m benchmarks.usersim_combined      # ~30 s on one thread (two BPR fits); cache only
+    python -m benchmarks.usersim_combined      # ~20 s on one thread (two BPR fits); cache only
 """
 
 from __future__ import annotations
