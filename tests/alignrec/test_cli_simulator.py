@@ -122,3 +122,36 @@ def test_distil_names_no_text_when_the_text_encoder_cannot_load(workspace, monke
     result = simulator("distil", *data, *COMMON, "--out", str(workspace / "never"))
     assert result.exit_code != 0 and "--no-text" in str(result.exception)
     assert not (workspace / "never").exists()
+
+
+def recording_lm_simulator(monkeypatch) -> list:
+    """The LM users the commands build, recorded (``experiment.lm_simulator`` wrapped)."""
+    from simulators.users import experiment
+
+    built, real = [], experiment.lm_simulator
+
+    def recording(*args, **kwargs):
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(experiment, "lm_simulator", recording)
+    return built
+
+
+def test_prior_weight_reaches_the_lm_user(workspace, monkeypatch):
+    built = recording_lm_simulator(monkeypatch)
+    data = ["--data", str(workspace / "log.csv"), "--base-model", str(workspace / "model")]
+    lm = ["-s", "lm", "--lm-lists", "3"]
+    result = simulator("evaluate", *data, *lm, *COMMON, "--prior-weight", "0.8")
+    assert result.exit_code == 0, result.output
+    (user,) = built
+    assert user.prior_weight == 0.8 and user.name.endswith("- 0.8 x prior") and len(user._priors) > 0
+    folder = workspace / "pmi-distilled"
+    small = ["--train-users", "4", "--lists-per-user", "1", "--rounds", "3", "--no-text"]
+    distilled = simulator("distil", *data, *COMMON, "--out", str(folder), *small, "--prior-weight", "0.5")
+    assert distilled.exit_code == 0, distilled.output
+    assert built[1].prior_weight == 0.5 and "- 0.5 x prior" in distilled.output
+    listed = simulator("evaluate", *data, *lm, *COMMON, "--list-in-prompt", "--prior-weight", "0.8")
+    assert listed.exit_code != 0 and "--no-list-in-prompt" in str(listed.exception)
+    negative = simulator("distil", *data, *COMMON, "--out", str(folder), "--prior-weight", "-1")
+    assert negative.exit_code == 2 and len(built) == 2  # refused while parsing
