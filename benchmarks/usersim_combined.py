@@ -35,18 +35,26 @@ the n = 10 rows the n = 5 weights) to its held-out lists. Paired comparisons on 
 accuracy difference to BPR-MF and to the LM, its 95% bootstrap interval (2,000 resamples of the lists,
 seed 2026) and McNemar's exact p-value.
 
+``--dataset ml-1m``: the same on ML-1M's cache (``benchmarks.usersim --dataset ml-1m``: protocol 1 only,
+600 training lists of 150 users, the n = 10 rotations also checked), plus the PMI at ML-100K's lambda 0.8
+(its scale fitted) and, printed, the PMI's training log-loss by lambda from -0.5 to 1.5. Each run
+replaces its data set's records in the results file and keeps the others.
+
     python -m benchmarks.usersim_combined      # ~20 s on one thread (two BPR fits); cache only
+    python -m benchmarks.usersim_combined --dataset ml-1m      # ~100 s
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import time
 
 import numpy as np
 
 from benchmarks.online import machine
-from benchmarks.results_io import write_results
+from benchmarks.results_io import RESULTS_DIR, write_results
 from benchmarks.usersim import cache_path, describe, fit_baselines, lm_texts, movie_meta
 from benchmarks.usersim_data import read_corpus
 
@@ -54,18 +62,25 @@ BASE = "lm smollm2 zero-shot compact no list"
 PRIOR_KEY = "lm smollm2 zero-shot item prior"
 FOLDS = 5
 HISTORY = 5  # the no-list prompt's history lines: what a cached score depends on
-MAKE = (
-    "`python -m benchmarks.usersim --train-users 600 --lm-protocol2` makes them "
-    "(the LM scores every list: hours on one CPU thread)"
-)
+AREA = "usersim_combined"
+# training users (4 lists each) of the cached training-list scores: `benchmarks.usersim --train-users`
+TRAIN_USERS = {"ml-100k": 600, "ml-1m": 150}
+ML100K_LAMBDA = 0.8  # the PMI's lambda fitted on ML-100K: on the other data sets also a row at it
+MAKE = {
+    "ml-100k": "`python -m benchmarks.usersim --train-users 600 --lm-protocol2` makes them",
+    "ml-1m": "`python -m benchmarks.usersim --dataset ml-1m --protocols 1` makes them",
+}
 
 
-def read_scores(key: str, rows: int, n: int) -> np.ndarray:
+def read_scores(key: str, rows: int, n: int, dataset: str = "ml-100k") -> np.ndarray:
     """The cached (rows, n) LM scores under ``key``; fails naming the file when it is absent or of
     another shape."""
-    path = cache_path(key, "ml-100k")
+    path = cache_path(key, dataset)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no cached LM scores for {key!r}; {MAKE}")
+        raise FileNotFoundError(
+            f"{path}: no cached LM scores for {key!r}; {MAKE[dataset]} "
+            "(the LM scores every list: hours on one CPU thread)"
+        )
     scores = np.load(path)["scores"]
     if scores.shape != (rows, n):
         raise ValueError(f"{path}: scores of shape {scores.shape}, the rebuilt lists need {(rows, n)}")
@@ -137,7 +152,13 @@ def paired(correct: np.ndarray, reference: np.ndarray, groups: np.ndarray | None
 
 
 def rows(
-    protocol: str, targets: np.ndarray, scores: dict, labels: dict, extras: dict, groups=None
+    protocol: str,
+    targets: np.ndarray,
+    scores: dict,
+    labels: dict,
+    extras: dict,
+    groups=None,
+    dataset: str = "ml-100k",
 ) -> list[dict]:
     """Result records of each simulator's (B, n) combined scores on lists whose real choices are
     ``targets``, with paired comparisons to ``bpr-mf`` and ``lm`` (the first two keys)."""
@@ -150,7 +171,7 @@ def rows(
     out = []
     for key, s in scores.items():
         metrics = choice_metrics(softmax(s, 1.0), targets, 1.0)
-        record = {"model": labels[key], "dataset": "ml-100k", "protocol": protocol}
+        record = {"model": labels[key], "dataset": dataset, "protocol": protocol}
         record.update(
             {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items() if k in keep}
         )
@@ -162,16 +183,16 @@ def rows(
                 record.update({f"vs_{reference.replace('-', '_')}_{k}": v for k, v in test.items()})
         out.append({**record, **machine()})
         print(
-            f"{protocol[:40]} n={metrics['n']} {labels[key]}: accuracy {metrics['accuracy']:.3f}, "
+            f"{dataset} {protocol[:40]} n={metrics['n']} {labels[key]}: accuracy {metrics['accuracy']:.3f}, "
             f"sampled {metrics['sampled_accuracy']:.3f}",
             flush=True,
         )
     return out
 
 
-def fit_all(x: dict, y: np.ndarray) -> tuple[dict, float]:
+def fit_all(x: dict, y: np.ndarray, fixed: float | None = None) -> tuple[dict, float]:
     """Every simulator's weights fitted on training scores ``x`` (name -> (B, n)) and choices ``y``,
-    and the PMI's lambda."""
+    and the PMI's lambda; with ``fixed``, also the PMI at that lambda (only its scale fitted)."""
 
     from simulators.users.combined import fit_pmi, fit_weights
 
@@ -180,6 +201,7 @@ def fit_all(x: dict, y: np.ndarray) -> tuple[dict, float]:
         "bpr-mf": fit_weights({"bpr": x["bpr"]}, y),
         "lm": fit_weights({"lm": x["lm"]}, y),
         "lm pmi": pmi,
+        **({} if fixed is None else {"lm pmi fixed": fit_pmi(x["lm"], x["prior"], y, lambdas=(fixed,))[1]}),
         "lm x bpr": fit_weights({"lm": x["lm"], "bpr": x["bpr"]}, y),
         "lm x bpr x prior": fit_weights(x, y),
         "bpr x prior": fit_weights({"bpr": x["bpr"], "prior": x["prior"]}, y),
@@ -191,42 +213,71 @@ def combine(weights: dict, x: dict) -> np.ndarray:
     return sum(w * x[k] for k, w in weights.items())
 
 
+def save(records: list[dict], dataset: str, notes: str) -> None:
+    """Write this run's records in place of the earlier records of ``dataset`` (the other data sets'
+    kept, ML-100K first)."""
+    path = RESULTS_DIR / f"{AREA}.json"
+    earlier = json.loads(path.read_text()) if path.exists() else []
+    kept = [r for r in earlier if r["dataset"] != dataset] + records
+    order = {"ml-100k": 0, "ml-1m": 1}
+    kept.sort(key=lambda r: order.get(r["dataset"], 2))  # stable: each data set's rows in run order
+    write_results(AREA, kept, title="User simulators from cached LM scores", notes=notes)
+
+
 def main() -> None:
     import torch
 
     from simulators.users import hard_exposures, heldout_split, popularity_exposures
-    from simulators.users.combined import CombinedUser, choice_nll, item_source, recommender_source
+    from simulators.users.combined import CombinedUser, choice_nll, fit_pmi, item_source, recommender_source
     from simulators.users.evaluate import rotations
     from simulators.users.experiment import SimulatorData, fit_recommenders, training_lists
 
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dataset", default="ml-100k", choices=sorted(TRAIN_USERS))
+    dataset = parser.parse_args().dataset
     torch.set_num_threads(1)
     started, load_at_start = time.perf_counter(), os.getloadavg()[0]
-    corpus = read_corpus("ml-100k")
+    corpus = read_corpus(dataset)
     log = corpus.log
+    train_users = TRAIN_USERS[dataset]
     held, bpr, _, _, _ = fit_baselines(log, 300, 100, 5e-3)
     texts, personas = lm_texts(corpus)
-    train_lists = training_lists(SimulatorData(log, held, texts, personas, None, None), 600, lists_per_user=4)
+    train_lists = training_lists(
+        SimulatorData(log, held, texts, personas, None, None), train_users, lists_per_user=4
+    )
     p1 = popularity_exposures(log, held, n=5, history=10, seed=2026)
     p1_n10 = popularity_exposures(log, held, n=10, history=10, seed=2026)[:150]
-    meta, _, _ = movie_meta(corpus, held)
-    top, _ = bpr.recommend_batch(held.users, 50)
-    p2 = {
-        tag: hard_exposures(log, held, meta, top, n=5, match=tag == "matched", seed=2026)
-        for tag in ("unmatched", "matched")
-    }
+
+    def scores_of(key: str, rows: int, n: int) -> np.ndarray:
+        return read_scores(key, rows, n, dataset)
+
     sets = {
-        "train": (train_lists, read_scores(f"{BASE} train n5 2400", len(train_lists), 5)),
-        "p1": (p1, read_scores(f"{BASE} n5 300", 300, 5)),
-        "p1 rotations": (rotations(p1[:60]), read_scores(f"{BASE} n5 300 rotations", 300, 5)),
-        "p1 n10": (p1_n10, read_scores(f"{BASE} n10 150", 150, 10)),
-        **{f"p2 {tag}": (lists, read_scores(f"{BASE} p2 {tag} n5 300", 300, 5)) for tag, lists in p2.items()},
+        "train": (train_lists, scores_of(f"{BASE} train n5 {len(train_lists)}", len(train_lists), 5)),
+        "p1": (p1, scores_of(f"{BASE} n5 300", 300, 5)),
+        "p1 rotations": (rotations(p1[:60]), scores_of(f"{BASE} n5 300 rotations", 300, 5)),
+        "p1 n10": (p1_n10, scores_of(f"{BASE} n10 150", 150, 10)),
     }
+    p2 = {}
+    if dataset == "ml-100k":  # protocol 2 needs release years: ML-100K only
+        meta, _, _ = movie_meta(corpus, held)
+        top, _ = bpr.recommend_batch(held.users, 50)
+        p2 = {
+            tag: hard_exposures(log, held, meta, top, n=5, match=tag == "matched", seed=2026)
+            for tag in ("unmatched", "matched")
+        }
+        sets.update(
+            {f"p2 {tag}": (lists, scores_of(f"{BASE} p2 {tag} n5 300", 300, 5)) for tag, lists in p2.items()}
+        )
+    else:
+        sets["p1 n10 rotations"] = (rotations(p1_n10[:60]), scores_of(f"{BASE} n10 600 rotations", 600, 10))
     table, repeated = score_table(sets)
     items = [str(i) for i in held.train.item_ids]
-    prior_scores = read_scores(PRIOR_KEY, 1, len(items))[0]
+    prior_scores = scores_of(PRIOR_KEY, 1, len(items))[0]
 
     # the fit's BPR: also blind to the training users' targets (see the module docstring)
-    others = heldout_split(held.train, num_users=600, min_events=11, seed=7, exclude=held.users)
+    others = heldout_split(held.train, num_users=train_users, min_events=11, seed=7, exclude=held.users)
     fit_bpr = fit_recommenders(others.train)["bpr"]
     lm, prior = lm_source(table), item_source(items, prior_scores)
     train_sources = {"lm": lm, "bpr": recommender_source(fit_bpr), "prior": prior}
@@ -234,21 +285,29 @@ def main() -> None:
     y = np.array([e.target for e in train_lists])
     x = {name: source(train_lists) for name, source in train_sources.items()}
 
-    fitted, lam = fit_all(x, y)
+    fixed = None if dataset == "ml-100k" else ML100K_LAMBDA
+    fitted, lam = fit_all(x, y, fixed)
+    profile = []  # the PMI's training log-loss by lambda, below the fit's grid too (printed only)
+    for k in range(-5, 16):
+        weights = fit_pmi(x["lm"], x["prior"], y, lambdas=(k / 10,))[1]
+        profile.append(f"{k / 10:g}: {choice_nll(combine(weights, x), y):.4f}")
+    print(f"{dataset} PMI training log-loss by lambda: {', '.join(profile)}", flush=True)
     label = {
         "bpr-mf": "bpr-mf",
         "lm": f"{BASE} (temperature fitted)",
         "lm pmi": f"{BASE} - lambda * item prior (pmi)",
+        "lm pmi fixed": f"{BASE} - {fixed} * item prior (pmi, ml-100k's lambda)",
         "lm x bpr": f"product of experts: {BASE} x bpr-mf",
         "lm x bpr x prior": f"product of experts: {BASE} x bpr-mf x item prior",
         "bpr x prior": "product of experts: bpr-mf x item prior (no lm)",
     }
+    target = corpus.target
     evaluations = [
-        (describe("1", 300, 5), p1, "protocol-1 training lists"),
-        (describe("1", 300, 10) + "; first 150 lists", p1_n10, "protocol-1 n = 5 training lists"),
+        (describe("1", 300, 5, target), p1, "protocol-1 training lists"),
+        (describe("1", 300, 10, target) + "; first 150 lists", p1_n10, "protocol-1 n = 5 training lists"),
         *(
             (
-                describe(f"2 ({tag} random list)", 300, 5),
+                describe(f"2 ({tag} random list)", 300, 5, target),
                 p2[tag],
                 "protocol-1 training lists (none for protocol 2)",
             )
@@ -270,10 +329,11 @@ def main() -> None:
                 "train_accuracy": round(float((train_scores.argmax(axis=1) == y).mean()), 4),
                 "train_nll": round(choice_nll(train_scores, y), 4),
                 **({"lambda": lam} if key == "lm pmi" else {}),
+                **({"lambda": fixed} if key == "lm pmi fixed" else {}),
             }
-        records += rows(protocol, targets, scores, label, extras)
+        records += rows(protocol, targets, scores, label, extras, dataset=dataset)
 
-    # 5-fold cross-validation by user on the training lists: 2,400 out-of-fold choices
+    # 5-fold cross-validation by user on the training lists: every training list's out-of-fold choice
     users = np.array([e.user for e in train_lists])
     order = np.random.default_rng(2026).permutation(np.unique(users))
     fold = {u: k % FOLDS for k, u in enumerate(order)}
@@ -282,34 +342,37 @@ def main() -> None:
     fold_weights = {key: [] for key in fitted}
     for k in range(FOLDS):
         part = folds == k
-        weights_k, lam_k = fit_all({name: v[~part] for name, v in x.items()}, y[~part])
+        weights_k, lam_k = fit_all({name: v[~part] for name, v in x.items()}, y[~part], fixed)
         for key, weights in weights_k.items():
             out_of_fold[key][part] = combine(weights, {name: v[part] for name, v in x.items()})
             fold_weights[key].append({name: round(w, 4) for name, w in weights.items()})
             if key == "lm pmi":
                 fold_weights[key][-1]["lambda"] = lam_k
     protocol = (
-        f"protocol-1 training lists: {len(train_lists)} lists of 600 users not held out (seed 7; targets "
-        f"their last training events), {FOLDS}-fold cross-validation by user (seed 2026); bootstrap by user"
+        f"protocol-1 training lists: {len(train_lists)} lists of {train_users} users not held out (seed 7; "
+        f"targets their last training events), {FOLDS}-fold cross-validation by user (seed 2026); "
+        "bootstrap by user"
     )
     extras = {key: {"fold_weights": fold_weights[key]} for key in fitted}
-    records += rows(protocol, y, out_of_fold, label, extras, groups=users)
+    records += rows(protocol, y, out_of_fold, label, extras, groups=users, dataset=dataset)
 
     checked = ", ".join(f"{name} {count}" for name, count in repeated.items())
     notes = (
         "Issue 12: cheap simulators on the cached no-list LM scores of SmolLM2-135M zero-shot (no LM run). "
-        "Weights fitted by maximum likelihood of the real choices on 2,400 training lists (600 other "
-        "users); the held-out lists only evaluate. `accuracy`: argmax is the real choice; "
+        "Weights fitted by maximum likelihood of the real choices on the training lists (ML-100K: 2,400 "
+        "lists of 600 other users; ML-1M: 600 lists of 150, the cache's `--train-users` there); the "
+        "held-out lists only evaluate. `accuracy`: argmax is the real choice; "
         "`sampled_accuracy`: mean probability on it at the fitted weights; `nll`: mean log-loss; "
         "`vs_bpr_mf_*` / `vs_lm_*`: paired accuracy difference on the same lists, 95% bootstrap "
         "interval, McNemar exact p. The fit's BPR-MF is blind to the training users' targets "
-        "(the benchmark's BPR saw them); the held-out lists use the benchmark's BPR-MF. Protocol 2 and "
-        "n = 10 reuse the protocol-1 n = 5 weights (no training-list LM scores for them in the cache). "
-        f"Cache alignment: scores repeated across sets and equal to 1e-3: {checked}. "
-        f"Rerun: `python -m benchmarks.usersim_combined`. Last run: load average at start "
+        "(the benchmark's BPR saw them); the held-out lists use the benchmark's BPR-MF. Protocol 2 "
+        "(ML-100K only: it needs release years) and n = 10 reuse the protocol-1 n = 5 weights (no "
+        "training-list LM scores for them in the cache). "
+        f"Rerun: `python -m benchmarks.usersim_combined [--dataset ml-1m]`. Last run ({dataset}): cache "
+        f"alignment, scores repeated across sets and equal to 1e-3: {checked}; load average at start "
         f"{load_at_start:.2f}, {time.perf_counter() - started:.0f} s."
     )
-    write_results("usersim_combined", records, title="User simulators from cached LM scores", notes=notes)
+    save(records, dataset, notes)
 
 
 if __name__ == "__main__":
