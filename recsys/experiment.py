@@ -111,7 +111,8 @@ def default_config(model: str, **given: object) -> TrainConfig:
 
 def resolve_config(config: TrainConfig, train: Interactions) -> TrainConfig:
     """``config`` with its model's fields left None (``LOG_FIELDS``) taken from the training log
-    (``recsys.models.bpr_defaults`` / ``cml_defaults``); any other config unchanged."""
+    (``recsys.models.bpr_defaults`` / ``cml_defaults`` / ``lightgcn_defaults``); any other config
+    unchanged."""
     unset = unresolved_fields(config)
     if not unset:
         return config

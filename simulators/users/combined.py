@@ -30,7 +30,7 @@ import numpy as np
 
 from recsys.recommender import Recommender
 from simulators.users.exposures import Exposure
-from simulators.users.simulators import softmax
+from simulators.users.simulators import RecommenderUser, softmax
 
 ScoreSource = Callable[[Sequence[Exposure]], np.ndarray]  # exposures -> (B, n) scores
 FORMAT = "alignrec combined user simulator weights"
@@ -91,13 +91,8 @@ def item_source(item_ids: Sequence[str], values: np.ndarray) -> ScoreSource:
 
 def recommender_source(recommender: Recommender) -> ScoreSource:
     """A source from a trained recommender's scores for the user (item-to-item from the history for
-    a user it does not know), as ``RecommenderUser`` reads them."""
-
-    def scores(exposures: Sequence[Exposure]) -> np.ndarray:
-        rows = [recommender.score_items(e.user, e.options, [i for i, _ in e.history])[0] for e in exposures]
-        return np.stack(rows).astype(np.float64)
-
-    return scores
+    a user it does not know): ``RecommenderUser.scores``."""
+    return RecommenderUser(recommender).scores
 
 
 def _nll(w: np.ndarray, x: np.ndarray, targets: np.ndarray, l2: float) -> tuple[float, np.ndarray]:

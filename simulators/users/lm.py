@@ -18,7 +18,8 @@ Item prior (PMI): with ``prior_weight`` w > 0 (no-list prompt only) each option'
 and no persona (:meth:`LMUser.prior`, once per item): a title the LM finds likely after any history
 (a short or generic one) is pulled down. On ML-100K protocol 1 (n = 5) w = 0.8, fitted on 2,400
 training lists, raised the accuracy from 0.253 to 0.317 on 300 held-out lists
-(``benchmarks/usersim_combined.py``, docs/simulation.md); the default is 0 (no correction).
+(``benchmarks/usersim_combined.py``, docs/simulation.md); on ML-1M the fitted weight is 0, so it is
+a per-log setting; the default is 0 (no correction).
 
 Speed: the prompt splits into the user's part (persona + history) and the list's part (the options
 shown + the question). The user's part is run once per user and history and its KV cache kept
@@ -77,6 +78,19 @@ def prompt_parts(
     return head + "\n", text[len(head) + 1 :]
 
 
+def check_prior_weight(prior_weight: float, list_in_prompt: bool) -> None:
+    """Raise ``ValueError`` unless ``prior_weight`` is >= 0 and, when > 0, the prompt has no list
+    (what :class:`LMUser` accepts; the CLI checks it before loading anything)."""
+    if not prior_weight >= 0:  # also refuses NaN
+        raise ValueError(f"prior_weight must be >= 0 (0: no item-prior correction), got {prior_weight}")
+    if prior_weight > 0 and list_in_prompt:
+        raise ValueError(
+            "prior_weight > 0 needs list_in_prompt=False (--no-list-in-prompt): the item prior is a "
+            "title's score under the no-list prompt; after a listed prompt the title is copied from the "
+            "list (not measured)"
+        )
+
+
 class LMUser:
     """Choice probabilities from a causal LM's option likelihoods.
 
@@ -114,13 +128,7 @@ class LMUser:
         chunk: int = 64,
         prior_weight: float = 0.0,
     ) -> None:
-        if not prior_weight >= 0:  # also refuses NaN
-            raise ValueError(f"prior_weight must be >= 0 (0: no item-prior correction), got {prior_weight}")
-        if prior_weight > 0 and list_in_prompt:
-            raise ValueError(
-                "prior_weight > 0 needs list_in_prompt=False: the item prior is a title's score under the "
-                "no-list prompt; after a listed prompt the title is copied from the list (not measured)"
-            )
+        check_prior_weight(prior_weight, list_in_prompt)
         self.model, self.tokenizer = model.eval(), tokenizer
         self.device = next(model.parameters()).device
         self.item_texts, self.personas = item_texts, personas or {}

@@ -72,13 +72,15 @@ class RecommenderUser:
         self.recommender, self.temperature = recommender, temperature
         self.name = name or recommender.name
 
-    def choice_probabilities(self, exposures: Sequence[Exposure]) -> np.ndarray:
+    def scores(self, exposures: Sequence[Exposure]) -> np.ndarray:
+        """(B, n) the recommender's scores of each list's options, lists of one length."""
         _stack(exposures)
-        rows = []
-        for e in exposures:
-            scores, _ = self.recommender.score_items(e.user, e.options, [item for item, _ in e.history])
-            rows.append(scores)
-        return softmax(np.stack(rows).astype(np.float64), self.temperature)
+        rec = self.recommender
+        rows = [rec.score_items(e.user, e.options, [i for i, _ in e.history])[0] for e in exposures]
+        return np.stack(rows).astype(np.float64)
+
+    def choice_probabilities(self, exposures: Sequence[Exposure]) -> np.ndarray:
+        return softmax(self.scores(exposures), self.temperature)
 
 
 class NewestUser:
