@@ -250,6 +250,15 @@ def pop_ndcg(split) -> float:
     return round(run_experiment(split, TrainConfig(model="pop"), progress=False).metrics["ndcg@10"], 4)
 
 
+def reusable_default(previous: dict | None, checksum: str, config: str, seed: int) -> dict | None:
+    """``previous`` when its default run can stand for a new one: same split, same resolved config,
+    same training seed; None otherwise (then the default is retrained)."""
+    if not previous or not previous.get("lr_sweep"):
+        return None
+    same = (previous.get("split_checksum"), previous.get("default_config"), previous.get("train_seed"))
+    return previous if same == (checksum, config, seed) else None
+
+
 TUNE_KEYS = ("tuned_", "best_params", "trial", "tune_", "search_")
 REFERENCE_LR = 1e-3  # the CLI's single default before issue 14; the sweep's ratios are against it
 
@@ -263,25 +272,31 @@ def run_one(
     save,
     previous: dict | None = None,
     seed: int | None = None,
+    reuse_default: bool = False,
 ) -> dict[str, object]:
     """One (model, dataset) record, saved after each stage so a timeout keeps what finished. With
-    ``trials`` 0 the tuned figures of ``previous`` (an earlier record of the same pair) are kept."""
+    ``trials`` 0 the tuned figures of ``previous`` (an earlier record of the same pair) are kept. With
+    ``reuse_default`` the default run (and the lr points) of ``previous`` are kept when it was made on
+    the same split with the same resolved config and seed (see ``reusable_default``)."""
     from recsys.experiment import resolve_config
 
-    default = train_default(split, model, seed=seed)
-    pop = pop_ndcg(split)
+    config = json.dumps(
+        {
+            k: v
+            for k, v in vars(resolve_config(cli_train_config(model), split.train)).items()
+            if k not in ("model", "knn_k")
+        }
+    )
+    train_seed = seed if seed is not None else cli_train_config(model).seed
+    kept = reusable_default(previous, split.checksum[:12], config, train_seed) if reuse_default else None
+    default = kept["lr_sweep"][0] if kept else train_default(split, model, seed=seed)
+    pop = kept["pop_test_ndcg@10"] if kept else pop_ndcg(split)
     record: dict[str, object] = {
         "model": model,
         "dataset": dataset,
         "protocol": PROTOCOLS[dataset],
         "split_checksum": split.checksum[:12],
-        "default_config": json.dumps(  # as trained: CML's fields left to the log resolved on this split
-            {
-                k: v
-                for k, v in vars(resolve_config(cli_train_config(model), split.train)).items()
-                if k not in ("model", "knn_k")
-            }
-        ),
+        "default_config": config,  # as trained: the fields left to the log resolved on this split
         "default_test_ndcg@10": default["test_ndcg@10"],
         "default_valid_ndcg@10": default["valid_ndcg@10"],
         "default_epochs": default["epochs"],
@@ -290,14 +305,17 @@ def run_one(
         "default_cpu_seconds": default["cpu_seconds"],
         "pop_test_ndcg@10": pop,
         "default_over_pop": ratio(default["test_ndcg@10"], pop),
-        "lr_sweep": [default],
+        "lr_sweep": list(kept["lr_sweep"]) if kept else [default],
         **machine(),
         "threads": 1,
-        "train_seed": seed if seed is not None else cli_train_config(model).seed,
+        "train_seed": train_seed,
     }
+    if kept:
+        record["default_reused"] = True  # trained by an earlier run of this command
     save(record)
+    done = {s["lr"] for s in record["lr_sweep"]}  # type: ignore[union-attr]
     for lr in lrs:
-        if lr != default["lr"]:
+        if lr not in done:
             record["lr_sweep"].append(train_default(split, model, lr, seed))  # type: ignore[union-attr]
             save(record)
     if not trials and previous and "tuned_test_ndcg@10" in previous:
@@ -463,6 +481,11 @@ def main() -> None:
     parser.add_argument("--train-seed", type=int, default=None, help="training seed (default: the CLI's)")
     parser.add_argument("--area", default=AREA, help="results name under benchmarks/results/")
     parser.add_argument("--summary", action="store_true", help="only rewrite the tables from the records")
+    parser.add_argument(
+        "--reuse-default",
+        action="store_true",
+        help="keep the stored default run (and lr points) when split, resolved config and seed match",
+    )
     args = parser.parse_args()
     import torch
 
@@ -484,7 +507,9 @@ def main() -> None:
                 save_records(records_ref, notes, args.area)
 
             previous = next((r for r in records if (r["model"], r["dataset"]) == (model, dataset)), None)
-            record = run_one(split, dataset, model, args.trials, lrs, save, previous, args.train_seed)
+            record = run_one(
+                split, dataset, model, args.trials, lrs, save, previous, args.train_seed, args.reuse_default
+            )
             print(json.dumps({k: v for k, v in record.items() if k != "trial_table"}), flush=True)
     print(json.dumps(lr_choice(records), indent=1))
 
