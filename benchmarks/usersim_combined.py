@@ -20,7 +20,7 @@ Simulators (``simulators.users.combined.CombinedUser``: softmax over the list of
 per-option sources, weights by maximum likelihood of the real choices on the training lists):
 - ``bpr-mf`` and ``lm`` alone (their temperature fitted: the accuracy is theirs, the sampled accuracy
   at the fitted temperature);
-- PMI: ``a * (lm - lambda * prior)``, lambda on the grid 0, 0.05, ..., 1.5 (highest training
+- PMI: ``a * (lm - lambda * prior)``, lambda on the grid -1, -0.95, ..., 1.5 (highest training
   likelihood), ``a`` fitted;
 - LM x BPR: ``a * lm + b * bpr``, and ``+ c * prior``; ``bpr + prior`` as the ablation without the LM.
 
@@ -37,7 +37,7 @@ seed 2026) and McNemar's exact p-value.
 
 ``--dataset ml-1m``: the same on ML-1M's cache (``benchmarks.usersim --dataset ml-1m``: protocol 1 only,
 600 training lists of 150 users, the n = 10 rotations also checked), plus the PMI at ML-100K's lambda 0.8
-(its scale fitted) and, printed, the PMI's training log-loss by lambda from -0.5 to 1.5. Each run
+(its scale fitted) and, printed, the PMI's training log-loss by lambda from -1 to 1.5. Each run
 replaces its data set's records in the results file and keeps the others.
 
     python -m benchmarks.usersim_combined      # ~20 s on one thread (two BPR fits); cache only
@@ -287,8 +287,8 @@ def main() -> None:
 
     fixed = None if dataset == "ml-100k" else ML100K_LAMBDA
     fitted, lam = fit_all(x, y, fixed)
-    profile = []  # the PMI's training log-loss by lambda, below the fit's grid too (printed only)
-    for k in range(-5, 16):
+    profile = []  # the PMI's training log-loss by lambda (printed only)
+    for k in range(-10, 16):
         weights = fit_pmi(x["lm"], x["prior"], y, lambdas=(k / 10,))[1]
         profile.append(f"{k / 10:g}: {choice_nll(combine(weights, x), y):.4f}")
     print(f"{dataset} PMI training log-loss by lambda: {', '.join(profile)}", flush=True)
