@@ -160,7 +160,9 @@ def tune(
     the same file, split and base configuration resumes the search: it runs only the trials still
     missing from ``trials`` (complete or pruned ones count). A trial left running by a killed process
     is marked failed once its heartbeat is stale and run again with the same parameters. The sampler's
-    random state is not stored, so a resumed search may propose other points than an unbroken one."""
+    random state is not stored: a resumed search seeds it with ``seed`` plus the number of stored
+    trials, so its random start-up draws are new points rather than a replay of the first process's
+    (it may propose other points than an unbroken search would)."""
     import optuna
 
     _check(split, base.model, trials)
@@ -234,6 +236,8 @@ def _open_study(split: Split, base: TrainConfig, seed: int, study_db: str | Path
         pruner=pruner,
         load_if_exists=True,
     )
+    if study.trials:  # resumed: a sampler seeded as the first process's would replay its draws
+        study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
     config = json.dumps(asdict(base), sort_keys=True, default=str)
     stored = study.user_attrs.get("base_config")
     if stored is None:

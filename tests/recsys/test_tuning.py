@@ -109,6 +109,8 @@ def test_a_study_file_resumes_the_search_where_it_stopped(planted_split, tmp_pat
     more = tune(planted_split, base, trials=5, seed=0, progress=False, study_db=db)
     assert len(calls) == 2 and len(more.trials) == 5
     assert more.trials[:3] == first.trials and more.trials[0]["knn_k"] == 17  # trial 0 not queued twice
+    # the resumed sampler does not replay the first process's random draws (trials 1-2)
+    assert {t["knn_k"] for t in more.trials[3:]}.isdisjoint(t["knn_k"] for t in first.trials[1:])
     assert more.best_valid == max(t["value"] for t in more.trials)
 
 
