@@ -166,7 +166,7 @@ def tune(
     import optuna
 
     _check(split, base.model, trials)
-    base = resolve_config(base, split.train)  # fields left to the log (BPR, CML, LightGCN): trial 0 as trained
+    base = resolve_config(base, split.train)  # fields left to the log: trial 0 as trained
     space = SPACES[base.model]
     study = _open_study(split, base, seed, study_db)
     counted = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -275,7 +275,7 @@ def tune_on_ray(
     from recsys.ray_session import ray_session
 
     _check(split, base.model, trials)
-    base = resolve_config(base, split.train)  # fields left to the log (BPR, CML, LightGCN): trial 0 as trained
+    base = resolve_config(base, split.train)  # fields left to the log: trial 0 as trained
     with ray_session(address, workers):
 
         def trainable(params: dict, data: Split) -> None:
