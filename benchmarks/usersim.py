@@ -27,8 +27,9 @@ popularity of the same training log.
 - Distilled (``simulators.users.distilled``): LightGBM on BPR and ItemKNN scores, log popularity,
   the LM's score of each title under an empty history, its token count, genre affinity to the
   history, the MiniLM cosine of the title to the mean of the prompt's history titles, and mean
-  history rating (no display position), fitted to the no-list LM's scores on the training lists;
-  reported with its argmax agreement with the LM on the held-out lists.
+  history rating (no display position), fitted to the no-list LM's scores on the training lists
+  (with the scores of a BPR-MF and an ItemKNN blind to those lists' targets, which the baselines'
+  recommenders saw); reported with its argmax agreement with the LM on the held-out lists.
 
 Protocol 2 (``simulators.users.hard_exposures``): 4 negatives interleaved from a random list, BPR's
 top 50 for the user and the items whose genres are closest to the history's; none of the user's
@@ -368,9 +369,12 @@ def distilled_user(
     model, tokenizer, base: str, variant: str, corpus: Corpus, held, bpr, knn, train_lists, source: str = ""
 ):
     """The distilled fast simulator of the LM ``variant`` (labels and the per-item prior read from
-    the cache, or scored and cached), and the seconds the labels took."""
+    the cache, or scored and cached), and the seconds the labels took. It is fitted with the BPR and
+    ItemKNN scores of recommenders blind to the training lists' targets (``training_users``), then
+    reads ``bpr`` and ``knn`` (which saw them) on the held-out lists."""
     from product.text_encoder import encode_texts
     from simulators.users.distilled import OptionFeatures, distil
+    from simulators.users.experiment import SimulatorData, fit_recommenders, training_users
     from simulators.users.lm import LMUser
 
     texts, personas = lm_texts(corpus)
@@ -381,24 +385,27 @@ def distilled_user(
     train = held.train
     items = [str(i) for i in train.item_ids]
     prior, _, _ = cached_scores(f"{base} item prior", _Prior(user, items), [None], corpus.name, source)
+    columns = {
+        "log_popularity": np.log1p(train.item_popularity()),
+        "lm_prior": prior[0],
+        "title_tokens": np.array([len(user._ids(i)) for i in items]),
+    }
+    genres = movie_meta(corpus, held)[0].genres
+    vectors = encode_texts([texts[i] for i in items], precision="fp32")  # MiniLM, (I, 384)
+    recent = LM_VARIANTS[variant]["history"]  # the history lines the prompt shows
+    train_users = len({e.user for e in train_lists})
+    others = training_users(SimulatorData(corpus.log, held, texts, personas, None, None), train_users)
+    blind = fit_recommenders(others.train)  # BPR-MF and ItemKNN as fit_baselines makes them
+    fitted_on = OptionFeatures(items, columns, blind, genres=genres, item_vectors=vectors, recent=recent)
     features = OptionFeatures(
-        items,
-        {
-            "log_popularity": np.log1p(train.item_popularity()),
-            "lm_prior": prior[0],
-            "title_tokens": np.array([len(user._ids(i)) for i in items]),
-        },
-        {"bpr": bpr, "itemknn": knn},
-        genres=movie_meta(corpus, held)[0].genres,
-        item_vectors=encode_texts([texts[i] for i in items], precision="fp32"),  # MiniLM, (I, 384)
-        recent=LM_VARIANTS[variant]["history"],  # the history lines the prompt shows
+        items, columns, {"bpr": bpr, "itemknn": knn}, genres=genres, item_vectors=vectors, recent=recent
     )
     name = (
         f"distilled ({variant})"
         if len(train_lists) == 600
         else f"distilled ({variant}, {len(train_lists)} lists)"
     )
-    return distil(features, train_lists, labels, name=name), label_seconds
+    return distil(fitted_on, train_lists, labels, name=name).with_features(features), label_seconds
 
 
 def fit_baselines(log, users: int, epochs: int, lr: float):

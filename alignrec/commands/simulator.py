@@ -283,7 +283,9 @@ def distil(
 ) -> None:
     """Label training users' lists with the LM simulator and fit LightGBM on cheap per-option features
     (BPR and ItemKNN scores, popularity, the LM's title prior and token count, genre affinity, the
-    MiniLM history x title cosine; no display position) to its choices; evaluate it with `alignrec
+    MiniLM history x title cosine; no display position) to its choices, with BPR and ItemKNN fitted
+    without the labelled lists' targets (the saved simulator then reads ones fitted on the whole
+    training log); evaluate it with `alignrec
     simulator evaluate -s distilled --distilled OUT` on the same --data, --num-users and --seed. The
     defaults are `python -m benchmarks.usersim`'s distilled simulator (150 users x 4 lists, 200
     rounds)."""
@@ -302,6 +304,7 @@ def distil(
         split_signature,
         title_vectors,
         training_lists,
+        training_users,
     )
     from simulators.users.lm import check_prior_weight
     from simulators.users.simulators import softmax
@@ -327,13 +330,22 @@ def distil(
         prior_weight=prior_weight,
     )
     lists = training_lists(loaded, train_users, lists_per_user)
+    # the recommenders' scores on the labelled lists come from ones blind to those lists' targets (the
+    # training log holds them); the saved simulator reads the full training log's recommenders
+    blind = fit_recommenders(training_users(loaded, train_users).train, epochs=epochs, seed=seed)
     start = time.perf_counter()
     scores = teacher.scores(lists)
     seconds = time.perf_counter() - start
+    fitted = fit_distilled(
+        option_features(loaded, blind, teacher, item_vectors=vectors, recent=prompt_history),
+        lists,
+        scores,
+        rounds=rounds,
+        name=f"distilled ({teacher.name})",
+    )
     features = option_features(loaded, recommenders, teacher, item_vectors=vectors, recent=prompt_history)
-    fast = fit_distilled(features, lists, scores, rounds=rounds, name=f"distilled ({teacher.name})")
-    save_distilled_folder(out, fast, recommenders, split_signature(loaded))
-    fit = agreement(fast.choice_probabilities(lists), softmax(scores, 1.0))
+    save_distilled_folder(out, fitted.with_features(features), recommenders, split_signature(loaded))
+    fit = agreement(fitted.choice_probabilities(lists), softmax(scores, 1.0))
     console.print(
         f"{len(lists)} lists labelled by {teacher.name} in {seconds:.0f} s; "
         f"training agreement {fit:.3f}{'' if text else ' (no history x title feature)'}; saved to {out}"

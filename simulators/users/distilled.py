@@ -214,6 +214,13 @@ class DistilledUser:
             raise ValueError(f"exposures: every list must have the same length, got sizes {sorted(sizes)}")
         return softmax(self.scores(exposures), self.temperature)
 
+    def with_features(self, features: OptionFeatures) -> DistilledUser:
+        """The same fitted model reading ``features`` (same columns; e.g. built on recommenders fitted
+        on the whole training log after the model was fitted on ones blind to its lists' targets)."""
+        if features.columns != self.features.columns:
+            raise ValueError(f"features: columns {features.columns} differ from {self.features.columns}")
+        return DistilledUser(features, self.booster, self.temperature, self.name)
+
     def save(self, path: str | Path) -> Path:
         """Write the LightGBM model and its feature columns into a folder (the features' data —
         recommenders, item columns — are the caller's to keep)."""

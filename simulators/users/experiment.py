@@ -124,14 +124,23 @@ def exposures_of(
     return hard_exposures(data.log, data.held, meta, top, n=n, history=history, match=match, seed=seed)
 
 
+def training_users(data: SimulatorData, num_users: int, seed: int = 7):
+    """``num_users`` users who are not held out, each with their own last training event set aside
+    (``.train`` is the training log without those events): the users of :func:`training_lists`."""
+    train = data.held.train
+    return heldout_split(train, num_users=num_users, min_events=11, seed=seed, exclude=data.held.users)
+
+
 def training_lists(
     data: SimulatorData, num_users: int, lists_per_user: int = 4, n: int = 5, seed: int = 7
 ) -> list[Exposure]:
     """Protocol-1 lists of users who are not held out (their own last event the target, within the
     training log), ``lists_per_user`` each, a user's lists together: what calibration and
-    distillation learn from."""
+    distillation learn from. Recommender scores on these lists should come from recommenders fitted
+    on ``training_users(data, num_users, seed).train`` (blind to the targets), not on the training
+    log, which holds them."""
     train = data.held.train
-    others = heldout_split(train, num_users=num_users, min_events=11, seed=seed, exclude=data.held.users)
+    others = training_users(data, num_users, seed)
     lists = []
     for k in range(lists_per_user):
         lists += popularity_exposures(train, others, n=n, seed=seed + k)

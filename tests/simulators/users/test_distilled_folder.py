@@ -23,6 +23,7 @@ from simulators.users.experiment import (
     split_signature,
     title_vectors,
     training_lists,
+    training_users,
 )
 
 
@@ -106,3 +107,33 @@ def test_a_folder_with_the_position_feature_is_refused(world, tmp_path):
         ValueError, match=r"read the features .*'position'.*re-run `alignrec simulator distil`"
     ):
         load_distilled_folder(path)
+
+
+def test_training_users_train_log_is_blind_to_the_training_lists_targets(world):
+    data, _, lists = world
+    others = training_users(data, num_users=40)
+    assert {e.user for e in lists} == {str(others.train.user_ids[u]) for u in others.users}
+    def pairs(log):
+        frame = log.to_frame()
+        return set(zip(frame["user_id"].astype(str), frame["item_id"].astype(str), strict=True))
+
+    blind, full = pairs(others.train), pairs(data.held.train)
+    targets = {(str(e.user), str(e.options[e.target])) for e in lists}
+    assert targets <= full  # the training log holds every training list's target
+    assert not targets & blind  # recommenders fitted on others.train never saw one
+
+
+def test_a_fitted_model_reads_other_recommenders_features_of_the_same_columns(world):
+    data, recommenders, lists = world
+    blind = fit_recommenders(training_users(data, num_users=40).train, epochs=3, seed=1)
+    fitted_on = option_features(data, blind)
+    fast = distil(fitted_on, lists, fitted_on(lists)[..., fitted_on.columns.index("itemknn_rel")], rounds=20)
+    full = option_features(data, recommenders)
+    moved = fast.with_features(full)
+    assert moved.booster is fast.booster and moved.features is full
+    np.testing.assert_allclose(
+        moved.scores(lists), fast.booster.predict(full(lists).reshape(-1, len(full.columns))).reshape(-1, 5)
+    )
+    assert not np.allclose(moved.scores(lists), fast.scores(lists))  # the features did change
+    with pytest.raises(ValueError, match="columns"):
+        fast.with_features(option_features(data, {"bpr": recommenders["bpr"]}))
