@@ -2,7 +2,8 @@
 
 Embeddings are propagated over the symmetrically normalised user–item graph,
 E^(k+1) = D^-1/2 A D^-1/2 E^(k), and averaged over layers 0..K; trained with BPR plus L2 on the
-layer-0 embeddings of the batch (the library's ``recommendation_loss``).
+layer-0 embeddings of the batch (the library's BPR loss; its L2 term summed over the table by row counts
+instead of over a gathered copy of the batch's rows, ``batch_l2``: the same value and gradient).
 
 Speed: the library keeps the embedding table, the layer weights alpha and the BPR loss; the
 propagation itself runs here. The normalised adjacency is built once as a torch sparse CSR matrix,
@@ -59,6 +60,15 @@ def pad_adjacency(adjacency: torch.Tensor, extra: int) -> torch.Tensor:
             "ignore", message="Sparse (CSR tensor support is in beta|invariant checks)", category=UserWarning
         )
         return torch.sparse_csr_tensor(crow, adjacency.col_indices(), adjacency.values(), size=(n, n))
+
+
+def batch_l2(weight: torch.Tensor, node_id: torch.Tensor) -> torch.Tensor:
+    """The squared L2 norm of ``weight[node_id]`` (rows repeated as often as listed), which is the
+    library's BPR regulariser before its scaling, computed as sum_r count_r * ||weight_r||^2 over the
+    table: the same value and gradient without gathering a (len(node_id), d) copy (122,880 x 128 for
+    an ML-1M batch against a 9,746-row table)."""
+    counts = torch.bincount(node_id, minlength=weight.shape[0]).to(weight.dtype)  # (rows,)
+    return (counts * weight.pow(2).sum(dim=1)).sum()
 
 
 class SymmetricSpmm(torch.autograd.Function):
@@ -125,10 +135,13 @@ class LightGCN(nn.Module):
         pos_rank = (u * item_emb[pos]).sum(-1)  # (B,)
         neg_rank = torch.einsum("bd,bnd->bn", u, item_emb[neg])  # (B, N)
         n_neg = neg.shape[1]
-        node_id = torch.cat([users, pos + self.num_users, neg.reshape(-1) + self.num_users])
-        return self.gcn.recommendation_loss(
-            pos_rank.repeat_interleave(n_neg), neg_rank.reshape(-1), node_id=node_id, lambda_reg=self.reg
+        ranking = self.gcn.recommendation_loss(  # BPR part only: lambda_reg 0, so no rows are gathered
+            pos_rank.repeat_interleave(n_neg), neg_rank.reshape(-1), node_id=None, lambda_reg=0
         )
+        if not self.reg:
+            return ranking
+        node_id = torch.cat([users, pos + self.num_users, neg.reshape(-1) + self.num_users])
+        return ranking + self.reg * batch_l2(self.gcn.embedding.weight, node_id) / (len(users) * n_neg)
 
     def _embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self.training:
