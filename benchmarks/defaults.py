@@ -468,6 +468,31 @@ def _flat_table(flat: list[dict]) -> str:
     return markdown_table([{k: v for k, v in r.items() if k != "lr_sweep"} for r in flat])
 
 
+def search_only(datasets: list[str], models: list[str], trials: int, seed: int) -> None:
+    """Trials of each stored search until it counts ``trials`` (the study file is shared: Optuna's
+    SQLite storage lets several processes add trials to one study)."""
+    import optuna
+
+    from recsys.tuning import tune
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for dataset in datasets:
+        split = load_split(dataset)
+        for model in models:
+            base = cli_tune_base(model)
+            result = tune(
+                split,
+                base,
+                trials=trials,
+                seed=seed,
+                progress=False,
+                study_db=study_file(dataset, model, base),
+            )
+            print(
+                f"{dataset} {model}: {len(result.trials)} trials stored, best valid {result.best_valid:.4f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -486,6 +511,14 @@ def main() -> None:
         action="store_true",
         help="keep the stored default run (and lr points) when split, resolved config and seed match",
     )
+    parser.add_argument(
+        "--search-only",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="only run trials of the stored studies with this sampler seed (no default run, no "
+        "retrain, no record): a second process beside a running search, sharing its study file",
+    )
     args = parser.parse_args()
     import torch
 
@@ -495,6 +528,9 @@ def main() -> None:
     notes = __doc__.split("\n\n")[1] + "\n\n" + __doc__.split("\n\n")[2]
     if args.summary:
         save_records(records, notes, args.area)
+        return
+    if args.search_only is not None:
+        search_only(args.datasets.split(","), args.models.split(","), args.trials, args.search_only)
         return
     lrs = [float(x) for x in args.lrs.split(",") if x]
     for dataset in args.datasets.split(","):

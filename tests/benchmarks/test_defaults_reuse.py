@@ -50,3 +50,17 @@ def test_a_changed_split_config_or_seed_retrains(split):
         split, "ml-100k", "bpr", 0, [], lambda r: None, first, first["train_seed"] + 1, True
     )
     assert "default_reused" not in retrained and retrained["train_seed"] == first["train_seed"] + 1
+
+
+def test_search_only_adds_trials_to_the_stored_study(split, tmp_path, monkeypatch):
+    import optuna
+
+    monkeypatch.setattr(defaults, "STUDIES", tmp_path)
+    monkeypatch.setattr(defaults, "load_split", lambda dataset: split)
+    defaults.search_only(["ml-100k"], ["itemknn"], 2, seed=5)
+    db = defaults.study_file("ml-100k", "itemknn", defaults.cli_tune_base("itemknn"))
+    first = optuna.load_study(study_name=None, storage=f"sqlite:///{db}").trials
+    assert len(first) == 2 and first[0].params["knn_k"] == defaults.cli_tune_base("itemknn").knn_k
+    defaults.search_only(["ml-100k"], ["itemknn"], 3, seed=6)  # a second process: one more trial
+    again = optuna.load_study(study_name=None, storage=f"sqlite:///{db}").trials
+    assert len(again) == 3 and [t.params for t in again[:2]] == [t.params for t in first]
