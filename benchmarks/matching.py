@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from alignrec.settings import home_dir, require_data
+from benchmarks.online import machine
 from benchmarks.results_io import write_results
 from product.matching.blocking import blocking_recall, candidate_pairs
 from product.matching.deepmatcher import load_deepmatcher
@@ -276,6 +277,9 @@ def main() -> None:
     cache_root = home_dir() / "cache" / "vectors" if args.cache else Path(tempfile.mkdtemp(prefix="vectors-"))
     configs = CONFIGS if args.config == "both" else {args.config: CONFIGS[args.config]}
     records = []
+    from product.text_encoder import resolve_precision
+
+    precision = resolve_precision("auto")  # MiniLM's: bf16 on CPUs with bfloat16 units (vectors differ)
     for name in args.sets.split(","):
         if name not in DEEPMATCHER + PROMAP:
             raise SystemExit(f"unknown set {name!r}; choose from {DEEPMATCHER + PROMAP}")
@@ -290,6 +294,7 @@ def main() -> None:
         else:
             records.append(run_promap_published(name))
             print(records[-1], flush=True)
+        records = [r if "cpu" in r else {**r, **machine(), "text_precision": precision} for r in records]
     command = f"python -m benchmarks.matching --config {args.config} --sets {args.sets}"
     notes = (
         f"Command: `{command}{'' if args.cache else ' --no-cache'}` on {platform.machine()} "
