@@ -81,24 +81,32 @@ def field_texts(listings: pd.DataFrame, field: str) -> list[str]:
 
 
 def embed_fields(
-    listings: pd.DataFrame, fields: tuple[str, ...], cache_root: Path | None = None
+    listings: pd.DataFrame,
+    fields: tuple[str, ...],
+    cache_root: Path | None = None,
+    precision: str = "auto",
 ) -> dict[str, np.ndarray]:
     """MiniLM vectors of each field, (n, 384) unit rows; rows of empty text are zeros.
 
-    ``cache_root`` reuses vectors across runs (``product.encoders`` content-hash cache).
+    ``cache_root`` reuses vectors across runs (``product.encoders`` content-hash cache);
+    ``precision`` as in ``product.text_encoder.encode_texts``.
     """
     from product.encoders.text import encode_product_texts, text_cache
 
     cache = text_cache(cache_root) if cache_root is not None else None
-    return {field: encode_product_texts(field_texts(listings, field), cache)[0] for field in fields}
+    return {
+        field: encode_product_texts(field_texts(listings, field), cache, precision=precision)[0]
+        for field in fields
+    }
 
 
 def embed_title_tokens(
-    listings: pd.DataFrame, cache_root: Path | None = None, max_tokens: int = 32
+    listings: pd.DataFrame, cache_root: Path | None = None, max_tokens: int = 32, precision: str = "auto"
 ) -> TokenMatrix:
     """MiniLM token vectors of the titles as embedded for ``title`` (first ``max_tokens`` word
-    pieces), for the token-alignment features; ``cache_root`` as in ``embed_fields``."""
-    vectors, ids = encode_tokens(field_texts(listings, "title"), cache_root)
+    pieces), for the token-alignment features; ``cache_root`` and ``precision`` as in
+    ``embed_fields``."""
+    vectors, ids = encode_tokens(field_texts(listings, "title"), cache_root, precision=precision)
     return token_matrix(vectors, ids, max_tokens)
 
 

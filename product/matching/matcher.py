@@ -36,6 +36,7 @@ from product.matching.features import (
     pair_features,
 )
 from product.matching.pairs import check_labels
+from product.text_encoder import PRECISIONS
 from recsys.storage import write_text_atomic
 
 FORMAT = "alignrec-matcher/2"
@@ -80,6 +81,13 @@ class MatcherConfig:
     context_folds: int = field(
         default=5, metadata={"help": "folds of left listings for the out-of-fold first-stage scores"}
     )
+    text_precision: str = field(
+        default="auto",
+        metadata={
+            "help": "MiniLM precision: auto (bf16 on CPUs with bfloat16 units, else fp32), fp32 (the same "
+            "vectors whatever the batch, cache or CPU), bf16"
+        },
+    )
 
     def __post_init__(self) -> None:
         unknown = set(self.fields) - set(EMBED_FIELDS)
@@ -91,6 +99,8 @@ class MatcherConfig:
             raise ValueError(f"score_context must be one of {CONTEXT_MODES}, got {self.score_context!r}")
         if self.context_folds < 2:
             raise ValueError(f"context_folds must be at least 2, got {self.context_folds}")
+        if self.text_precision not in PRECISIONS:
+            raise ValueError(f"text_precision must be one of {PRECISIONS}, got {self.text_precision!r}")
 
 
 def precision_recall_f1(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -183,8 +193,8 @@ class Matcher:
         """
         fields = self.config.fields
         left_vectors, right_vectors = (
-            embed_fields(left, fields, cache_root),
-            embed_fields(right, fields, cache_root),
+            embed_fields(left, fields, cache_root, self.config.text_precision),
+            embed_fields(right, fields, cache_root, self.config.text_precision),
         )
         embeddings = {field: (left_vectors[field], right_vectors[field]) for field in fields}
         images = None
@@ -192,7 +202,11 @@ class Matcher:
             images = (embed_images(left, cache_root), embed_images(right, cache_root))
         tokens = None
         if self.config.token_align:
-            tokens = (embed_title_tokens(left, cache_root), embed_title_tokens(right, cache_root))
+            precision = self.config.text_precision
+            tokens = (
+                embed_title_tokens(left, cache_root, precision=precision),
+                embed_title_tokens(right, cache_root, precision=precision),
+            )
         return encode_catalogs(left, right, embeddings, self.config.k, images, tokens)
 
     @staticmethod

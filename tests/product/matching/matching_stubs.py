@@ -29,8 +29,12 @@ def fake_embeddings(catalogs: SyntheticCatalogs) -> dict[str, tuple[np.ndarray, 
     return {"title": (hashed_embeddings(catalogs.left), hashed_embeddings(catalogs.right))}
 
 
+PRECISIONS_ASKED: list[str] = []  # the ``precision`` of every fake_embed_fields call, in order
+
+
 def fake_embed_fields(
-    listings: pd.DataFrame, fields: tuple[str, ...], cache_root: Path | None = None
+    listings: pd.DataFrame, fields: tuple[str, ...], cache_root: Path | None = None, precision: str = "auto"
 ) -> dict[str, np.ndarray]:
-    """Drop-in for ``product.matching.features.embed_fields``."""
+    """Drop-in for ``product.matching.features.embed_fields`` (records the precision asked for)."""
+    PRECISIONS_ASKED.append(precision)
     return {field: hashed_embeddings(listings, field=field) for field in fields}

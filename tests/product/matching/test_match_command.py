@@ -226,7 +226,42 @@ def test_promap_style_files_with_the_strong_config(tiny, tmp_path):
     listings = f"between {pairs['left_id'].nunique()} and {pairs['right_id'].nunique()} listings"
     assert listings in output and "from validation pairs" in output  # both files' products
     config = json.loads(model.read_text())["config"]
+    assert config["text_precision"] == "auto"
     assert config["fields"] == ["title", "description", "text"]
     assert (config["learning_rate"], config["num_boost_round"]) == (0.03, 20)  # strong, --rounds wins
     result = _invoke("evaluate", "--pairs", valid, "--model", model, "--no-cache")
     assert "f1" in result.output and "blocking_recall" in result.output
+
+
+def test_text_precision_is_kept_in_the_matcher_and_used_again(tiny, tmp_path):
+    from matching_stubs import PRECISIONS_ASKED
+
+    from alignrec.commands.match import TextPrecision
+    from product.text_encoder import PRECISIONS
+
+    assert tuple(p.value for p in TextPrecision) == PRECISIONS  # the CLI's copy of the encoder's list
+    _, left, right, _, _ = tiny
+    model = tmp_path / "fp32.json"
+    common = ("--left", left, "--right", right, "--no-cache")
+    PRECISIONS_ASKED.clear()
+    _invoke(
+        "train",
+        "--pairs",
+        tmp_path / "pairs.csv",
+        *common,
+        "--out",
+        model,
+        "--rounds",
+        "5",
+        "--text-precision",
+        "fp32",
+    )
+    assert json.loads(model.read_text())["config"]["text_precision"] == "fp32"
+    assert PRECISIONS_ASKED and set(PRECISIONS_ASKED) == {"fp32"}
+    PRECISIONS_ASKED.clear()
+    _invoke("evaluate", "--pairs", tmp_path / "pairs.csv", *common, "--model", model)
+    assert PRECISIONS_ASKED and set(PRECISIONS_ASKED) == {"fp32"}  # the saved matcher's precision
+    refused = _invoke(
+        "train", "--pairs", tmp_path / "pairs.csv", *common, "--text-precision", "fp16", ok=False
+    )
+    assert refused.exit_code != 0 and "fp16" in refused.output

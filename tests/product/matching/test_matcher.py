@@ -107,6 +107,7 @@ def test_save_load_round_trip_is_atomic_and_exact(trained, other_shops, tmp_path
         ({"k": 1}, "at least 2"),
         ({"score_context": "maybe"}, "score_context"),
         ({"context_folds": 1}, "context_folds"),
+        ({"text_precision": "fp16"}, "text_precision"),
     ],
 )
 def test_config_is_validated(changes, message):
