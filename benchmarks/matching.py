@@ -204,7 +204,8 @@ def blocking_curve(name: str, cache_root: Path | None, ks: tuple[int, ...] = (1,
                 {
                     "model": "blocking " + " + ".join(path_names),
                     "dataset": f"deepmatcher/{name}",
-                    "protocol": "recall of all labelled matches among candidates (k per listing, both ways)",
+                    "protocol": f"recall of all labelled matches among candidates ({k} per listing, "
+                    "both ways)",
                     "blocking_k": k,
                     "blocking_recall_all": round(blocking_recall(candidates, truth), 4),
                     "candidates_per_left": round(len(candidates) / len(data.left), 1),
