@@ -200,9 +200,18 @@ def study_file(dataset: str, model: str, base) -> Path:
     return STUDIES / f"{dataset}-{model}-{digest[:10]}.db"
 
 
-def run_tune(split, dataset: str, model: str, trials: int) -> dict[str, object]:
+def run_tune(
+    split,
+    dataset: str,
+    model: str,
+    trials: int,
+    default: dict | None = None,
+    default_config=None,
+) -> dict[str, object]:
     """Tune on validation, stored trial by trial (rerunning after a kill resumes the search: its
-    seconds then count only this process's part), then retrain the best and score it on test."""
+    seconds then count only this process's part), then retrain the best and score it on test. When
+    the best configuration equals ``default_config`` (the resolved ``TrainConfig`` that trained
+    ``default``, seed included) the ``default`` run stands for the retrain."""
     import optuna
 
     from recsys.experiment import run_experiment
@@ -215,13 +224,19 @@ def run_tune(split, dataset: str, model: str, trials: int) -> dict[str, object]:
     resumed = db.exists()
     result = tune(split, base, trials=trials, seed=2026, progress=False, study_db=db)
     search_wall, search_cpu = clock.read()
-    final = run_experiment(split, result.best_config, progress=False)
+    is_default = default is not None and result.best_config == default_config
+    if is_default:
+        tuned_test, tuned_epochs = default["test_ndcg@10"], default["epochs"]
+    else:
+        final = run_experiment(split, result.best_config, progress=False)
+        tuned_test, tuned_epochs = round(final.metrics["ndcg@10"], 4), final.epochs_run
     wall, cpu = clock.read()
     states = [t["state"] for t in result.trials]
     return {
-        "tuned_test_ndcg@10": round(final.metrics["ndcg@10"], 4),
+        "tuned_test_ndcg@10": tuned_test,
         "tuned_valid_ndcg@10": round(result.best_valid, 4),
-        "tuned_epochs": final.epochs_run,
+        "tuned_epochs": tuned_epochs,
+        "tuned_is_default": is_default,  # then the default run stands for the retrain
         "best_params": json.dumps({k: _round(v) for k, v in result.best_params.items()}),
         "trials": states.count("complete") + states.count("pruned"),  # what the search counts
         "trials_failed": states.count("fail"),  # left running by a killed process, then retried
@@ -278,6 +293,8 @@ def run_one(
     ``trials`` 0 the tuned figures of ``previous`` (an earlier record of the same pair) are kept. With
     ``reuse_default`` the default run (and the lr points) of ``previous`` are kept when it was made on
     the same split with the same resolved config and seed (see ``reusable_default``)."""
+    from dataclasses import replace
+
     from recsys.experiment import resolve_config
 
     config = json.dumps(
@@ -324,7 +341,8 @@ def run_one(
         record["default_over_tuned"] = ratio(default["test_ndcg@10"], record["tuned_test_ndcg@10"])
         save(record)
     if trials:
-        record.update(run_tune(split, dataset, model, trials))
+        trained = replace(resolve_config(cli_train_config(model), split.train), seed=train_seed)
+        record.update(run_tune(split, dataset, model, trials, default, trained))
         record["default_over_tuned"] = ratio(default["test_ndcg@10"], record["tuned_test_ndcg@10"])
         record.update(machine())
         save(record)

@@ -64,3 +64,20 @@ def test_search_only_adds_trials_to_the_stored_study(split, tmp_path, monkeypatc
     defaults.search_only(["ml-100k"], ["itemknn"], 3, seed=6)  # a second process: one more trial
     again = optuna.load_study(study_name=None, storage=f"sqlite:///{db}").trials
     assert len(again) == 3 and [t.params for t in again[:2]] == [t.params for t in first]
+
+
+def test_a_search_whose_best_is_the_default_keeps_the_default_run_as_its_retrain(
+    split, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(defaults, "STUDIES", tmp_path)
+    saved: list[dict] = []
+    record = defaults.run_one(split, "ml-100k", "bpr", 1, [], saved.append)  # one trial: the default
+    assert record["trials"] == 1
+    assert defaults.cli_tune_base("bpr") == defaults.cli_train_config("bpr")  # so trial 0 is the default
+    assert record["tuned_is_default"] is True
+    assert record["tuned_test_ndcg@10"] == record["default_test_ndcg@10"]
+    assert record["tuned_epochs"] == record["default_epochs"]
+    other = defaults.run_tune(split, "ml-100k", "bpr", 1, saved[0]["lr_sweep"][0], None)  # no config: retrain
+    assert (
+        other["tuned_is_default"] is False and other["tuned_valid_ndcg@10"] == record["tuned_valid_ndcg@10"]
+    )
