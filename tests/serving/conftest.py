@@ -45,9 +45,9 @@ def hashed_vectors(listings: pd.DataFrame, field: str = "title", dim: int = 64) 
 
 
 def hashed_embed_fields(
-    listings: pd.DataFrame, fields: tuple[str, ...], cache_root: Path | None = None
+    listings: pd.DataFrame, fields: tuple[str, ...], cache_root: Path | None = None, precision: str = "auto"
 ) -> dict:
-    """Drop-in for ``product.matching.features.embed_fields``."""
+    """Drop-in for ``product.matching.features.embed_fields`` (the precision plays no part)."""
     return {field: hashed_vectors(listings, field) for field in fields}
 
 
