@@ -227,10 +227,10 @@ def save(records: list[dict], dataset: str, notes: str) -> None:
 def main() -> None:
     import torch
 
-    from simulators.users import hard_exposures, heldout_split, popularity_exposures
+    from simulators.users import hard_exposures, popularity_exposures
     from simulators.users.combined import CombinedUser, choice_nll, fit_pmi, item_source, recommender_source
     from simulators.users.evaluate import rotations
-    from simulators.users.experiment import SimulatorData, fit_recommenders, training_lists
+    from simulators.users.experiment import SimulatorData, fit_recommenders, training_lists, training_users
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -244,9 +244,8 @@ def main() -> None:
     train_users = TRAIN_USERS[dataset]
     held, bpr, _, _, _ = fit_baselines(log, 300, 100, 5e-3)
     texts, personas = lm_texts(corpus)
-    train_lists = training_lists(
-        SimulatorData(log, held, texts, personas, None, None), train_users, lists_per_user=4
-    )
+    data = SimulatorData(log, held, texts, personas, None, None)
+    train_lists = training_lists(data, train_users, lists_per_user=4)
     p1 = popularity_exposures(log, held, n=5, history=10, seed=2026)
     p1_n10 = popularity_exposures(log, held, n=10, history=10, seed=2026)[:150]
 
@@ -277,8 +276,7 @@ def main() -> None:
     prior_scores = scores_of(PRIOR_KEY, 1, len(items))[0]
 
     # the fit's BPR: also blind to the training users' targets (see the module docstring)
-    others = heldout_split(held.train, num_users=train_users, min_events=11, seed=7, exclude=held.users)
-    fit_bpr = fit_recommenders(others.train)["bpr"]
+    fit_bpr = fit_recommenders(training_users(data, train_users).train)["bpr"]
     lm, prior = lm_source(table), item_source(items, prior_scores)
     train_sources = {"lm": lm, "bpr": recommender_source(fit_bpr), "prior": prior}
     sources = {"lm": lm, "bpr": recommender_source(bpr), "prior": prior}
