@@ -297,13 +297,8 @@ def run_one(
 
     from recsys.experiment import resolve_config
 
-    config = json.dumps(
-        {
-            k: v
-            for k, v in vars(resolve_config(cli_train_config(model), split.train)).items()
-            if k not in ("model", "knn_k")
-        }
-    )
+    resolved = resolve_config(cli_train_config(model), split.train)  # as `alignrec train` trains it
+    config = json.dumps({k: v for k, v in vars(resolved).items() if k not in ("model", "knn_k")})
     train_seed = seed if seed is not None else cli_train_config(model).seed
     kept = reusable_default(previous, split.checksum[:12], config, train_seed) if reuse_default else None
     default = kept["lr_sweep"][0] if kept else train_default(split, model, seed=seed)
@@ -341,8 +336,7 @@ def run_one(
         record["default_over_tuned"] = ratio(default["test_ndcg@10"], record["tuned_test_ndcg@10"])
         save(record)
     if trials:
-        trained = replace(resolve_config(cli_train_config(model), split.train), seed=train_seed)
-        record.update(run_tune(split, dataset, model, trials, default, trained))
+        record.update(run_tune(split, dataset, model, trials, default, replace(resolved, seed=train_seed)))
         record["default_over_tuned"] = ratio(default["test_ndcg@10"], record["tuned_test_ndcg@10"])
         record.update(machine())
         save(record)

@@ -191,10 +191,10 @@ class Matcher:
 
         ``cache_root`` keeps text (and image) vectors between runs, keyed by content hash.
         """
-        fields = self.config.fields
+        fields, precision = self.config.fields, self.config.text_precision
         left_vectors, right_vectors = (
-            embed_fields(left, fields, cache_root, self.config.text_precision),
-            embed_fields(right, fields, cache_root, self.config.text_precision),
+            embed_fields(left, fields, cache_root, precision),
+            embed_fields(right, fields, cache_root, precision),
         )
         embeddings = {field: (left_vectors[field], right_vectors[field]) for field in fields}
         images = None
@@ -202,7 +202,6 @@ class Matcher:
             images = (embed_images(left, cache_root), embed_images(right, cache_root))
         tokens = None
         if self.config.token_align:
-            precision = self.config.text_precision
             tokens = (
                 embed_title_tokens(left, cache_root, precision=precision),
                 embed_title_tokens(right, cache_root, precision=precision),
